@@ -1,0 +1,331 @@
+//! Command-line configuration: one struct per subcommand.
+//!
+//! Every flag has an environment-variable twin (`--shared-file` ⇔
+//! `RINHA_SHARED_FILE`) so that docker-compose can configure the binary with
+//! `environment:` alone. A flag on the command line wins over the environment,
+//! and the environment wins over the default. Unknown flags and unparsable
+//! values are errors that name the flag: a typo must never silently fall back
+//! to a default in a contest submission.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where an HTTP server listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// A TCP address such as `0.0.0.0:9999`.
+    Tcp(SocketAddr),
+    /// A Unix stream socket path; written as `unix:/path/to/socket`.
+    Unix(PathBuf),
+}
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.strip_prefix("unix:") {
+            Some("") => Err("a unix socket path is empty".into()),
+            Some(path) => Ok(Listen::Unix(PathBuf::from(path))),
+            None => text
+                .parse()
+                .map(Listen::Tcp)
+                .map_err(|_| format!("{text:?} is neither host:port nor unix:/path")),
+        }
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "{addr}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Sizes of the shared file's two regions, fixed when the file is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacities {
+    /// Ring slots; a power of two. Bounds the payments waiting to be drained.
+    pub ring_slots: u32,
+    /// Ledger entries: the processed payments the file can ever record.
+    pub ledger_entries: u32,
+}
+
+impl Default for Capacities {
+    /// 65 536 pending payments (≈ 2 minutes of the contest's peak with both
+    /// processors down) and 1 048 576 processed ones (≈ 60 contest runs).
+    fn default() -> Self {
+        Capacities {
+            ring_slots: 1 << 16,
+            ledger_entries: 1 << 20,
+        }
+    }
+}
+
+/// `rinha api`: one HTTP front end, and a candidate for draining.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Where HAProxy (or a client) reaches this instance.
+    pub listen: Listen,
+    /// The memory-mapped file shared by every instance.
+    pub shared_file: PathBuf,
+    /// Sizes used when this instance is the one that creates the file.
+    pub capacities: Capacities,
+    /// Base URL of the cheap processor.
+    pub default_url: String,
+    /// Base URL of the dear processor.
+    pub fallback_url: String,
+    /// Whether `POST /purge-payments` is honoured (the official test calls it).
+    pub purge_enabled: bool,
+    /// Whether this instance stands for election as the drainer.
+    pub drain: bool,
+    /// Concurrent requests the drainer keeps open towards the processors.
+    pub workers: usize,
+    /// Budget of one call to a processor before its outcome counts as unknown.
+    pub processor_timeout: Duration,
+    /// How long payments wait for the default processor to recover before
+    /// the fallback may be used.
+    pub max_hold: Duration,
+}
+
+/// `rinha processor`: an emulator of the official payment processor.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8001` or `0.0.0.0:8080`.
+    pub listen: SocketAddr,
+    /// Fee per transaction as written by the official processor, e.g. `0.05`.
+    pub fee: String,
+    /// Initial admin token (`X-Rinha-Token`).
+    pub token: String,
+}
+
+/// `rinha local`: the whole stack on this machine.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// Port HAProxy (or the SO_REUSEPORT fallback) listens on.
+    pub port: u16,
+    /// Port of the default processor emulator.
+    pub default_port: u16,
+    /// Port of the fallback processor emulator.
+    pub fallback_port: u16,
+    /// The HAProxy configuration adapted to the local sockets.
+    pub haproxy_cfg: PathBuf,
+    /// Whether HAProxy is used at all (`--no-haproxy` forces the fallback).
+    pub use_haproxy: bool,
+}
+
+/// A parse failure that names the offending flag.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The flags of one subcommand, consumed as they are looked up.
+struct Flags {
+    pairs: Vec<(String, Option<String>)>,
+}
+
+impl Flags {
+    /// Splits `--name value`, `--name=value` and bare `--switch`.
+    fn new(args: &[String]) -> Result<Flags, ConfigError> {
+        let mut pairs = Vec::new();
+        let mut rest = args.iter().peekable();
+        while let Some(arg) = rest.next() {
+            let Some(name) = arg.strip_prefix("--") else {
+                return Err(ConfigError(format!("unexpected argument {arg:?}")));
+            };
+            let pair = match name.split_once('=') {
+                Some((name, value)) => (name.to_string(), Some(value.to_string())),
+                None => {
+                    let value = rest.next_if(|next| !next.starts_with("--")).cloned();
+                    (name.to_string(), value)
+                }
+            };
+            pairs.push(pair);
+        }
+        Ok(Flags { pairs })
+    }
+
+    /// The flag's value, else its environment twin, else `default`.
+    fn get<T: FromStr>(&mut self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        let text = match self.take(name)? {
+            Some(text) => text,
+            None => match std::env::var(env_name(name)) {
+                Ok(text) => text,
+                Err(_) => return Ok(default),
+            },
+        };
+        text.parse()
+            .map_err(|e| ConfigError(format!("--{name} {text:?}: {e}")))
+    }
+
+    /// A duration given in milliseconds.
+    fn millis(&mut self, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+        self.get(name, default_ms).map(Duration::from_millis)
+    }
+
+    /// A bare switch such as `--no-purge`; `--switch=false` turns it off.
+    fn switch(&mut self, name: &str) -> Result<bool, ConfigError> {
+        match self.take_pair(name) {
+            Some((_, None)) => Ok(true),
+            Some((_, Some(text))) => text
+                .parse()
+                .map_err(|_| ConfigError(format!("--{name} takes true or false, not {text:?}"))),
+            None => Ok(std::env::var(env_name(name)).is_ok_and(|v| v == "1" || v == "true")),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Result<Option<String>, ConfigError> {
+        match self.take_pair(name) {
+            Some((_, Some(value))) => Ok(Some(value)),
+            Some((_, None)) => Err(ConfigError(format!("--{name} needs a value"))),
+            None => Ok(None),
+        }
+    }
+
+    fn take_pair(&mut self, name: &str) -> Option<(String, Option<String>)> {
+        let index = self.pairs.iter().position(|(n, _)| n == name)?;
+        Some(self.pairs.remove(index))
+    }
+
+    /// Every flag must have been looked up by now.
+    fn finish(self) -> Result<(), ConfigError> {
+        match self.pairs.first() {
+            Some((name, _)) => Err(ConfigError(format!("unknown flag --{name}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `--shared-file` → `RINHA_SHARED_FILE`.
+fn env_name(flag: &str) -> String {
+    format!("RINHA_{}", flag.replace('-', "_").to_ascii_uppercase())
+}
+
+impl ApiConfig {
+    /// Parses the flags that follow `rinha api`.
+    pub fn parse(args: &[String]) -> Result<ApiConfig, ConfigError> {
+        let mut flags = Flags::new(args)?;
+        let defaults = Capacities::default();
+        let config = ApiConfig {
+            listen: flags.get("listen", Listen::Tcp(([127, 0, 0, 1], 9999).into()))?,
+            shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
+            capacities: Capacities {
+                ring_slots: flags.get("ring-slots", defaults.ring_slots)?,
+                ledger_entries: flags.get("ledger-entries", defaults.ledger_entries)?,
+            },
+            default_url: flags.get(
+                "default-url",
+                "http://payment-processor-default:8080".to_string(),
+            )?,
+            fallback_url: flags.get(
+                "fallback-url",
+                "http://payment-processor-fallback:8080".to_string(),
+            )?,
+            purge_enabled: !flags.switch("no-purge")?,
+            drain: !flags.switch("no-drain")?,
+            workers: flags.get("workers", 64)?,
+            processor_timeout: flags.millis("processor-timeout-ms", 5_000)?,
+            max_hold: flags.millis("max-hold-ms", 25_000)?,
+        };
+        flags.finish()?;
+        if !config.capacities.ring_slots.is_power_of_two() {
+            return Err(ConfigError("--ring-slots must be a power of two".into()));
+        }
+        if config.workers == 0 {
+            return Err(ConfigError("--workers must be at least 1".into()));
+        }
+        Ok(config)
+    }
+}
+
+impl EmulatorConfig {
+    /// Parses the flags that follow `rinha processor`.
+    pub fn parse(args: &[String]) -> Result<EmulatorConfig, ConfigError> {
+        let mut flags = Flags::new(args)?;
+        let host: std::net::IpAddr = flags.get("host", [127, 0, 0, 1].into())?;
+        let port: u16 = flags.get("port", 8080)?;
+        let config = EmulatorConfig {
+            listen: SocketAddr::new(host, port),
+            fee: flags.get("fee", "0.05".to_string())?,
+            token: flags.get("token", "123".to_string())?,
+        };
+        flags.finish()?;
+        Ok(config)
+    }
+}
+
+impl LocalConfig {
+    /// Parses the flags that follow `rinha local`.
+    pub fn parse(args: &[String]) -> Result<LocalConfig, ConfigError> {
+        let mut flags = Flags::new(args)?;
+        let config = LocalConfig {
+            port: flags.get("port", 9999)?,
+            default_port: flags.get("default-port", 8001)?,
+            fallback_port: flags.get("fallback-port", 8002)?,
+            haproxy_cfg: flags.get("haproxy-cfg", PathBuf::from("haproxy.cfg"))?,
+            use_haproxy: !flags.switch("no-haproxy")?,
+        };
+        flags.finish()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn flags_override_defaults_in_both_spellings() {
+        let config = ApiConfig::parse(&args(
+            "--listen unix:/tmp/a.sock --workers=8 --no-purge --default-url http://d:1",
+        ))
+        .unwrap();
+        assert_eq!(config.listen, Listen::Unix("/tmp/a.sock".into()));
+        assert_eq!(config.workers, 8);
+        assert!(!config.purge_enabled);
+        assert!(config.drain);
+        assert_eq!(config.default_url, "http://d:1");
+    }
+
+    #[test]
+    fn bad_flags_are_named_in_the_error() {
+        for (line, expected) in [
+            ("--bogus 1", "unknown flag --bogus"),
+            ("--workers many", "--workers"),
+            ("--workers 0", "--workers must be at least 1"),
+            ("--ring-slots 1000", "power of two"),
+            ("--listen nowhere", "neither host:port"),
+            ("--listen", "--listen needs a value"),
+            ("stray", "unexpected argument"),
+        ] {
+            let error = ApiConfig::parse(&args(line)).unwrap_err().0;
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn emulator_defaults_match_the_official_processor() {
+        let config = EmulatorConfig::parse(&args("--port 8001 --fee 0.15")).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8001".parse().unwrap());
+        assert_eq!(config.fee, "0.15");
+        assert_eq!(config.token, "123");
+    }
+}

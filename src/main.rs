@@ -1,0 +1,47 @@
+//! The `rinha` binary: parse the subcommand, hand over to its module.
+
+use std::process::ExitCode;
+
+use rinha::config::{ApiConfig, EmulatorConfig, LocalConfig};
+
+const USAGE: &str = "\
+usage: rinha <command> [--flag value ...]
+
+commands:
+  api        serve the backend on --listen (tcp host:port or unix:/path)
+  processor  emulate an official payment processor on --port
+  local      run the whole stack on this machine (emulators, 2 instances, HAProxy :9999)
+
+Every --flag also reads RINHA_FLAG from the environment (e.g. --shared-file ⇔ RINHA_SHARED_FILE).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, flags)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let outcome = match command.as_str() {
+        "api" => ApiConfig::parse(flags).map(rinha::server::run),
+        "processor" => EmulatorConfig::parse(flags).map(rinha::emulator::run),
+        "local" => LocalConfig::parse(flags).map(rinha::local::run),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("rinha: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("rinha {command}: {error}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("rinha {command}: {error}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
