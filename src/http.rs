@@ -1,1 +1,601 @@
-//! (being written)
+//! Incremental HTTP/1.1 request parsing and response writing.
+//!
+//! The server keeps one read buffer per connection and calls
+//! [`parse_request`] on the unconsumed bytes after every read. An incomplete
+//! request is an expected state, [`Status::Partial`] ("read more"), never an
+//! error; the only errors are requests we will not serve, each a small `Copy`
+//! value that knows its status code and a one-line JSON body.
+//!
+//! Sizes are capped so that a buffer of [`MAX_HEAD`] + [`MAX_BODY`] bytes always
+//! holds a complete request or proves it can never be one: a head longer than
+//! [`MAX_HEAD`] fails as soon as that many bytes are buffered, and a body
+//! longer than [`MAX_BODY`] fails as soon as its `Content-Length` is seen. As
+//! httparse warns, retrying a parse on an ever-growing buffer is the classic
+//! way to be made to work forever; the caps are what rule it out.
+//!
+//! Bodies are framed by `Content-Length` only. HAProxy and k6 never send
+//! `Transfer-Encoding` on these requests, so chunked bodies are refused (501)
+//! rather than half supported. Both sides of a request-smuggling ambiguity
+//! (conflicting lengths, any transfer coding) are rejected outright.
+
+/// The most bytes a request head (request line and headers) may take.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// The largest `Content-Length` accepted; a payment body is under 100 bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The most header fields a request may carry.
+pub const MAX_HEADERS: usize = 32;
+
+/// The request methods this backend tells apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// Any other method: answered by the router, typically with 405.
+    Other,
+}
+
+/// One complete request, borrowed from the connection's read buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'b> {
+    /// The request method.
+    pub method: Method,
+    /// The target up to (not including) the first `?`.
+    pub path: &'b [u8],
+    /// The target after the first `?`, percent-encoded as received; may be empty.
+    pub query: &'b [u8],
+    /// Exactly `Content-Length` bytes (empty without one).
+    pub body: &'b [u8],
+    /// Whether the connection stays open after the response: HTTP/1.1
+    /// defaults to yes and HTTP/1.0 to no, `Connection: close` or
+    /// `Connection: keep-alive` override the default.
+    pub keep_alive: bool,
+    /// Bytes this request takes in the buffer, head and body: the next
+    /// pipelined request starts at this offset.
+    pub len: usize,
+    /// The head as received, rescanned by [`Request::header`]; keeping the
+    /// slice instead of the parsed headers keeps `Request` small and `Copy`.
+    head: &'b [u8],
+}
+
+impl<'b> Request<'b> {
+    /// The value of the first header named `name` (ASCII case-insensitive),
+    /// without surrounding whitespace.
+    ///
+    /// It parses the head again, so it suits the occasional lookup rather than
+    /// the hot path; the fields of [`Request`] already hold what routing needs.
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        // The head parsed once already; anything else would be a bug here.
+        match request.parse(self.head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return None,
+        }
+        request
+            .headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case(name))
+            .map(|header| header.value.trim_ascii())
+    }
+}
+
+/// The outcome of a parse that found nothing wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The buffer starts with a whole `T`.
+    Complete(T),
+    /// The buffer is a valid prefix of a `T`: read more and parse again.
+    Partial,
+}
+
+/// Why a request is refused. The connection is closed after the answer,
+/// because the framing of whatever follows cannot be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// Not HTTP/1.x: bad request line, header syntax or version.
+    Malformed,
+    /// Head longer than [`MAX_HEAD`] or more than [`MAX_HEADERS`] fields.
+    HeadTooLarge,
+    /// `Content-Length` above [`MAX_BODY`].
+    BodyTooLarge,
+    /// `Content-Length` not a plain decimal, or repeated with different values.
+    BadContentLength,
+    /// Any `Transfer-Encoding` header.
+    UnsupportedTransferEncoding,
+}
+
+impl HttpError {
+    /// The response status code for this error.
+    pub fn status(self) -> u16 {
+        match self {
+            HttpError::Malformed | HttpError::BadContentLength => 400,
+            HttpError::HeadTooLarge => 431,
+            HttpError::BodyTooLarge => 413,
+            HttpError::UnsupportedTransferEncoding => 501,
+        }
+    }
+
+    /// The response body: one line of JSON.
+    pub fn message(self) -> &'static str {
+        match self {
+            HttpError::Malformed => r#"{"error":"malformed HTTP request"}"#,
+            HttpError::HeadTooLarge => r#"{"error":"request head too large"}"#,
+            HttpError::BodyTooLarge => r#"{"error":"request body too large"}"#,
+            HttpError::BadContentLength => r#"{"error":"invalid Content-Length"}"#,
+            HttpError::UnsupportedTransferEncoding => {
+                r#"{"error":"Transfer-Encoding is not supported"}"#
+            }
+        }
+    }
+}
+
+/// Parses the request at the start of `buf`, which may hold less than one
+/// request or several pipelined ones.
+///
+/// `Ok(Status::Partial)` means `buf` is a valid beginning: read more and call
+/// again with the longer buffer. On `Complete`, the request occupies
+/// `buf[..request.len]`.
+pub fn parse_request(buf: &[u8]) -> Result<Status<Request<'_>>, HttpError> {
+    // Looking at no more than MAX_HEAD bytes bounds the work per call and
+    // makes the head limit exact whatever the read sizes were.
+    let window = &buf[..buf.len().min(MAX_HEAD)];
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(window) {
+        Ok(httparse::Status::Complete(head_len)) => head_len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+            return Err(HttpError::HeadTooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(Status::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
+        Err(_) => return Err(HttpError::Malformed),
+    };
+
+    let mut keep_alive = parsed.version == Some(1);
+    let mut content_length: Option<u64> = None;
+    for header in parsed.headers.iter() {
+        let name = header.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let value = parse_content_length(header.value).ok_or(HttpError::BadContentLength)?;
+            match content_length {
+                Some(previous) if previous != value => return Err(HttpError::BadContentLength),
+                _ => content_length = Some(value),
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            return Err(HttpError::UnsupportedTransferEncoding);
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in header.value.split(|&byte| byte == b',') {
+                let option = option.trim_ascii();
+                if option.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                    break;
+                }
+                if option.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+
+    let body_len = content_length.unwrap_or(0);
+    if body_len > MAX_BODY as u64 {
+        return Err(HttpError::BodyTooLarge);
+    }
+    // Cannot truncate: bounded by MAX_BODY just above.
+    let len = head_len + body_len as usize;
+    if buf.len() < len {
+        return Ok(Status::Partial);
+    }
+
+    let method = match parsed.method {
+        Some("GET") => Method::Get,
+        Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
+        _ => Method::Other,
+    };
+    let target = parsed.path.unwrap_or("/").as_bytes();
+    let (path, query) = match target.iter().position(|&byte| byte == b'?') {
+        Some(at) => (&target[..at], &target[at + 1..]),
+        None => (target, &target[target.len()..]),
+    };
+    Ok(Status::Complete(Request {
+        method,
+        path,
+        query,
+        body: &buf[head_len..len],
+        keep_alive,
+        len,
+        head: &buf[..head_len],
+    }))
+}
+
+/// A `Content-Length` value: one or more ASCII digits and nothing else
+/// (a list such as `5, 5` is refused). Saturates, so that a huge number is
+/// "too large" rather than "unparsable".
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |total, &byte| {
+        byte.is_ascii_digit().then(|| {
+            total
+                .saturating_mul(10)
+                .saturating_add(u64::from(byte - b'0'))
+        })
+    })
+}
+
+/// The reason phrase for the status codes this project sends; empty (which
+/// HTTP allows) for any other.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// Appends a response head announcing a body of `content_length` bytes:
+/// `HTTP/1.1 <status> <reason>`, `Content-Length` (omitted for 204, where
+/// HTTP forbids it), `Content-Type: application/json` if asked, and
+/// `Connection: close` unless the connection is kept.
+///
+/// For callers that produce the body into `out` themselves; most want
+/// [`write_response`].
+pub fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type_json: bool,
+    content_length: usize,
+    keep_alive: bool,
+) {
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(number.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if status != 204 {
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(number.format(content_length).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if content_type_json {
+        out.extend_from_slice(b"Content-Type: application/json\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a whole response, head then `body`, to `out`; allocates only if
+/// `out` must grow.
+pub fn write_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type_json: bool,
+    body: &[u8],
+    keep_alive: bool,
+) {
+    debug_assert!(status != 204 || body.is_empty(), "a 204 has no body");
+    write_head(out, status, content_type_json, body.len(), keep_alive);
+    out.extend_from_slice(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(buf: &[u8]) -> Request<'_> {
+        match parse_request(buf) {
+            Ok(Status::Complete(request)) => request,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(buf)),
+        }
+    }
+
+    #[test]
+    fn every_strict_prefix_is_partial_and_the_whole_is_complete() {
+        // (request, method, path, query, body)
+        type Case = (
+            &'static [u8],
+            Method,
+            &'static [u8],
+            &'static [u8],
+            &'static [u8],
+        );
+        let cases: &[Case] = &[
+            (b"GET / HTTP/1.1\r\n\r\n", Method::Get, b"/", b"", b""),
+            (
+                b"GET /payments-summary?from=2020-07-10T12%3A34%3A56.000Z&to=x HTTP/1.1\r\nHost: a\r\n\r\n",
+                Method::Get,
+                b"/payments-summary",
+                b"from=2020-07-10T12%3A34%3A56.000Z&to=x",
+                b"",
+            ),
+            (
+                b"POST /payments HTTP/1.1\r\nHost: localhost:9999\r\nContent-Type: application/json\r\nContent-Length: 70\r\n\r\n{\"correlationId\":\"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3\",\"amount\":19.9}",
+                Method::Post,
+                b"/payments",
+                b"",
+                b"{\"correlationId\":\"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3\",\"amount\":19.9}",
+            ),
+            (
+                b"PUT /x? HTTP/1.1\nContent-Length: 2\n\nab",
+                Method::Put,
+                b"/x",
+                b"",
+                b"ab",
+            ),
+            (b"DELETE /p?a?b HTTP/1.0\r\n\r\n", Method::Other, b"/p", b"a?b", b""),
+        ];
+        for &(text, method, path, query, body) in cases {
+            for split in 0..text.len() {
+                assert_eq!(
+                    parse_request(&text[..split]),
+                    Ok(Status::Partial),
+                    "{:?} cut at {split}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+            let request = complete(text);
+            assert_eq!(request.method, method);
+            assert_eq!(request.path, path);
+            assert_eq!(request.query, query);
+            assert_eq!(request.body, body);
+            assert_eq!(request.len, text.len());
+        }
+    }
+
+    #[test]
+    fn pipelined_requests_are_taken_one_at_a_time() {
+        let buf = b"POST /payments HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\
+GET /payments-summary HTTP/1.1\r\n\r\n\
+POST /purge-payments HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /next";
+        let expected: &[(&[u8], &[u8])] = &[
+            (b"/payments", b"abc"),
+            (b"/payments-summary", b""),
+            (b"/purge-payments", b""),
+        ];
+        let mut at = 0;
+        for &(path, body) in expected {
+            let request = complete(&buf[at..]);
+            assert_eq!((request.path, request.body), (path, body));
+            at += request.len;
+        }
+        assert_eq!(&buf[at..], b"GET /next");
+        assert_eq!(parse_request(&buf[at..]), Ok(Status::Partial));
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.1\r\n\r\n", true),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nconnection: CLOSE\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", true),
+            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+            (
+                b"GET / HTTP/1.0\r\nConnection: TE, keep-alive\r\n\r\n",
+                true,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nConnection: close, keep-alive\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.1\r\nConnection: Upgrade\r\n\r\n", true),
+        ];
+        for &(text, keep_alive) in cases {
+            assert_eq!(
+                complete(text).keep_alive,
+                keep_alive,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_must_be_one_plain_number() {
+        type Case = (&'static [u8], Result<&'static [u8], HttpError>);
+        let cases: &[Case] = &[
+            (b"Content-Length: 2\r\n", Ok(b"ab")),
+            (b"Content-Length:2  \r\n", Ok(b"ab")),
+            (b"content-length: 002\r\n", Ok(b"ab")),
+            (b"Content-Length: 2\r\nContent-Length: 2\r\n", Ok(b"ab")),
+            (b"Content-Length: 0\r\n", Ok(b"")),
+            (
+                b"Content-Length: 2\r\nContent-Length: 3\r\n",
+                Err(HttpError::BadContentLength),
+            ),
+            (
+                b"Content-Length: 2, 2\r\n",
+                Err(HttpError::BadContentLength),
+            ),
+            (b"Content-Length: -2\r\n", Err(HttpError::BadContentLength)),
+            (b"Content-Length: +2\r\n", Err(HttpError::BadContentLength)),
+            (b"Content-Length: 0x2\r\n", Err(HttpError::BadContentLength)),
+            (b"Content-Length: \r\n", Err(HttpError::BadContentLength)),
+            (b"Content-Length: 65537\r\n", Err(HttpError::BodyTooLarge)),
+            (
+                b"Content-Length: 99999999999999999999999999\r\n",
+                Err(HttpError::BodyTooLarge),
+            ),
+            (
+                b"Transfer-Encoding: chunked\r\n",
+                Err(HttpError::UnsupportedTransferEncoding),
+            ),
+            (
+                b"Content-Length: 2\r\nTransfer-Encoding: identity\r\n",
+                Err(HttpError::UnsupportedTransferEncoding),
+            ),
+        ];
+        for &(headers, expected) in cases {
+            let mut text = b"POST /payments HTTP/1.1\r\n".to_vec();
+            text.extend_from_slice(headers);
+            text.extend_from_slice(b"\r\nabEXTRA");
+            let got = match parse_request(&text) {
+                Ok(Status::Complete(request)) => Ok(request.body),
+                Ok(Status::Partial) => panic!("partial"),
+                Err(error) => Err(error),
+            };
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(headers));
+        }
+    }
+
+    #[test]
+    fn sizes_are_capped_at_the_limits_exactly() {
+        let request_line = b"GET / HTTP/1.1\r\n";
+        let head_of = |len: usize| {
+            // "X: " + filler + "\r\n" + "\r\n" completes a head of `len` bytes.
+            let filler = len - request_line.len() - 3 - 2 - 2;
+            let mut text = request_line.to_vec();
+            text.extend_from_slice(b"X: ");
+            text.resize(text.len() + filler, b'a');
+            text.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(text.len(), len);
+            text
+        };
+        assert_eq!(complete(&head_of(MAX_HEAD)).len, MAX_HEAD);
+        let too_long = head_of(MAX_HEAD + 1);
+        assert_eq!(parse_request(&too_long[..MAX_HEAD]), Ok(Status::Partial));
+        assert_eq!(parse_request(&too_long), Err(HttpError::HeadTooLarge));
+
+        let mut many = request_line.to_vec();
+        for _ in 0..=MAX_HEADERS {
+            many.extend_from_slice(b"A: b\r\n");
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse_request(&many), Err(HttpError::HeadTooLarge));
+
+        let body_of = |len: usize| {
+            let mut text = b"POST /payments HTTP/1.1\r\nContent-Length: ".to_vec();
+            text.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+            text.extend_from_slice(b"\r\n\r\n");
+            text
+        };
+        let mut largest = body_of(MAX_BODY);
+        assert_eq!(parse_request(&largest), Ok(Status::Partial));
+        largest.resize(largest.len() + MAX_BODY, b'x');
+        assert_eq!(complete(&largest).body.len(), MAX_BODY);
+        // Refused before the body arrives, so the buffer never grows for it.
+        assert_eq!(
+            parse_request(&body_of(MAX_BODY + 1)),
+            Err(HttpError::BodyTooLarge)
+        );
+    }
+
+    #[test]
+    fn malformed_heads_are_errors() {
+        let cases: &[&[u8]] = &[
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"GET / FTP/1.1\r\n\r\n",
+            b"GET  / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+            b"G\x00T / HTTP/1.1\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        ];
+        for &text in cases {
+            assert_eq!(
+                parse_request(text),
+                Err(HttpError::Malformed),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn header_lookup_ignores_case_and_trims() {
+        let request = complete(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Rinha-Token:  123 \r\nx-rinha-token: 456\r\n\r\n",
+        );
+        let cases: &[(&str, Option<&[u8]>)] = &[
+            ("X-Rinha-Token", Some(b"123")),
+            ("x-rinha-token", Some(b"123")),
+            ("X-RINHA-TOKEN", Some(b"123")),
+            ("host", Some(b"a")),
+            ("Content-Length", None),
+            ("X-Rinha", None),
+        ];
+        for &(name, expected) in cases {
+            assert_eq!(request.header(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn errors_have_a_status_and_a_one_line_json_body() {
+        let cases = [
+            (HttpError::Malformed, 400),
+            (HttpError::HeadTooLarge, 431),
+            (HttpError::BodyTooLarge, 413),
+            (HttpError::BadContentLength, 400),
+            (HttpError::UnsupportedTransferEncoding, 501),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status(), status);
+            let message = error.message();
+            assert!(message.starts_with(r#"{"error":""#) && message.ends_with(r#""}"#));
+            assert!(!message.contains('\n'));
+            assert!(!reason(status).is_empty());
+        }
+    }
+
+    #[test]
+    fn responses_are_written_exactly() {
+        // (status, JSON?, body, keep-alive, expected bytes)
+        type Case = (u16, bool, &'static [u8], bool, &'static [u8]);
+        let cases: &[Case] = &[
+            (200, false, b"", true, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            (
+                200,
+                true,
+                b"{}",
+                true,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}",
+            ),
+            (
+                400,
+                true,
+                b"{\"e\":1}",
+                false,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"e\":1}",
+            ),
+            (204, false, b"", true, b"HTTP/1.1 204 No Content\r\n\r\n"),
+            (299, false, b"x", true, b"HTTP/1.1 299 \r\nContent-Length: 1\r\n\r\nx"),
+        ];
+        for &(status, json, body, keep_alive, expected) in cases {
+            let mut out = b"before|".to_vec();
+            write_response(&mut out, status, json, body, keep_alive);
+            assert_eq!(
+                String::from_utf8_lossy(&out[7..]),
+                String::from_utf8_lossy(expected)
+            );
+            assert_eq!(&out[..7], b"before|");
+        }
+    }
+}
