@@ -1,0 +1,1015 @@
+//! The contest's rules, checked against `docker-compose.yml` and
+//! `haproxy.cfg` on every `cargo test`.
+//!
+//! A submission that breaks one of these is disqualified or simply does not
+//! start on the test machine, and nothing else in the test suite would
+//! notice: the stack is never run under Compose by `cargo test` alone (see
+//! `tests/docker_e2e.rs` for that, when an engine is available).
+//!
+//! No YAML crate is a dependency, and this file does not add one: the
+//! compose file is read by the small parser below, which understands the
+//! block subset the file is written in (mappings, `- item` sequences,
+//! `[a, b]` flow sequences, quoted and plain scalars) and *refuses*
+//! everything else (anchors, aliases, merge keys, block scalars, flow
+//! mappings, tabs). A construct it refuses fails the test with the line
+//! number, so nobody can slip a rule past it by writing YAML it misreads.
+//!
+//! Units follow Docker's: `M`/`MB` and `G`/`GB` are binary (MiB, GiB), as
+//! `docker` and Compose parse memory limits; the budget is 350 of those.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The contest budget, in thousandths of a CPU and in bytes.
+const CPU_BUDGET_MILLI: u64 = 1_500;
+const MEMORY_BUDGET: u64 = 350 * 1024 * 1024;
+/// Official ("library") images that may appear without a namespace.
+const OFFICIAL_IMAGES: &[&str] = &["haproxy", "nginx", "envoy", "traefik"];
+/// Images of this name are load balancers.
+const LOAD_BALANCERS: &[&str] = &["haproxy", "nginx", "envoy", "traefik"];
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn read(name: &str) -> String {
+    let path = repo_file(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------- the rules
+
+#[test]
+fn the_submission_obeys_every_contest_rule() {
+    let compose = parse(&read("docker-compose.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let violations = violations(&compose, &read("haproxy.cfg"));
+    assert!(
+        violations.is_empty(),
+        "docker-compose.yml / haproxy.cfg break contest rules:\n  - {}",
+        violations.join("\n  - ")
+    );
+}
+
+#[test]
+fn haproxy_accepts_the_configuration() {
+    let Some(haproxy) = find_haproxy() else {
+        eprintln!("skipped: haproxy is not installed (apt-get install haproxy); CI installs it");
+        return;
+    };
+    let output = Command::new(&haproxy)
+        .args(["-c", "-f"])
+        .arg(repo_file("haproxy.cfg"))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", haproxy.display()));
+    assert!(
+        output.status.success(),
+        "haproxy -c -f haproxy.cfg failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Each rule must actually bite: a table of one-line breakages of the real
+/// file, each of which must be reported with the given words.
+#[test]
+fn each_rule_catches_its_breakage() {
+    let original = read("docker-compose.yml");
+    let cfg = read("haproxy.cfg");
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // (what, replace this, with this, expected in a violation)
+        (
+            "over the CPU budget",
+            "cpus: \"0.5\"",
+            "cpus: \"0.9\"",
+            "cpus add up to 1.900",
+        ),
+        (
+            "over the memory budget",
+            "memory: \"125MB\"",
+            "memory: \"200MB\"",
+            "memory adds up to 425 MiB",
+        ),
+        (
+            "a limit missing",
+            "          memory: \"100MB\"\n",
+            "",
+            "haproxy: no deploy.resources.limits.memory",
+        ),
+        (
+            "host networking",
+            "    restart: unless-stopped\n    deploy:",
+            "    restart: unless-stopped\n    network_mode: host\n    deploy:",
+            "network_mode host",
+        ),
+        (
+            "privileged",
+            "    restart: unless-stopped\n    deploy:",
+            "    restart: unless-stopped\n    privileged: true\n    deploy:",
+            "privileged",
+        ),
+        (
+            "replicas",
+            "    deploy:\n      resources:",
+            "    deploy:\n      replicas: 2\n      resources:",
+            "deploy.replicas",
+        ),
+        (
+            "a port published by an api",
+            "      - payment-processor\n    restart: unless-stopped\n",
+            "      - payment-processor\n    ports:\n      - \"8080:8080\"\n    restart: unless-stopped\n",
+            "publish ports",
+        ),
+        (
+            "a local image",
+            "image: ghcr.io/rinha-rs/rinha:latest",
+            "image: rinha:dev",
+            "not on a public registry",
+        ),
+        (
+            "an image without a tag",
+            "image: haproxy:3.0-alpine",
+            "image: haproxy",
+            "no explicit tag",
+        ),
+        (
+            "an image built at run time",
+            "    command: [\"api\"]",
+            "    command: [\"api\"]\n    build: .",
+            "builds its image",
+        ),
+        (
+            "the processors' network not external",
+            "    external: true",
+            "    driver: bridge",
+            "payment-processor must be declared external",
+        ),
+        (
+            "an api off the processors' network",
+            "      - backend\n      - payment-processor\n",
+            "      - backend\n",
+            "does not join payment-processor",
+        ),
+        (
+            "a socket haproxy.cfg does not name",
+            "RINHA_LISTEN: \"unix:/sockets/api2.sock\"",
+            "RINHA_LISTEN: \"unix:/sockets/api9.sock\"",
+            "unix@/sockets/api9.sock",
+        ),
+        (
+            "instances with different shared files",
+            "RINHA_SHARED_FILE: \"/sockets/rinha.shm\"",
+            "RINHA_SHARED_FILE: \"/sockets/other.shm\"",
+            "must share one RINHA_SHARED_FILE",
+        ),
+        (
+            "the shared file outside the shared volume",
+            "RINHA_SHARED_FILE: \"/sockets/rinha.shm\"",
+            "RINHA_SHARED_FILE: \"/tmp/rinha.shm\"",
+            "not on a tmpfs volume every api mounts",
+        ),
+        (
+            "the volume on disk",
+            "      type: tmpfs\n",
+            "      type: none\n",
+            "not on a tmpfs volume the load balancer also mounts",
+        ),
+    ];
+    for &(what, from, to, expected) in cases {
+        assert!(
+            original.contains(from),
+            "{what}: docker-compose.yml no longer contains {from:?}; update this table"
+        );
+        let broken = original.replacen(from, to, 1);
+        let compose = parse(&broken).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let found = violations(&compose, &cfg);
+        assert!(
+            found.iter().any(|v| v.contains(expected)),
+            "{what}: expected a violation containing {expected:?}, got {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_single_instance_is_refused() {
+    let compose = parse(
+        "services:\n  lb:\n    image: haproxy:3.0-alpine\n    ports:\n      - \"9999:9999\"\n  \
+         api1:\n    image: ghcr.io/a/b:1\n    environment:\n      RINHA_LISTEN: unix:/s/a.sock\n",
+    )
+    .unwrap();
+    let found = violations(&compose, "bind *:9999\nunix@/s/a.sock\n");
+    assert!(
+        found.iter().any(|v| v.contains("at least two")),
+        "{found:#?}"
+    );
+}
+
+/// `scripts/submission.sh` writes exactly the four files the contest wants,
+/// and the compose file in it still obeys every rule with the image pinned.
+#[test]
+fn the_submission_folder_holds_only_what_the_contest_wants() {
+    let out = std::env::temp_dir().join(format!("rinha-submission-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new("bash")
+        .arg(repo_file("scripts/submission.sh"))
+        .arg("rules-check")
+        .arg(&out)
+        .env("RINHA_IMAGE", "ghcr.io/someone/rinha:1.2.3")
+        .env("SUBMISSION_PARTICIPANT", "Ana \"Quoted\" Dev")
+        .env(
+            "SUBMISSION_SOCIAL",
+            "https://x.com/ana, https://github.com/ana",
+        )
+        .env("SUBMISSION_REPO", "https://github.com/ana/rinha")
+        .output()
+        .unwrap();
+    let folder = out.join("rules-check");
+    let result = std::panic::catch_unwind(|| {
+        assert!(
+            output.status.success(),
+            "submission.sh failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut files: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "README.md",
+                "docker-compose.yml",
+                "haproxy.cfg",
+                "info.json"
+            ]
+        );
+        let compose = std::fs::read_to_string(folder.join("docker-compose.yml")).unwrap();
+        assert_eq!(
+            compose
+                .matches("image: ghcr.io/someone/rinha:1.2.3")
+                .count(),
+            2
+        );
+        assert!(!compose.contains("rinha-rs/rinha:latest"));
+        let cfg = std::fs::read_to_string(folder.join("haproxy.cfg")).unwrap();
+        assert_eq!(cfg, read("haproxy.cfg"));
+        let violations = violations(&parse(&compose).unwrap(), &cfg);
+        assert!(violations.is_empty(), "{violations:#?}");
+        let info = std::fs::read_to_string(folder.join("info.json")).unwrap();
+        for expected in [
+            r#""name": "Ana \"Quoted\" Dev""#,
+            r#""social": ["https://x.com/ana", "https://github.com/ana"]"#,
+            r#""source-code-repo": "https://github.com/ana/rinha""#,
+            r#""langs": ["rust"]"#,
+            r#""load-balancers": ["haproxy"]"#,
+        ] {
+            assert!(
+                info.contains(expected),
+                "info.json lacks {expected}:\n{info}"
+            );
+        }
+        let readme = std::fs::read_to_string(folder.join("README.md")).unwrap();
+        assert!(readme.contains("https://github.com/ana/rinha"), "{readme}");
+    });
+    let _ = std::fs::remove_dir_all(&out);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn the_submission_script_refuses_a_name_that_is_a_path() {
+    let output = Command::new("bash")
+        .arg(repo_file("scripts/submission.sh"))
+        .arg("../escape")
+        .arg(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("NAME must match"));
+}
+
+fn find_haproxy() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|dir| dir.join("haproxy"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Every contest rule (and every rule our own design adds) that the pair of
+/// files breaks, one sentence each.
+fn violations(compose: &Yaml, haproxy_cfg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(services) = compose.get("services").and_then(Yaml::as_map) else {
+        return vec!["no services".into()];
+    };
+
+    // Budget, and the forbidden modes, service by service.
+    let (mut cpus, mut memory) = (0u64, 0u64);
+    for (name, service) in services {
+        let limits = service.path(&["deploy", "resources", "limits"]);
+        match limits.and_then(|l| l.get("cpus")).and_then(Yaml::as_str) {
+            Some(text) => match parse_cpus(text) {
+                Some(milli) => cpus += milli,
+                None => out.push(format!("{name}: cpus {text:?} is not a number")),
+            },
+            None => out.push(format!("{name}: no deploy.resources.limits.cpus")),
+        }
+        match limits.and_then(|l| l.get("memory")).and_then(Yaml::as_str) {
+            Some(text) => match parse_bytes(text) {
+                Some(bytes) => memory += bytes,
+                None => out.push(format!("{name}: memory {text:?} is not a size")),
+            },
+            None => out.push(format!("{name}: no deploy.resources.limits.memory")),
+        }
+        if let Some(mode) = service.get("network_mode").and_then(Yaml::as_str)
+            && mode != "bridge"
+        {
+            out.push(format!(
+                "{name}: network_mode {mode} (only bridge is allowed)"
+            ));
+        }
+        if service.get("privileged").and_then(Yaml::as_str) == Some("true") {
+            out.push(format!("{name}: privileged mode is forbidden"));
+        }
+        if service.path(&["deploy", "replicas"]).is_some() || service.get("scale").is_some() {
+            out.push(format!(
+                "{name}: deploy.replicas / scale is forbidden (declare each instance)"
+            ));
+        }
+        if service.get("build").is_some() {
+            out.push(format!(
+                "{name}: builds its image; every image must come from a public registry"
+            ));
+        }
+        match service.get("image").and_then(Yaml::as_str) {
+            Some(image) => out.extend(image_problem(image).map(|p| format!("{name}: {p}"))),
+            None => out.push(format!("{name}: no image")),
+        }
+    }
+    if cpus > CPU_BUDGET_MILLI {
+        out.push(format!(
+            "cpus add up to {}.{:03}, over the 1.5 budget",
+            cpus / 1000,
+            cpus % 1000
+        ));
+    }
+    if memory > MEMORY_BUDGET {
+        out.push(format!(
+            "memory adds up to {} MiB, over the 350 MB budget",
+            memory.div_ceil(1 << 20)
+        ));
+    }
+
+    // Port 9999: published by the load balancer and nothing else.
+    let publishers: Vec<&str> = services
+        .iter()
+        .filter(|(_, s)| s.get("ports").is_some())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let balancers: Vec<&str> = services
+        .iter()
+        .filter(|(_, s)| {
+            s.get("image")
+                .and_then(Yaml::as_str)
+                .is_some_and(|i| LOAD_BALANCERS.contains(&image_name(i)))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
+    match balancers.as_slice() {
+        [lb] => {
+            let ports = services
+                .iter()
+                .find(|(n, _)| n == lb)
+                .and_then(|(_, s)| s.get("ports"))
+                .and_then(Yaml::as_seq)
+                .unwrap_or(&[]);
+            let texts: Vec<&str> = ports.iter().filter_map(Yaml::as_str).collect();
+            if texts != ["9999:9999"] {
+                out.push(format!(
+                    "{lb}: must publish exactly \"9999:9999\", publishes {texts:?}"
+                ));
+            }
+        }
+        _ => out.push(format!(
+            "exactly one load balancer expected, found {balancers:?}"
+        )),
+    }
+    for publisher in &publishers {
+        if !balancers.contains(publisher) {
+            out.push(format!(
+                "{publisher}: only the load balancer may publish ports"
+            ));
+        }
+    }
+    if !haproxy_cfg
+        .lines()
+        .any(|l| l.trim_start().starts_with("bind") && l.contains(":9999"))
+    {
+        out.push("haproxy.cfg: no `bind ...:9999`".into());
+    }
+
+    // Networks: bridge only; the processors' network external and joined.
+    let networks = compose
+        .get("networks")
+        .and_then(Yaml::as_map)
+        .unwrap_or(&[]);
+    for (name, network) in networks {
+        let external = network.get("external").and_then(Yaml::as_str) == Some("true");
+        let driver = network.get("driver").and_then(Yaml::as_str);
+        if name == "payment-processor" && !external {
+            out.push("payment-processor must be declared external: true".into());
+        }
+        if !external && driver.is_some_and(|d| d != "bridge") {
+            out.push(format!(
+                "network {name}: driver {driver:?}, only bridge is allowed"
+            ));
+        }
+    }
+    if !networks.iter().any(|(n, _)| n == "payment-processor") {
+        out.push("payment-processor must be declared external: true (it is not declared)".into());
+    }
+
+    // The api instances: at least two, on the processors' network, behind
+    // sockets the load balancer names, sharing one file on a tmpfs volume.
+    let apis: Vec<(&str, &Yaml)> = services
+        .iter()
+        .filter(|(_, s)| env(s, "RINHA_LISTEN").is_some())
+        .map(|(n, s)| (n.as_str(), s))
+        .collect();
+    if apis.len() < 2 {
+        out.push(format!(
+            "at least two api instances are required, found {}",
+            apis.len()
+        ));
+    }
+    let mut shared_files = Vec::new();
+    for &(name, api) in &apis {
+        let joined = api
+            .get("networks")
+            .and_then(Yaml::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .any(|n| n.as_str() == Some("payment-processor"));
+        if !joined {
+            out.push(format!("{name}: does not join payment-processor"));
+        }
+        let listen = env(api, "RINHA_LISTEN").unwrap_or_default();
+        match listen.strip_prefix("unix:") {
+            Some(socket) => {
+                if !haproxy_cfg.contains(&format!("unix@{socket}")) {
+                    out.push(format!(
+                        "{name}: listens on {socket} but haproxy.cfg has no unix@{socket}"
+                    ));
+                }
+                if !balancers.iter().all(|lb| {
+                    let lb = services.iter().find(|(n, _)| n == lb).map(|(_, s)| s);
+                    lb.is_some_and(|lb| shares_volume(compose, lb, api, socket))
+                }) {
+                    out.push(format!(
+                        "{name}: socket {socket} is not on a tmpfs volume the load balancer also mounts"
+                    ));
+                }
+            }
+            None => out.push(format!(
+                "{name}: RINHA_LISTEN {listen} is not a unix socket"
+            )),
+        }
+        match env(api, "RINHA_SHARED_FILE") {
+            Some(file) => {
+                if !apis
+                    .iter()
+                    .all(|&(_, other)| shares_volume(compose, api, other, &file))
+                {
+                    out.push(format!(
+                        "{name}: RINHA_SHARED_FILE {file} is not on a tmpfs volume every api mounts"
+                    ));
+                }
+                shared_files.push(file);
+            }
+            None => out.push(format!("{name}: no RINHA_SHARED_FILE")),
+        }
+    }
+    shared_files.dedup();
+    if shared_files.len() > 1 {
+        out.push(format!(
+            "the api instances must share one RINHA_SHARED_FILE, found {shared_files:?}"
+        ));
+    }
+    // The load balancer starts after the instances it forwards to.
+    if let Some(&lb) = balancers.first() {
+        let depends = services
+            .iter()
+            .find(|(n, _)| n == lb)
+            .and_then(|(_, s)| s.get("depends_on"))
+            .and_then(Yaml::as_seq)
+            .unwrap_or(&[]);
+        for &(name, _) in &apis {
+            if !depends.iter().any(|d| d.as_str() == Some(name)) {
+                out.push(format!("{lb}: does not depend_on {name}"));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` lies on a named volume that both services mount at the
+/// same place, and that volume is a tmpfs (state and sockets in memory).
+fn shares_volume(compose: &Yaml, a: &Yaml, b: &Yaml, path: &str) -> bool {
+    let mounts = |service: &Yaml| -> Vec<(String, String)> {
+        service
+            .get("volumes")
+            .and_then(Yaml::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Yaml::as_str)
+            .filter_map(|m| {
+                let mut parts = m.split(':');
+                Some((parts.next()?.to_string(), parts.next()?.to_string()))
+            })
+            .collect()
+    };
+    let b_mounts = mounts(b);
+    mounts(a).into_iter().any(|(source, target)| {
+        let on_it = path.starts_with(&format!("{}/", target.trim_end_matches('/')));
+        let named = !source.starts_with('.') && !source.starts_with('/');
+        let tmpfs = compose
+            .path(&["volumes", &source, "driver_opts", "type"])
+            .and_then(Yaml::as_str)
+            == Some("tmpfs");
+        on_it && named && tmpfs && b_mounts.contains(&(source.clone(), target.clone()))
+    })
+}
+
+fn env(service: &Yaml, name: &str) -> Option<String> {
+    match service.get("environment")? {
+        Yaml::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_str())
+            .map(String::from),
+        Yaml::Seq(items) => items.iter().filter_map(Yaml::as_str).find_map(|item| {
+            let (k, v) = item.split_once('=')?;
+            (k == name).then(|| v.to_string())
+        }),
+        _ => None,
+    }
+}
+
+/// `ghcr.io/owner/name:tag` → `name`; `haproxy:3.0-alpine` → `haproxy`.
+fn image_name(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// Why an image reference could not be pulled by the contest's machine.
+fn image_problem(image: &str) -> Option<String> {
+    let (path, tagged) = match image.split_once('@') {
+        Some((path, _digest)) => (path, true),
+        None => {
+            let last = image.rsplit('/').next().unwrap_or(image);
+            (image, last.contains(':'))
+        }
+    };
+    if !tagged {
+        return Some(format!(
+            "image {image} has no explicit tag (pin one, the contest is run later)"
+        ));
+    }
+    let components: Vec<&str> = path.split('/').collect();
+    let public = match components.as_slice() {
+        [_official] => OFFICIAL_IMAGES.contains(&image_name(image)),
+        [first, ..] => {
+            let registry = first.contains('.') || first.contains(':');
+            let local =
+                *first == "localhost" || first.starts_with("127.") || first.ends_with(".local");
+            // A Docker Hub namespace, or a registry host followed by a path.
+            !local
+                && (registry
+                    || first.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    }))
+        }
+        [] => false,
+    };
+    (!public).then(|| {
+        format!(
+            "image {image} is not on a public registry (official library image or registry/namespace/name)"
+        )
+    })
+}
+
+/// `"0.5"` → 500 thousandths; at most three decimals, like Docker.
+fn parse_cpus(text: &str) -> Option<u64> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if int.is_empty() && frac.is_empty() || frac.len() > 3 {
+        return None;
+    }
+    let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u64>().ok()? * 10u64.pow(3 - frac.len() as u32)
+    };
+    Some(int * 1000 + frac)
+}
+
+/// Docker's memory sizes: a number with `b`, `k`, `m`, `g` (optionally
+/// followed by `b`), case-insensitive, binary multiples.
+fn parse_bytes(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let number: u64 = number.parse().ok()?;
+    let multiple = match unit.strip_suffix('b').unwrap_or(unit) {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(multiple)
+}
+
+#[test]
+fn units_are_parsed_like_docker() {
+    for (text, milli) in [
+        ("0.5", Some(500)),
+        ("1", Some(1000)),
+        (".25", Some(250)),
+        ("1.2345", None),
+        ("x", None),
+    ] {
+        assert_eq!(parse_cpus(text), milli, "{text}");
+    }
+    for (text, bytes) in [
+        ("100MB", Some(100 << 20)),
+        ("100m", Some(100 << 20)),
+        ("1G", Some(1 << 30)),
+        ("512k", Some(512 << 10)),
+        ("1024", Some(1024)),
+        ("10 MB", None),
+        ("1T", None),
+    ] {
+        assert_eq!(parse_bytes(text), bytes, "{text}");
+    }
+    for (image, problem) in [
+        ("haproxy:3.0-alpine", false),
+        ("ghcr.io/rinha-rs/rinha:latest", false),
+        ("someone/rinha:1.0", false),
+        ("docker.io/library/haproxy:3.0@sha256:abc", false),
+        ("rinha:dev", true),
+        ("localhost/rinha:1", true),
+        ("ghcr.io/rinha-rs/rinha", true),
+    ] {
+        assert_eq!(image_problem(image).is_some(), problem, "{image}");
+    }
+}
+
+// ------------------------------------------------------ the YAML subset
+
+/// A YAML node of the subset docker-compose.yml is written in. Scalars stay
+/// text (`true`, `0.5`): each rule decides what it expects.
+#[derive(Clone, Debug, PartialEq)]
+enum Yaml {
+    Map(Vec<(String, Yaml)>),
+    Seq(Vec<Yaml>),
+    Str(String),
+    Null,
+}
+
+impl Yaml {
+    fn get(&self, key: &str) -> Option<&Yaml> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    fn path(&self, keys: &[&str]) -> Option<&Yaml> {
+        keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    fn as_map(&self) -> Option<&[(String, Yaml)]> {
+        match self {
+            Yaml::Map(pairs) => Some(pairs),
+            _ => None,
+        }
+    }
+
+    fn as_seq(&self) -> Option<&[Yaml]> {
+        match self {
+            Yaml::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Yaml::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// One meaningful line: its 1-based number, indentation and content with
+/// the comment and trailing blanks removed.
+struct Line<'a> {
+    number: usize,
+    indent: usize,
+    text: &'a str,
+}
+
+fn parse(source: &str) -> Result<Yaml, String> {
+    let mut lines = Vec::new();
+    for (index, raw) in source.lines().enumerate() {
+        let number = index + 1;
+        let body = raw.trim_start_matches(' ');
+        if body.starts_with('\t') {
+            return Err(format!("line {number}: tab in indentation"));
+        }
+        let text = strip_comment(body).trim_end();
+        if text.is_empty() {
+            continue;
+        }
+        if text == "---" || text == "..." {
+            return Err(format!("line {number}: document markers are not supported"));
+        }
+        lines.push(Line {
+            number,
+            indent: raw.len() - body.len(),
+            text,
+        });
+    }
+    let mut parser = Parser { lines, pos: 0 };
+    if parser.lines.is_empty() {
+        return Ok(Yaml::Null);
+    }
+    let root = parser.block(0)?;
+    match parser.lines.get(parser.pos) {
+        Some(line) => Err(format!("line {}: unexpected indentation", line.number)),
+        None => Ok(root),
+    }
+}
+
+/// Cuts a `#` comment that starts the line or follows a blank, outside quotes.
+fn strip_comment(text: &str) -> &str {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && previous == ' ' => return &text[..i],
+            None => {}
+        }
+        previous = c;
+    }
+    text
+}
+
+struct Parser<'a> {
+    lines: Vec<Line<'a>>,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    /// The mapping or sequence whose lines start at `indent`.
+    fn block(&mut self, indent: usize) -> Result<Yaml, String> {
+        let line = &self.lines[self.pos];
+        if line.indent != indent {
+            return Err(format!("line {}: unexpected indentation", line.number));
+        }
+        if is_item(line.text) {
+            self.sequence(indent)
+        } else {
+            self.mapping(indent)
+        }
+    }
+
+    fn mapping(&mut self, indent: usize) -> Result<Yaml, String> {
+        let mut pairs: Vec<(String, Yaml)> = Vec::new();
+        while let Some(line) = self.lines.get(self.pos) {
+            if line.indent < indent || (line.indent == indent && is_item(line.text)) {
+                break;
+            }
+            if line.indent > indent {
+                return Err(format!("line {}: unexpected indentation", line.number));
+            }
+            let number = line.number;
+            let (key, rest) = split_key(line.text)
+                .ok_or_else(|| format!("line {number}: expected `key: value`"))?;
+            let key = scalar(key, number)?
+                .as_str()
+                .map(String::from)
+                .ok_or_else(|| format!("line {number}: unsupported key"))?;
+            if pairs.iter().any(|(k, _)| *k == key) {
+                return Err(format!("line {number}: duplicate key {key}"));
+            }
+            self.pos += 1;
+            let value = if rest.is_empty() {
+                self.nested(indent, true)?
+            } else {
+                scalar(rest, number)?
+            };
+            pairs.push((key, value));
+        }
+        Ok(Yaml::Map(pairs))
+    }
+
+    fn sequence(&mut self, indent: usize) -> Result<Yaml, String> {
+        let mut items = Vec::new();
+        while let Some(line) = self.lines.get(self.pos) {
+            if line.indent != indent || !is_item(line.text) {
+                if line.indent > indent {
+                    return Err(format!("line {}: unexpected indentation", line.number));
+                }
+                break;
+            }
+            let number = line.number;
+            let rest = line.text[1..].trim_start();
+            self.pos += 1;
+            if rest.is_empty() {
+                items.push(self.nested(indent, false)?);
+            } else if split_key(rest).is_some() {
+                return Err(format!(
+                    "line {number}: mappings inside sequence items are not supported"
+                ));
+            } else {
+                items.push(scalar(rest, number)?);
+            }
+        }
+        Ok(Yaml::Seq(items))
+    }
+
+    /// The value of a `key:` or `-` with nothing after it: a deeper block,
+    /// or (for keys) a sequence at the same indentation, or null.
+    fn nested(&mut self, indent: usize, after_key: bool) -> Result<Yaml, String> {
+        match self.lines.get(self.pos) {
+            Some(next) if next.indent > indent => self.block(next.indent),
+            Some(next) if after_key && next.indent == indent && is_item(next.text) => {
+                self.sequence(indent)
+            }
+            _ => Ok(Yaml::Null),
+        }
+    }
+}
+
+fn is_item(text: &str) -> bool {
+    text == "-" || text.starts_with("- ")
+}
+
+/// `key: rest` or `key:` split at the first `: ` (or final `:`) outside quotes.
+fn split_key(text: &str) -> Option<(&str, &str)> {
+    let mut quote = None;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let c = b as char;
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == ':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ') => {
+                return Some((text[..i].trim_end(), text[i + 1..].trim_start()));
+            }
+            None => {}
+        }
+    }
+    None
+}
+
+fn scalar(text: &str, number: usize) -> Result<Yaml, String> {
+    let unsupported = |what: &str| Err(format!("line {number}: {what} are not supported"));
+    match text.as_bytes()[0] {
+        b'&' | b'*' => return unsupported("anchors and aliases"),
+        b'|' | b'>' => return unsupported("block scalars"),
+        b'{' => return unsupported("flow mappings"),
+        b'!' => return unsupported("tags"),
+        b'?' => return unsupported("complex keys"),
+        _ => {}
+    }
+    if text == "<<" {
+        return unsupported("merge keys");
+    }
+    if let Some(inner) = text.strip_prefix('[') {
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or_else(|| format!("line {number}: unterminated flow sequence"))?;
+        let mut items = Vec::new();
+        for part in split_flow(inner) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            items.push(scalar(part, number)?);
+        }
+        return Ok(Yaml::Seq(items));
+    }
+    if let Some(inner) = text.strip_prefix('"') {
+        let inner = inner
+            .strip_suffix('"')
+            .ok_or_else(|| format!("line {number}: unterminated string"))?;
+        if inner.contains('\\') {
+            return unsupported("escapes in strings");
+        }
+        return Ok(Yaml::Str(inner.to_string()));
+    }
+    if let Some(inner) = text.strip_prefix('\'') {
+        let inner = inner
+            .strip_suffix('\'')
+            .ok_or_else(|| format!("line {number}: unterminated string"))?;
+        return Ok(Yaml::Str(inner.replace("''", "'")));
+    }
+    match text {
+        "~" | "null" => Ok(Yaml::Null),
+        _ => Ok(Yaml::Str(text.to_string())),
+    }
+}
+
+/// Splits a flow sequence's inside at commas outside quotes.
+fn split_flow(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quote = None;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == ',' => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            None => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+#[test]
+fn the_yaml_subset_is_read_exactly_and_the_rest_refused() {
+    let map = |pairs: &[(&str, Yaml)]| {
+        Yaml::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    };
+    let s = |t: &str| Yaml::Str(t.to_string());
+    let cases: &[(&str, Result<Yaml, &str>)] = &[
+        ("a: 1", Ok(map(&[("a", s("1"))]))),
+        (
+            "a:\n  b: \"x # not a comment\" # a comment\n",
+            Ok(map(&[("a", map(&[("b", s("x # not a comment"))]))])),
+        ),
+        (
+            "a:\n  - \"9999:9999\"\n  - ./h.cfg:/h.cfg:ro\n",
+            Ok(map(&[(
+                "a",
+                Yaml::Seq(vec![s("9999:9999"), s("./h.cfg:/h.cfg:ro")]),
+            )])),
+        ),
+        (
+            "a:\n- x\n- y\nb: 'it''s'\n",
+            Ok(map(&[
+                ("a", Yaml::Seq(vec![s("x"), s("y")])),
+                ("b", s("it's")),
+            ])),
+        ),
+        (
+            "a: [\"api\", \"--x\", y]\nb:\n",
+            Ok(map(&[
+                ("a", Yaml::Seq(vec![s("api"), s("--x"), s("y")])),
+                ("b", Yaml::Null),
+            ])),
+        ),
+        (
+            "url: http://h:8080",
+            Ok(map(&[("url", s("http://h:8080"))])),
+        ),
+        ("a: &anchor 1", Err("anchors")),
+        ("a: *anchor", Err("anchors")),
+        ("a:\n  <<: *x", Err("merge keys")),
+        ("a: |\n  text", Err("block scalars")),
+        ("a: {b: 1}", Err("flow mappings")),
+        ("a:\n  - b: 1", Err("mappings inside sequence items")),
+        ("a: 1\na: 2", Err("duplicate key")),
+        ("a:\n  b: 1\n    c: 2", Err("unexpected indentation")),
+        ("a:\n\tb: 1", Err("tab")),
+        ("just text", Err("expected `key: value`")),
+    ];
+    for (source, expected) in cases {
+        match (parse(source), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(&got, want, "{source:?}"),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{source:?}: {got}"),
+            (got, want) => panic!("{source:?}: got {got:?}, want {want:?}"),
+        }
+    }
+}
