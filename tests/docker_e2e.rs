@@ -1,0 +1,926 @@
+//! The submission as the contest runs it: `docker-compose.yml` and
+//! `haproxy.cfg` under `docker-compose --compatibility` (so the
+//! `deploy.resources.limits` are enforced), with processor stand-ins on the
+//! external network `payment-processor`.
+//!
+//! Runs whenever `docker info` answers; otherwise it says it skipped and
+//! passes. No image can be pulled on the development machines, so the images
+//! are built here from local parts, `FROM scratch` like the real ones:
+//!
+//! - ours: the `rinha` binary cargo built for this test (glibc, so with the
+//!   libraries `ldd` lists, the loader, and an `nsswitch.conf` so that
+//!   getaddrinfo resolves compose service names through Docker's DNS); same
+//!   user (65532), entrypoint and command as `Dockerfile`'s image;
+//! - HAProxy: the host's `/usr/sbin/haproxy` (Debian's 2.6) and its
+//!   libraries, run as uid 99 with the official image's command line, so a
+//!   configuration that only works as root fails here too;
+//! - the processors: our image running `rinha processor`, as containers
+//!   named `payment-processor-default` and `-fallback`, published on
+//!   127.0.0.1:18001 and :18002 for the admin summaries.
+//!
+//! A compose override swaps in only those image names. The test then posts
+//! payments through 127.0.0.1:9999, checks the backend's summary equals the
+//! processors', kills the api container holding the drainer lock, posts
+//! more, and checks the survivor took over with exact totals. It prints its
+//! measurements (run with `--nocapture` to see them): image sizes, time to
+//! come up, takeover time, memory in use.
+//!
+//! Everything it creates carries a per-run name and is removed by a drop
+//! guard, on failure too; every command and every wait is bounded.
+//! `RINHA_E2E_BIN` may name another build of `rinha` (e.g.
+//! `target/release/rinha`) to put in the image.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BACKEND: &str = "127.0.0.1:9999";
+const DEFAULT_ADMIN: &str = "127.0.0.1:18001";
+const FALLBACK_ADMIN: &str = "127.0.0.1:18002";
+const TOKEN: &str = "123";
+const NETWORK: &str = "payment-processor";
+/// The processors, as the contest names them (and as the compose file's
+/// RINHA_*_URL expect them on the external network).
+const PROCESSORS: [(&str, &str, &str); 2] = [
+    ("payment-processor-default", "0.05", DEFAULT_ADMIN),
+    ("payment-processor-fallback", "0.15", FALLBACK_ADMIN),
+];
+/// What the official HAProxy image runs (its entrypoint adds `-W -db`).
+const HAPROXY_CFG_IN_IMAGE: &str = "/usr/local/etc/haproxy/haproxy.cfg";
+const PAYMENTS_PER_PHASE: usize = 150;
+const POSTING_THREADS: usize = 3;
+
+#[test]
+fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
+    if let Err(why) = preflight() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Fixed names (the processors', port 9999) make two runs on one engine
+    // collide, and several sessions may share this machine's engine.
+    let lock = machine_lock(Duration::from_secs(600));
+    check_leftovers();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compose_file = repo.join("docker-compose.yml");
+    let services = compose_services(&std::fs::read_to_string(&compose_file).unwrap());
+    let mut stack = Stack::new(repo, lock);
+
+    // ---- images from local parts
+    let binary = std::env::var_os("RINHA_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rinha")));
+    let rinha_image = stack.image("rinha");
+    build_scratch_image(
+        &stack.dir.join("rinha-image"),
+        &rinha_image,
+        &[(binary.as_path(), "/rinha")],
+        "USER 65532:65532\nENTRYPOINT [\"/rinha\"]\nCMD [\"api\"]\n",
+    );
+    stack.images.push(rinha_image.clone());
+    let haproxy_image = stack.image("haproxy");
+    build_scratch_image(
+        &stack.dir.join("haproxy-image"),
+        &haproxy_image,
+        &[(Path::new("/usr/sbin/haproxy"), "/usr/local/sbin/haproxy")],
+        &format!(
+            "USER 99:99\nSTOPSIGNAL SIGUSR1\nENTRYPOINT [\"/usr/local/sbin/haproxy\", \"-W\", \"-db\"]\n\
+             CMD [\"-f\", \"{HAPROXY_CFG_IN_IMAGE}\"]\n"
+        ),
+    );
+    stack.images.push(haproxy_image.clone());
+    for image in [&rinha_image, &haproxy_image] {
+        let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", image])
+            .trim()
+            .parse()
+            .unwrap();
+        eprintln!("measured: image {image}: {:.2} MB", size as f64 / 1e6);
+    }
+
+    // ---- the processors' side: network and two emulators
+    if !docker_ok(&["network", "inspect", NETWORK]) {
+        docker(&["network", "create", "--driver", "bridge", NETWORK]);
+        stack.created_network = true;
+    }
+    for (name, fee, admin) in PROCESSORS {
+        let port = format!("{admin}:8080");
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            NETWORK,
+            "-p",
+            &port,
+            &rinha_image,
+            "processor",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8080",
+            "--fee",
+            fee,
+            "--token",
+            TOKEN,
+        ]);
+        // Only once it is ours: the guard must never remove someone else's.
+        stack.containers.push(name.to_string());
+    }
+    for (name, _, admin) in PROCESSORS {
+        wait_until(name, Duration::from_secs(20), || admin_summary(admin).ok());
+    }
+
+    // ---- the backend, exactly as submitted but for the image names
+    let mut override_yaml = String::from("services:\n");
+    for (service, image) in &services {
+        let local = if image.contains("haproxy") {
+            &haproxy_image
+        } else if image.contains("rinha") {
+            &rinha_image
+        } else {
+            panic!("{service}: no local stand-in for image {image}");
+        };
+        override_yaml.push_str(&format!("  {service}:\n    image: {local}\n"));
+    }
+    let override_file = stack.dir.join("docker-compose.override.yml");
+    std::fs::write(&override_file, override_yaml).unwrap();
+    stack.compose_files = vec![compose_file, override_file];
+    let started = Instant::now();
+    stack.compose(&["up", "-d", "--no-build"], Duration::from_secs(120));
+    wait_until("the backend on :9999", Duration::from_secs(30), || {
+        http(BACKEND, "GET", "/payments-summary", "")
+            .ok()
+            .filter(|(status, _)| *status == 200)
+    });
+    eprintln!(
+        "measured: `docker-compose up -d` to the first summary through :9999: {} ms",
+        started.elapsed().as_millis()
+    );
+
+    // ---- the limits are in force, as declared
+    let declared = compose_limits(&std::fs::read_to_string(&stack.compose_files[0]).unwrap());
+    let mut ids = Vec::new();
+    for (service, _) in &services {
+        let id = stack.container_of(service);
+        let inspect = docker(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}",
+            &id,
+        ]);
+        let (nano_cpus, memory) = inspect.trim().split_once(' ').unwrap();
+        let (cpus_milli, memory_bytes) = declared
+            .iter()
+            .find(|(s, _, _)| s == service)
+            .map(|&(_, c, m)| (c, m))
+            .unwrap_or_else(|| panic!("{service}: no limits in docker-compose.yml"));
+        assert_eq!(
+            nano_cpus,
+            (cpus_milli * 1_000_000).to_string(),
+            "{service}: NanoCpus"
+        );
+        assert_eq!(memory, memory_bytes.to_string(), "{service}: Memory");
+        // And in the kernel, where the cgroup v1 hierarchy is visible.
+        let cgroup = |controller: &str, file: &str| {
+            let path = Path::new("/sys/fs/cgroup")
+                .join(controller)
+                .join("docker")
+                .join(&id);
+            std::fs::read_to_string(path.join(file))
+                .ok()
+                .map(|t| t.trim().to_string())
+        };
+        let mut seen_by = "docker inspect";
+        if let Some(limit) = cgroup("memory", "memory.limit_in_bytes") {
+            assert_eq!(limit, memory_bytes.to_string(), "{service}: cgroup memory");
+            seen_by = "docker inspect and cgroup v1 files";
+        }
+        if let (Some(quota), Some(period)) = (
+            cgroup("cpu", "cpu.cfs_quota_us"),
+            cgroup("cpu", "cpu.cfs_period_us"),
+        ) {
+            let (quota, period): (u64, u64) = (quota.parse().unwrap(), period.parse().unwrap());
+            assert_eq!(
+                quota * 1000 / period,
+                cpus_milli,
+                "{service}: CFS quota {quota}/{period}"
+            );
+        }
+        eprintln!(
+            "checked: {service}: {}.{:03} CPU, {} MiB in force ({seen_by})",
+            cpus_milli / 1000,
+            cpus_milli % 1000,
+            memory_bytes >> 20
+        );
+        ids.push((service.clone(), id));
+    }
+
+    // ---- phase 1: pay, and find everything paid exactly once
+    let (status, _) = http(BACKEND, "POST", "/purge-payments", "").unwrap();
+    assert!((200..300).contains(&status), "purge: {status}");
+    let mut accepted = post_payments(0, PAYMENTS_PER_PHASE);
+    assert_eq!(accepted.failed, 0, "phase 1: {accepted:?}");
+    eprintln!("measured: phase 1: {}", accepted.latencies());
+    let totals = wait_consistent(accepted.ok, Duration::from_secs(30));
+    eprintln!(
+        "checked: phase 1: {} payments accepted, summary {totals:?} equals the processors'",
+        accepted.ok
+    );
+
+    // ---- phase 2: kill the drainer, pay again, find the survivor took over
+    let apis: Vec<&(String, String)> = ids
+        .iter()
+        .filter(|(s, _)| services.iter().any(|(n, i)| n == s && i.contains("rinha")))
+        .collect();
+    let leaders: Vec<&&(String, String)> = apis
+        .iter()
+        .filter(|(_, id)| logs(id).contains("elected to drain"))
+        .collect();
+    assert_eq!(
+        leaders.len(),
+        1,
+        "exactly one drainer expected: {leaders:?}"
+    );
+    let (leader_service, leader_id) = leaders[0];
+    docker(&["kill", leader_id]);
+    let killed = Instant::now();
+    let (survivor_service, survivor_id) = apis
+        .iter()
+        .find(|(s, _)| s != leader_service)
+        .map(|(s, id)| (s.clone(), id.clone()))
+        .unwrap();
+    wait_until("the survivor's election", Duration::from_secs(10), || {
+        logs(&survivor_id)
+            .contains("elected to drain")
+            .then_some(())
+    });
+    let observed = killed.elapsed();
+    let finished = docker(&["inspect", "-f", "{{.State.FinishedAt}}", leader_id]);
+    let elected = logs_timestamped(&survivor_id)
+        .lines()
+        .find(|l| l.contains("elected to drain"))
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .unwrap_or_default();
+    match (docker_time_ms(finished.trim()), docker_time_ms(&elected)) {
+        // The kernel releases the flock when the process dies, before Docker
+        // notices and records FinishedAt, so this may well be negative.
+        (Some(died), Some(took_over)) => eprintln!(
+            "measured: takeover: {leader_service} killed; {survivor_service} logged its election \
+             {} ms after Docker recorded the death; {} ms from `docker kill` returning to the \
+             log line seen by polling",
+            took_over - died,
+            observed.as_millis()
+        ),
+        _ => eprintln!(
+            "measured: takeover observed by polling in {} ms",
+            observed.as_millis()
+        ),
+    }
+    let second = post_payments(PAYMENTS_PER_PHASE, PAYMENTS_PER_PHASE);
+    eprintln!(
+        "measured: phase 2 with {leader_service} dead: {} accepted, {} refused; {}",
+        second.ok,
+        second.failed,
+        second.latencies()
+    );
+    // HAProxy redispatches a refused connect to the live instance, so a
+    // dead instance costs no request.
+    assert_eq!(second.failed, 0, "requests lost to the dead instance");
+    accepted.ok += second.ok;
+    let totals = wait_consistent(accepted.ok, Duration::from_secs(30));
+    eprintln!(
+        "checked: phase 2: {} payments accepted in all, summary {totals:?} equals the processors'",
+        accepted.ok
+    );
+    let restarted = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.RestartCount}}",
+        leader_id,
+    ]);
+    eprintln!(
+        "observed: killed container running/restarts: {}",
+        restarted.trim()
+    );
+
+    let stats = docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.CPUPerc}}",
+    ]);
+    for line in stats.lines().filter(|l| l.starts_with(&stack.project)) {
+        eprintln!("measured: {line}");
+    }
+}
+
+// ------------------------------------------------------------ the guard
+
+/// Everything the test created; all of it removed on drop, pass or fail.
+struct Stack {
+    project: String,
+    repo: PathBuf,
+    dir: PathBuf,
+    compose_files: Vec<PathBuf>,
+    containers: Vec<String>,
+    images: Vec<String>,
+    created_network: bool,
+    /// Released last, after the cleanup in `drop`.
+    _lock: std::fs::File,
+}
+
+impl Stack {
+    fn new(repo: &Path, lock: std::fs::File) -> Stack {
+        let project = format!("rinha-e2e-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&project);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Stack {
+            project,
+            repo: repo.to_path_buf(),
+            dir,
+            compose_files: Vec::new(),
+            containers: Vec::new(),
+            images: Vec::new(),
+            created_network: false,
+            _lock: lock,
+        }
+    }
+
+    fn image(&self, what: &str) -> String {
+        format!("rinha-e2e/{what}:{}", std::process::id())
+    }
+
+    fn compose_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("docker-compose");
+        command.current_dir(&self.repo).args([
+            "--compatibility",
+            "--ansi",
+            "never",
+            "-p",
+            &self.project,
+        ]);
+        for file in &self.compose_files {
+            command.arg("-f").arg(file);
+        }
+        command.args(args);
+        command
+    }
+
+    fn compose(&self, args: &[&str], timeout: Duration) -> String {
+        let output = run(&mut self.compose_command(args), timeout);
+        assert!(
+            output.status.success(),
+            "docker-compose {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn container_of(&self, service: &str) -> String {
+        let id = self.compose(&["ps", "-q", service], Duration::from_secs(30));
+        let id = id.trim();
+        assert!(!id.is_empty(), "{service}: no container");
+        id.to_string()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let quick = Duration::from_secs(60);
+        if std::thread::panicking() && !self.compose_files.is_empty() {
+            let output = try_run(
+                &mut self.compose_command(&["logs", "--no-color", "--tail", "40"]),
+                quick,
+            );
+            if let Some(output) = output {
+                eprintln!(
+                    "---- compose logs\n{}",
+                    String::from_utf8_lossy(&output.stdout)
+                );
+            }
+            for container in &self.containers {
+                eprintln!("---- {container}\n{}", logs(container));
+            }
+        }
+        if !self.compose_files.is_empty() {
+            try_run(
+                &mut self.compose_command(&["down", "-v", "--remove-orphans", "-t", "3"]),
+                quick,
+            );
+        }
+        for container in &self.containers {
+            try_run(
+                Command::new("docker").args(["rm", "-f", "-v", container]),
+                quick,
+            );
+        }
+        if self.created_network {
+            try_run(
+                Command::new("docker").args(["network", "rm", NETWORK]),
+                quick,
+            );
+        }
+        for image in &self.images {
+            try_run(Command::new("docker").args(["rmi", "-f", image]), quick);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ------------------------------------------------------------ preflight
+
+/// Why this machine cannot run the test, if it cannot.
+fn preflight() -> Result<(), String> {
+    let answers = |program: &str, args: &[&str]| {
+        try_run(Command::new(program).args(args), Duration::from_secs(20))
+            .is_some_and(|o| o.status.success())
+    };
+    if !answers("docker", &["info"]) {
+        return Err("docker engine not available (`docker info` failed)".into());
+    }
+    if !answers("docker-compose", &["version"]) {
+        return Err("docker-compose (v1) is not installed".into());
+    }
+    if !Path::new("/usr/sbin/haproxy").is_file() {
+        return Err("/usr/sbin/haproxy is not installed (apt-get install haproxy)".into());
+    }
+    if !answers("ldd", &["--version"]) {
+        return Err("ldd is not installed".into());
+    }
+    Ok(())
+}
+
+/// An exclusive lock shared by every run of this test on the machine.
+fn machine_lock(timeout: Duration) -> std::fs::File {
+    let path = std::env::temp_dir().join("rinha-docker-e2e.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return file,
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                if !told {
+                    eprintln!("waiting for another run of this test ({})", path.display());
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("{}: {e:?}", path.display()),
+        }
+    }
+}
+
+/// Leftovers or a real processor stack would make the run meaningless.
+/// Another test of this suite (`rinha local` on :9999) may be finishing in
+/// a concurrent session, so busy ports are waited for, within a bound.
+fn check_leftovers() {
+    for (name, _, _) in PROCESSORS {
+        let existing = docker(&["ps", "-aq", "--filter", &format!("name=^/{name}$")]);
+        assert!(
+            existing.trim().is_empty(),
+            "a container named {name} already exists (the official processors?): \
+             stop it, this test starts its own"
+        );
+    }
+    let ports = [BACKEND, DEFAULT_ADMIN, FALLBACK_ADMIN];
+    let timeout = Duration::from_secs(120);
+    let deadline = Instant::now() + timeout;
+    while let Some(busy) = ports.iter().find(|address| {
+        let address: SocketAddr = address.parse().unwrap();
+        TcpStream::connect_timeout(&address, Duration::from_millis(300)).is_ok()
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "{busy} stayed in use for {timeout:?}: stop what listens there (`rinha local`?)"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+// ------------------------------------------------------------ images
+
+/// Builds `tag` from nothing but `files` (host path → image path), the
+/// shared libraries they need, and the `Dockerfile` lines in `tail`.
+fn build_scratch_image(context: &Path, tag: &str, files: &[(&Path, &str)], tail: &str) {
+    let rootfs = context.join("rootfs");
+    let place = |host: &Path, inside: &str| {
+        let target = rootfs.join(inside.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        // Follows symlinks: the image gets the library itself under the
+        // name the loader looks for.
+        std::fs::copy(host, &target).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
+    };
+    for &(host, inside) in files {
+        place(host, inside);
+        for library in shared_libraries(host) {
+            place(&library, library.to_str().unwrap());
+        }
+    }
+    // getaddrinfo: files then Docker's DNS. Recent glibc has both modules
+    // built in; older ones load them, so ship them when they exist.
+    for module in ["libnss_dns.so.2", "libnss_files.so.2"] {
+        let host = Path::new("/lib/x86_64-linux-gnu").join(module);
+        if host.exists() {
+            place(&host, host.to_str().unwrap());
+        }
+    }
+    let etc = rootfs.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM scratch\nCOPY rootfs/ /\n{tail}"),
+    )
+    .unwrap();
+    let output = run(
+        Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", tag])
+            .arg(context),
+        Duration::from_secs(180),
+    );
+    assert!(
+        output.status.success(),
+        "docker build {tag} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The absolute paths `ldd` resolves for `binary`, the loader included.
+fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
+    let output = run(Command::new("ldd").arg(binary), Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("not a dynamic executable") || text.contains("statically linked") {
+        return Vec::new();
+    }
+    assert!(output.status.success(), "ldd {}: {text}", binary.display());
+    text.lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, right)) => right.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .inspect(|path| {
+            assert!(
+                path.exists(),
+                "ldd {}: {} missing",
+                binary.display(),
+                path.display()
+            )
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ compose file
+
+/// `(service, image)` in file order, read from the block-style file.
+fn compose_services(compose: &str) -> Vec<(String, String)> {
+    let mut services = Vec::new();
+    let mut in_services = false;
+    let mut current: Option<String> = None;
+    for line in compose.lines() {
+        let trimmed = line.trim_end();
+        if !line.starts_with(' ') && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            in_services = trimmed == "services:";
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix("  ").and_then(|r| r.strip_suffix(':'))
+            && !name.starts_with(' ')
+            && !name.starts_with('#')
+        {
+            current = Some(name.to_string());
+        } else if let (Some(service), Some(image)) = (&current, trimmed.strip_prefix("    image: "))
+        {
+            services.push((service.clone(), image.trim_matches('"').to_string()));
+        }
+    }
+    assert!(
+        services.len() >= 3,
+        "could not read the services: {services:?}"
+    );
+    services
+}
+
+/// `(service, thousandths of a CPU, bytes)` for each declared limit.
+fn compose_limits(compose: &str) -> Vec<(String, u64, u64)> {
+    let mut limits = Vec::new();
+    let mut service = String::new();
+    let mut cpus = 0;
+    for line in compose.lines() {
+        let trimmed = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
+            service = trimmed.trim_end_matches(':').to_string();
+        } else if let Some(value) = trimmed.strip_prefix("cpus:") {
+            let value = value.trim().trim_matches('"');
+            let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+            let frac = format!("{frac:0<3}");
+            cpus = int.parse::<u64>().unwrap_or(0) * 1000 + frac[..3].parse::<u64>().unwrap();
+        } else if let Some(value) = trimmed.strip_prefix("memory:") {
+            let value = value.trim().trim_matches('"').to_ascii_lowercase();
+            let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+            let unit = match value[digits.len()..].trim_end_matches('b') {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                other => panic!("memory unit {other:?}"),
+            };
+            limits.push((service.clone(), cpus, digits.parse::<u64>().unwrap() * unit));
+        }
+    }
+    limits
+}
+
+// ------------------------------------------------------------ payments
+
+#[derive(Debug, Default)]
+struct Posted {
+    ok: u64,
+    failed: u64,
+    /// Of every request, sorted once the threads are joined.
+    micros: Vec<u64>,
+}
+
+impl Posted {
+    /// Through Docker's userland proxy and a debug build, with the test's
+    /// own threads on the same two cores: a sanity figure, not the contest's.
+    fn latencies(&self) -> String {
+        let at = |q: f64| {
+            let i = ((self.micros.len() as f64 * q).ceil() as usize).clamp(1, self.micros.len());
+            self.micros[i - 1] as f64 / 1000.0
+        };
+        if self.micros.is_empty() {
+            return "no requests".into();
+        }
+        format!(
+            "POST latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} requests",
+            at(0.50),
+            at(0.99),
+            at(1.0),
+            self.micros.len()
+        )
+    }
+}
+
+/// Posts `count` payments of 19.90 with fresh ids through the backend.
+fn post_payments(first: usize, count: usize) -> Posted {
+    let seed = (std::process::id() as u128) << 96
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+    let results: Vec<Posted> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..POSTING_THREADS)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut posted = Posted::default();
+                    for i in (first + worker..first + count).step_by(POSTING_THREADS) {
+                        let id = uuid_v4(seed.wrapping_add(i as u128 * 0x9E37_79B9_7F4A_7C15));
+                        let body = format!(r#"{{"correlationId":"{id}","amount":19.90}}"#);
+                        let sent = Instant::now();
+                        match http(BACKEND, "POST", "/payments", &body) {
+                            Ok((status, _)) if (200..300).contains(&status) => posted.ok += 1,
+                            _ => posted.failed += 1,
+                        }
+                        posted.micros.push(sent.elapsed().as_micros() as u64);
+                    }
+                    posted
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut all = Posted::default();
+    for posted in results {
+        all.ok += posted.ok;
+        all.failed += posted.failed;
+        all.micros.extend(posted.micros);
+    }
+    all.micros.sort_unstable();
+    all
+}
+
+fn uuid_v4(bits: u128) -> String {
+    let bits = (bits & !(0xF << 76)) | (0x4 << 76);
+    let bits = (bits & !(0x3 << 62)) | (0x2 << 62);
+    uuid::Uuid::from_u128(bits).hyphenated().to_string()
+}
+
+/// `(requests, cents)` per processor: the backend's view and the
+/// processors' own, equal and adding up to `accepted` payments of 19.90.
+type Totals = [(u64, u128); 2];
+
+fn wait_consistent(accepted: u64, timeout: Duration) -> Totals {
+    let mut last = String::new();
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let backend = http(BACKEND, "GET", "/payments-summary", "")
+            .ok()
+            .and_then(|(_, body)| backend_totals(&body));
+        let processors = admin_summary(DEFAULT_ADMIN)
+            .and_then(|d| Ok([d, admin_summary(FALLBACK_ADMIN)?]))
+            .ok();
+        if let (Some(backend), Some(processors)) = (backend, processors) {
+            let requests = backend[0].0 + backend[1].0;
+            if backend == processors && requests == accepted {
+                assert_eq!(backend[0].1 + backend[1].1, u128::from(accepted) * 1990);
+                return backend;
+            }
+            last = format!("backend {backend:?}, processors {processors:?}, accepted {accepted}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("not consistent within {timeout:?}: {last}");
+}
+
+fn admin_summary(admin: &str) -> Result<(u64, u128), String> {
+    let (status, body) = http_with(
+        admin,
+        "GET",
+        "/admin/payments-summary",
+        &format!("X-Rinha-Token: {TOKEN}\r\n"),
+        "",
+    )
+    .map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{admin}: {status} {body}"));
+    }
+    totals_in(&body).ok_or_else(|| format!("{admin}: {body}"))
+}
+
+fn backend_totals(body: &str) -> Option<Totals> {
+    let (default, fallback) = body.split_once("\"fallback\"")?;
+    Some([totals_in(default)?, totals_in(fallback)?])
+}
+
+fn totals_in(json: &str) -> Option<(u64, u128)> {
+    let number = |key: &str| {
+        let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+        let rest = json[start..].trim_start();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    };
+    let requests = number("totalRequests")?.parse().ok()?;
+    let amount = number("totalAmount")?;
+    let (int, frac) = amount.split_once('.').unwrap_or((&amount, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > 2 {
+        return None;
+    }
+    let cents = int.parse::<u128>().ok()? * 100 + format!("{frac:0<2}").parse::<u128>().ok()?;
+    Some((requests, cents))
+}
+
+// ------------------------------------------------------------ plumbing
+
+/// One HTTP/1.1 request on a fresh connection; `(status, body)`.
+fn http(address: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    http_with(address, method, path, "", body)
+}
+
+fn http_with(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let address: SocketAddr = address.parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((status, body))
+}
+
+fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not ready within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn logs(container: &str) -> String {
+    try_run(
+        Command::new("docker").args(["logs", container]),
+        Duration::from_secs(20),
+    )
+    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    .unwrap_or_default()
+}
+
+fn logs_timestamped(container: &str) -> String {
+    try_run(
+        Command::new("docker").args(["logs", "-t", container]),
+        Duration::from_secs(20),
+    )
+    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    .unwrap_or_default()
+}
+
+/// Docker's RFC 3339 timestamps (nanoseconds, `Z`) in ms since the epoch.
+fn docker_time_ms(text: &str) -> Option<i64> {
+    rinha::time::parse_iso8601(text.as_bytes(), rinha::time::Round::Down)
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = run(Command::new("docker").args(args), Duration::from_secs(120));
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn docker_ok(args: &[&str]) -> bool {
+    try_run(Command::new("docker").args(args), Duration::from_secs(60))
+        .is_some_and(|o| o.status.success())
+}
+
+fn run(command: &mut Command, timeout: Duration) -> Output {
+    let description = format!("{command:?}");
+    try_run(command, timeout)
+        .unwrap_or_else(|| panic!("{description}: did not finish within {timeout:?}"))
+}
+
+/// Runs `command` to completion or kills it at `timeout` (then `None`).
+fn try_run(command: &mut Command, timeout: Duration) -> Option<Output> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    // Drain both pipes on threads, so a chatty command cannot block on a
+    // full pipe while we wait for it to exit.
+    let mut stdout = child.stdout.take()?;
+    let mut stderr = child.stderr.take()?;
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    Some(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
