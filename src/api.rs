@@ -1,1 +1,280 @@
-//! (being written)
+//! What each endpoint does with a parsed request.
+//!
+//! | request                     | answer                                             |
+//! |-----------------------------|----------------------------------------------------|
+//! | `POST /payments`            | 200 empty once queued; 400 bad body; 503 ring full |
+//! | `GET /payments-summary`     | 200 summary JSON; 400 bad `from`/`to`              |
+//! | `POST /purge-payments`      | 200 when enabled; 403 when `--no-purge`            |
+//! | other method on those paths | 405                                                |
+//! | any other path              | 404                                                |
+//!
+//! A payment is answered as soon as it sits in the shared ring: the client
+//! never waits on a processor. The contest counts any 2xx as success and never
+//! reads the body, so the success answer is the shortest response HTTP allows.
+//! Every error body is one line of JSON. Nothing here allocates: responses are
+//! appended to the connection's output buffer, which keeps its capacity.
+
+use crate::http::{self, Method, Request};
+use crate::payment;
+use crate::shared_file::{AcceptError, SharedFile};
+use crate::summary;
+
+const PAYMENTS: &[u8] = b"/payments";
+const SUMMARY: &[u8] = b"/payments-summary";
+const PURGE: &[u8] = b"/purge-payments";
+
+const RING_FULL: &[u8] = br#"{"error":"too many payments pending, retry later"}"#;
+const PURGED: &[u8] = br#"{"message":"All payments purged."}"#;
+const PURGE_DISABLED: &[u8] = br#"{"error":"purge is disabled on this instance"}"#;
+const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
+const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
+
+/// Answers `request` by appending one complete response to `out`, and says
+/// whether the connection stays open (the request's keep-alive wish: every
+/// answer here leaves the connection's framing intact).
+pub fn handle(
+    request: &Request,
+    shared: &SharedFile,
+    purge_enabled: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let keep_alive = request.keep_alive;
+    let json = |out: &mut Vec<u8>, status: u16, body: &[u8]| {
+        http::write_response(out, status, true, body, keep_alive);
+    };
+    match (request.path, request.method) {
+        (PAYMENTS, Method::Post) => match payment::parse_payment(request.body) {
+            Ok(payment) => match shared.accept(&payment) {
+                Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
+                Err(AcceptError::Full) => json(out, 503, RING_FULL),
+            },
+            Err(error) => json(out, 400, error.message().as_bytes()),
+        },
+        (SUMMARY, Method::Get) => match summary::parse_window(request.query) {
+            Ok(window) => write_summary(out, shared.summary(window), keep_alive),
+            Err(error) => json(out, 400, error.message().as_bytes()),
+        },
+        (PURGE, Method::Post) if purge_enabled => {
+            shared.purge();
+            json(out, 200, PURGED);
+        }
+        (PURGE, Method::Post) => json(out, 403, PURGE_DISABLED),
+        (PAYMENTS | SUMMARY | PURGE, _) => json(out, 405, METHOD_NOT_ALLOWED),
+        _ => json(out, 404, NOT_FOUND),
+    }
+    keep_alive
+}
+
+/// The head must announce the body's length, known only once the JSON is
+/// written: write the body, then the head after it, then rotate the head in
+/// front. A few hundred bytes move in place; nothing is allocated.
+fn write_summary(out: &mut Vec<u8>, summary: summary::Summary, keep_alive: bool) {
+    let start = out.len();
+    summary.write_json(out);
+    let body_len = out.len() - start;
+    http::write_head(out, 200, true, body_len, keep_alive);
+    let head_len = out.len() - start - body_len;
+    out[start..].rotate_right(head_len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Capacities;
+    use crate::http::{Status, parse_request};
+    use crate::payment::PaymentError;
+    use crate::summary::{QueryError, Summary};
+
+    const PAYMENT: &str =
+        r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90}"#;
+
+    struct TempShared {
+        shared: SharedFile,
+        dir: std::path::PathBuf,
+    }
+
+    impl TempShared {
+        fn new(name: &str, ring_slots: u32) -> TempShared {
+            let dir =
+                std::env::temp_dir().join(format!("rinha-api-test-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("shared.bin");
+            let _ = std::fs::remove_file(&path);
+            let capacities = Capacities {
+                ring_slots,
+                ledger_entries: 16,
+            };
+            let shared = SharedFile::open_or_create(&path, capacities).unwrap();
+            TempShared { shared, dir }
+        }
+    }
+
+    impl Drop for TempShared {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn post(path: &str, body: &str) -> String {
+        format!(
+            "POST {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn get(target: &str) -> String {
+        format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    }
+
+    /// Runs one raw request through `handle`; returns the status line, the
+    /// body, whether the connection is kept, and the whole response.
+    fn exchange(shared: &SharedFile, purge: bool, raw: &str) -> (String, String, bool, String) {
+        let Ok(Status::Complete(request)) = parse_request(raw.as_bytes()) else {
+            panic!("not a complete request: {raw:?}");
+        };
+        let mut out = b"earlier response|".to_vec();
+        let keep = handle(&request, shared, purge, &mut out);
+        let out = String::from_utf8(out).unwrap();
+        let out = out.strip_prefix("earlier response|").unwrap().to_string();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        let status_line = head.lines().next().unwrap().to_string();
+        let length = format!("Content-Length: {}\r\n", body.len());
+        assert!(out.contains(&length), "{out:?}");
+        (status_line, body.to_string(), keep, out)
+    }
+
+    fn zero_summary() -> String {
+        let mut json = Vec::new();
+        Summary::default().write_json(&mut json);
+        String::from_utf8(json).unwrap()
+    }
+
+    #[test]
+    fn each_route_gives_its_status_and_body() {
+        let temp = TempShared::new("routes", 1024);
+        let zero = zero_summary();
+        let cases: &[(String, bool, &str, &str)] = &[
+            (post("/payments", PAYMENT), true, "200 OK", ""),
+            (
+                post("/payments", "{"),
+                true,
+                "400 Bad Request",
+                PaymentError::NotJson.message(),
+            ),
+            (
+                post(
+                    "/payments",
+                    r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3"}"#,
+                ),
+                true,
+                "400 Bad Request",
+                PaymentError::MissingAmount.message(),
+            ),
+            // Nothing drains in this test, so the summary stays at zero.
+            (get("/payments-summary"), true, "200 OK", &zero),
+            (
+                get("/payments-summary?from=2020-07-10T12:34:56.000Z&to=2030-07-10T12:34:56.000Z"),
+                true,
+                "200 OK",
+                &zero,
+            ),
+            (
+                get("/payments-summary?from=yesterday&to=2030-07-10T12:34:56.000Z"),
+                true,
+                "400 Bad Request",
+                QueryError::BadFrom.message(),
+            ),
+            (
+                post("/purge-payments", ""),
+                true,
+                "200 OK",
+                r#"{"message":"All payments purged."}"#,
+            ),
+            (
+                post("/purge-payments", ""),
+                false,
+                "403 Forbidden",
+                r#"{"error":"purge is disabled on this instance"}"#,
+            ),
+            (
+                get("/payments"),
+                true,
+                "405 Method Not Allowed",
+                r#"{"error":"method not allowed"}"#,
+            ),
+            (
+                post("/payments-summary", ""),
+                true,
+                "405 Method Not Allowed",
+                r#"{"error":"method not allowed"}"#,
+            ),
+            (
+                get("/purge-payments"),
+                true,
+                "405 Method Not Allowed",
+                r#"{"error":"method not allowed"}"#,
+            ),
+            (get("/"), true, "404 Not Found", r#"{"error":"not found"}"#),
+            (
+                get("/payments/4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3"),
+                true,
+                "404 Not Found",
+                r#"{"error":"not found"}"#,
+            ),
+            (
+                post("/Payments", PAYMENT),
+                true,
+                "404 Not Found",
+                r#"{"error":"not found"}"#,
+            ),
+        ];
+        for (raw, purge, status, body) in cases {
+            let (got_status, got_body, keep, out) = exchange(&temp.shared, *purge, raw);
+            assert_eq!(got_status, format!("HTTP/1.1 {status}"), "{raw:?}");
+            assert_eq!(&got_body, body, "{raw:?}");
+            assert!(keep, "{raw:?}");
+            assert_eq!(
+                out.contains("Content-Type: application/json"),
+                !body.is_empty(),
+                "{out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_connection_closes_when_the_client_asks() {
+        let temp = TempShared::new("close", 1024);
+        let cases = [
+            (
+                "POST /payments HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+                "400",
+            ),
+            ("GET /payments-summary HTTP/1.0\r\n\r\n", "200"),
+            ("GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", "404"),
+        ];
+        for (raw, status) in cases {
+            let (status_line, _, keep, out) = exchange(&temp.shared, true, raw);
+            assert!(
+                status_line.starts_with(&format!("HTTP/1.1 {status}")),
+                "{out:?}"
+            );
+            assert!(!keep, "{raw:?}");
+            assert!(out.contains("\r\nConnection: close\r\n"), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_ring_is_answered_503_until_drained() {
+        let temp = TempShared::new("full", 2);
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let (status_line, body, _, _) =
+                exchange(&temp.shared, true, &post("/payments", PAYMENT));
+            statuses.push((status_line, body));
+        }
+        assert_eq!(statuses[0].0, "HTTP/1.1 200 OK");
+        assert_eq!(statuses[1].0, "HTTP/1.1 200 OK");
+        assert_eq!(statuses[2].0, "HTTP/1.1 503 Service Unavailable");
+        assert_eq!(statuses[2].1.as_bytes(), RING_FULL);
+    }
+}
