@@ -1,1 +1,631 @@
-//! (being written)
+//! The mio event loop of `rinha api`.
+//!
+//! One thread, one `epoll`, no locks: every request is answered from the
+//! shared file without waiting on anything, so a single loop keeps up with the
+//! contest's peak (about 550 requests per second) with room to spare, and
+//! nothing in it can make one client wait for another.
+//!
+//! The loop has the shape of mio's `examples/tcp_server.rs`: constant tokens
+//! for the listener and the waker, accept until `WouldBlock`, retry on
+//! `Interrupted`, ignore spurious events, and a per-connection handler that
+//! says whether the connection is done. Each connection owns a read buffer
+//! (4 KiB, grown only up to [`http::MAX_HEAD`] + [`http::MAX_BODY`], which
+//! always holds one complete request) and a write buffer; after their first
+//! growth no request allocates.
+//!
+//! The listener is TCP or a Unix socket (HAProxy reaches the instances through
+//! Unix sockets, which skip the TCP stack on both sides).
+
+use std::error::Error;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mio::event::{Event, Source};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::api;
+use crate::config::{ApiConfig, Listen};
+use crate::http::{self, Status};
+use crate::shared_file::SharedFile;
+
+/// Open connections beyond this are closed as soon as they are accepted.
+/// HAProxy keeps a small pool per instance; the bound only protects memory.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection `i` is registered as `Token(FIRST_CONNECTION + i)`.
+const FIRST_CONNECTION: usize = 2;
+
+const INITIAL_INPUT: usize = 4 * 1024;
+const MAX_INPUT: usize = http::MAX_HEAD + http::MAX_BODY;
+const INITIAL_OUTPUT: usize = 4 * 1024;
+/// Requests are not answered while this much output waits for a client that
+/// does not read, so a pipelining client cannot grow our memory without bound.
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// Runs `rinha api` until SIGINT or SIGTERM.
+pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
+    let shared = Arc::new(SharedFile::open_or_create(
+        &config.shared_file,
+        config.capacities,
+    )?);
+    let mut server = Server::bind(&config.listen)?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    if config.drain {
+        crate::election::spawn_candidate(shared.clone(), &config)?;
+    }
+    eprintln!(
+        "rinha api listening on {} shared file {}",
+        server.listener.describe()?,
+        config.shared_file.display()
+    );
+    server.serve(&shared, config.purge_enabled)?;
+    Ok(())
+}
+
+/// A bound listener, its poll and its connections.
+pub struct Server {
+    poll: Poll,
+    listener: Listener,
+    /// Slot `i` holds the connection registered as `FIRST_CONNECTION + i`;
+    /// closed slots are reused (through `free`) so tokens stay small.
+    connections: Vec<Option<Connection>>,
+    /// Indices of `None` slots in `connections`.
+    free: Vec<usize>,
+    stopper: Stopper,
+}
+
+/// Makes [`Server::serve`] return; cheap to clone and usable from any thread
+/// (including a signal handler's thread).
+#[derive(Clone)]
+pub struct Stopper {
+    stopped: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    /// Asks the loop to stop and wakes it if it is waiting.
+    pub fn stop(&self) {
+        // Relaxed: the flag publishes nothing else, and the waker's write
+        // wakes the loop, which then loads the flag.
+        self.stopped.store(true, Ordering::Relaxed);
+        // Nothing to do if waking fails: the poll is gone, so the loop is too.
+        let _ = self.waker.wake();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+}
+
+impl Server {
+    /// Binds `listen` (a Unix socket is made reachable by every user and
+    /// removed again when the server is dropped).
+    pub fn bind(listen: &Listen) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = Listener::bind(listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Server {
+            poll,
+            listener,
+            connections: Vec::new(),
+            free: Vec::new(),
+            stopper: Stopper {
+                stopped: Arc::new(AtomicBool::new(false)),
+                waker,
+            },
+        })
+    }
+
+    /// The TCP address actually bound (useful with port 0); `None` for Unix.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.listener {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix { .. } => None,
+        }
+    }
+
+    /// A handle that stops [`Server::serve`].
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Answers requests until [`Stopper::stop`] is called. Trouble with one
+    /// connection closes that connection only; errors returned are the
+    /// poll's own.
+    pub fn serve(&mut self, shared: &SharedFile, purge_enabled: bool) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        while !self.stopper.is_stopped() {
+            if let Err(error) = self.poll.poll(&mut events, None) {
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    // The loop condition reads the flag the waker is about.
+                    WAKER => {}
+                    Token(token) => self.on_connection_event(token, event, shared, purge_enabled),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let mut stream = match self.listener.accept() {
+                Ok(stream) => stream,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    continue;
+                }
+                Err(error) => {
+                    // Out of descriptors or memory: the pending clients wait in
+                    // the backlog until the next accept; say why once per burst.
+                    eprintln!("rinha api: accept: {error}");
+                    return;
+                }
+            };
+            // Beyond the bound the stream is dropped here, which closes it.
+            let Some(index) = self.free_slot() else {
+                continue;
+            };
+            let token = Token(FIRST_CONNECTION + index);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+                .is_ok()
+            {
+                self.connections[index] = Some(Connection::new(stream));
+            } else {
+                self.free.push(index);
+            }
+        }
+    }
+
+    fn free_slot(&mut self) -> Option<usize> {
+        if let Some(index) = self.free.pop() {
+            return Some(index);
+        }
+        if self.connections.len() < MAX_CONNECTIONS {
+            self.connections.push(None);
+            return Some(self.connections.len() - 1);
+        }
+        None
+    }
+
+    fn on_connection_event(
+        &mut self,
+        token: usize,
+        event: &Event,
+        shared: &SharedFile,
+        purge_enabled: bool,
+    ) {
+        let index = token - FIRST_CONNECTION;
+        // A connection closed earlier in this batch: a spurious event.
+        let Some(Some(connection)) = self.connections.get_mut(index) else {
+            return;
+        };
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            connection.readable = true;
+        }
+        if event.is_read_closed() {
+            connection.peer_closed = true;
+        }
+        // An I/O error ends this connection only.
+        let done = connection.drive(shared, purge_enabled).unwrap_or(true);
+        let keep = !done
+            && connection
+                .update_interest(self.poll.registry(), Token(token))
+                .is_ok();
+        if !keep && let Some(mut connection) = self.connections[index].take() {
+            // Closing the descriptor would deregister it too; deregistering
+            // first is what mio recommends.
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+            self.free.push(index);
+        }
+    }
+}
+
+/// One client (HAProxy keeps several) and its buffers.
+struct Connection {
+    stream: Stream,
+    /// Bytes received; `input[..filled]` are valid, the rest is room to read
+    /// into. Never longer than `MAX_INPUT`.
+    input: Vec<u8>,
+    filled: usize,
+    /// Responses not yet sent: `output[written..]`.
+    output: Vec<u8>,
+    written: usize,
+    /// Reading may find data: set by a readable event, cleared on
+    /// `WouldBlock`, on a short read (see [`Connection::fill`]) or at end of
+    /// stream.
+    readable: bool,
+    /// The peer's FIN was seen by epoll: read on until the end of stream.
+    peer_closed: bool,
+    /// The peer closed its side; answer what is complete, then close.
+    eof: bool,
+    /// The last response says `Connection: close`; close once it is sent.
+    closing: bool,
+    /// Whether the registration currently includes `WRITABLE`.
+    writable_interest: bool,
+}
+
+impl Connection {
+    fn new(stream: Stream) -> Connection {
+        Connection {
+            stream,
+            input: vec![0; INITIAL_INPUT],
+            filled: 0,
+            output: Vec::with_capacity(INITIAL_OUTPUT),
+            written: 0,
+            readable: false,
+            peer_closed: false,
+            eof: false,
+            closing: false,
+            writable_interest: false,
+        }
+    }
+
+    /// Answers, sends and reads until the connection has to wait for the
+    /// client. `Ok(true)`: done, close it.
+    fn drive(&mut self, shared: &SharedFile, purge_enabled: bool) -> io::Result<bool> {
+        loop {
+            let more = self.answer(shared, purge_enabled);
+            if !self.flush()? {
+                return Ok(false);
+            }
+            if more {
+                continue;
+            }
+            if self.closing || self.eof {
+                return Ok(true);
+            }
+            if !self.readable {
+                return Ok(false);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Parses every complete request buffered and appends the responses,
+    /// stopping early at a request that closes the connection, at malformed
+    /// input (answered with its error and `Connection: close`), or at
+    /// `OUTPUT_HIGH_WATER`: then it returns `true`, as buffered requests may
+    /// wait for an answer once the output is sent.
+    fn answer(&mut self, shared: &SharedFile, purge_enabled: bool) -> bool {
+        if self.closing {
+            return false;
+        }
+        if self.written > 0 {
+            // Only after a short write: keep the pending bytes at the front
+            // so `output` does not creep forward.
+            self.output.drain(..self.written);
+            self.written = 0;
+        }
+        let mut start = 0;
+        while start < self.filled && self.output.len() < OUTPUT_HIGH_WATER {
+            match http::parse_request(&self.input[start..self.filled]) {
+                Ok(Status::Complete(request)) => {
+                    start += request.len;
+                    if !api::handle(&request, shared, purge_enabled, &mut self.output) {
+                        self.closing = true;
+                        break;
+                    }
+                }
+                Ok(Status::Partial) => break,
+                Err(error) => {
+                    let body = error.message().as_bytes();
+                    http::write_response(&mut self.output, error.status(), true, body, false);
+                    self.closing = true;
+                    break;
+                }
+            }
+        }
+        if start > 0 {
+            self.input.copy_within(start..self.filled, 0);
+            self.filled -= start;
+        }
+        !self.closing && self.filled > 0 && self.output.len() >= OUTPUT_HIGH_WATER
+    }
+
+    /// Writes pending output. `Ok(true)` when all of it is sent.
+    fn flush(&mut self) -> io::Result<bool> {
+        while self.written < self.output.len() {
+            match self.stream.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    // A short write means the socket buffer is full: another
+                    // write would only return `WouldBlock` (as tokio assumes).
+                    if self.written < self.output.len() {
+                        return Ok(false);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.output.clear();
+        self.written = 0;
+        Ok(true)
+    }
+
+    /// Reads what the client has sent, growing `input` up to `MAX_INPUT`;
+    /// returns with the buffer full, leaving `readable` set, so that
+    /// [`Connection::answer`] makes room first.
+    fn fill(&mut self) -> io::Result<()> {
+        loop {
+            if self.filled == self.input.len() {
+                if self.input.len() >= MAX_INPUT {
+                    return Ok(());
+                }
+                let grown = (self.input.len() * 2).min(MAX_INPUT);
+                self.input.resize(grown, 0);
+            }
+            let room = self.input.len() - self.filled;
+            match self.stream.read(&mut self.input[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.readable = false;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    // A short read emptied the socket: on Linux a later
+                    // arrival raises a new edge, so the read that would say
+                    // `WouldBlock` is a wasted syscall per request (tokio's
+                    // `PollEvented` clears readiness the same way). A FIN
+                    // already seen by epoll raises no new edge, so then read on.
+                    if n < room && !self.peer_closed {
+                        self.readable = false;
+                        return Ok(());
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Asks for `WRITABLE` only while output is pending, so an idle
+    /// connection costs no wake-ups; re-registers only on a change.
+    fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let want_writable = self.written < self.output.len();
+        if want_writable != self.writable_interest {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(&mut self.stream, token, interest)?;
+            self.writable_interest = want_writable;
+        }
+        Ok(())
+    }
+}
+
+/// The listening socket: TCP for direct clients, Unix for HAProxy.
+enum Listener {
+    Tcp(TcpListener),
+    /// `path` is removed when the listener is dropped.
+    Unix {
+        listener: UnixListener,
+        path: PathBuf,
+    },
+}
+
+impl Listener {
+    fn bind(listen: &Listen) -> io::Result<Listener> {
+        match listen {
+            Listen::Tcp(address) => TcpListener::bind(*address).map(Listener::Tcp),
+            Listen::Unix(path) => {
+                remove_stale_socket(path)?;
+                let listener = UnixListener::bind(path)?;
+                let listener = Listener::Unix {
+                    listener,
+                    path: path.clone(),
+                };
+                // HAProxy may run as another user.
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+                Ok(listener)
+            }
+        }
+    }
+
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, _) = listener.accept()?;
+                // Responses are written whole; Nagle would only delay them.
+                stream.set_nodelay(true)?;
+                Ok(Stream::Tcp(stream))
+            }
+            Listener::Unix { listener, .. } => {
+                listener.accept().map(|(stream, _)| Stream::Unix(stream))
+            }
+        }
+    }
+
+    fn describe(&self) -> io::Result<String> {
+        Ok(match self {
+            Listener::Tcp(listener) => listener.local_addr()?.to_string(),
+            Listener::Unix { path, .. } => format!("unix:{}", path.display()),
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix { path, .. } = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A socket file left by a process that died is removed; one that still
+/// accepts connections belongs to a live server and is left alone, as is
+/// anything that is not a socket.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    let refuse = |kind, why: &str| Err(io::Error::new(kind, format!("{}: {why}", path.display())));
+    if !metadata.file_type().is_socket() {
+        return refuse(io::ErrorKind::AlreadyExists, "exists and is not a socket");
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return refuse(io::ErrorKind::AddrInUse, "another process listens there");
+    }
+    std::fs::remove_file(path)
+}
+
+/// An accepted connection of either kind.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.read(buf),
+            Stream::Unix(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.write(buf),
+            Stream::Unix(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Forwards mio's registration calls to whichever socket `$enum` holds.
+macro_rules! forward_source {
+    ($enum:ident, $($variant:pat => $inner:ident),+) => {
+        impl Source for $enum {
+            fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+                match self { $($variant => $inner.register(registry, token, interests)),+ }
+            }
+            fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+                match self { $($variant => $inner.reregister(registry, token, interests)),+ }
+            }
+            fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+                match self { $($variant => $inner.deregister(registry)),+ }
+            }
+        }
+    };
+}
+
+forward_source!(Stream, Stream::Tcp(s) => s, Stream::Unix(s) => s);
+forward_source!(Listener, Listener::Tcp(l) => l, Listener::Unix { listener: l, .. } => l);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Capacities;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir()
+                .join(format!("rinha-server-test-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_unix_socket_is_open_to_all_replaces_a_stale_one_and_is_removed_on_drop() {
+        let dir = TempDir::new("unix");
+        let path = dir.0.join("api.sock");
+        let listen = Listen::Unix(path.clone());
+
+        // A socket file nobody listens on any more.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+
+        let server = Server::bind(&listen).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o666);
+        let error = Server::bind(&listen).err().expect("a live socket is kept");
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+        drop(server);
+        assert!(!path.exists());
+
+        std::fs::write(&path, b"not a socket").unwrap();
+        let error = Server::bind(&listen).err().expect("a plain file is kept");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn serve_returns_when_stopped_from_another_thread() {
+        let dir = TempDir::new("stop");
+        let capacities = Capacities {
+            ring_slots: 8,
+            ledger_entries: 8,
+        };
+        let shared = SharedFile::open_or_create(&dir.0.join("shared.bin"), capacities).unwrap();
+        let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into())).unwrap();
+        let address = server.local_addr().unwrap();
+        let stopper = server.stopper();
+        std::thread::scope(|scope| {
+            let serving = scope.spawn(|| server.serve(&shared, true));
+            let mut client = std::net::TcpStream::connect(address).unwrap();
+            client
+                .write_all(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            client.read_to_string(&mut response).unwrap();
+            assert!(
+                response.starts_with("HTTP/1.1 404 Not Found\r\n"),
+                "{response}"
+            );
+            stopper.stop();
+            serving.join().unwrap().unwrap();
+        });
+    }
+}
