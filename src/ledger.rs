@@ -1,1 +1,386 @@
-//! (being written)
+//! The append-only record of processed payments, and the summary over it.
+//!
+//! Every payment a processor confirmed is appended once, by the leader, with
+//! exactly the `requestedAt` the processor stored; any instance answers
+//! `GET /payments-summary` by scanning the entries of the current purge
+//! generation. Entries are split in two parallel arrays so that the scan
+//! reads only what it sums:
+//!
+//! ```text
+//!  entries[i]  (hot, 24 B): meta │ requested_at_ms │ amount_cents
+//!  keys[i]     (cold, 24 B): correlation id (2 words) │ ring position
+//! ```
+//!
+//! `meta` packs bit 0 *committed*, bit 1 *processor* (0 default, 1 fallback)
+//! and bits 32–63 the purge generation. A writer claims index `i` with a CAS
+//! on `reserved`, writes every other word, then stores `meta` with Release; a
+//! reader loads `meta` with Acquire and skips the entry unless it is
+//! committed. An index claimed by a leader that died before committing stays
+//! a hole that every scan skips; its payment is still in the ring, not done,
+//! and the next leader resolves it.
+//!
+//! At the contest's ~17 000 payments a scan reads 400 KB: tens of µs, with
+//! no lock and no coordination with the writers.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use crate::payment::Processor;
+use crate::shared_file::Purge;
+use crate::summary::{Summary, Window};
+
+/// The summed half of a ledger entry.
+#[repr(C)]
+pub struct Entry {
+    meta: AtomicU64,
+    requested_at_ms: AtomicU64,
+    amount_cents: AtomicU64,
+}
+
+/// The half of a ledger entry used only to recognise a payment again.
+#[repr(C)]
+pub struct EntryKey {
+    id_high: AtomicU64,
+    id_low: AtomicU64,
+    ring_position: AtomicU64,
+}
+
+/// A processed payment, as appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Who processed it.
+    pub processor: Processor,
+    /// The `requestedAt` the processor stored, ms since the epoch.
+    pub requested_at_ms: i64,
+    /// The amount in cents.
+    pub amount_cents: u64,
+    /// The purge generation the payment was accepted in.
+    pub generation: u64,
+    /// The client's correlation id.
+    pub correlation_id: Uuid,
+    /// Where the payment sat in the ring.
+    pub ring_position: u64,
+}
+
+/// The ledger has no free entry; nothing was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerFull;
+
+const COMMITTED: u64 = 1;
+const FALLBACK_BIT: u64 = 1 << 1;
+const GENERATION_SHIFT: u32 = 32;
+
+/// A view of the ledger in a [`crate::shared_file::SharedFile`].
+#[derive(Clone, Copy)]
+pub struct Ledger<'a> {
+    entries: &'a [Entry],
+    keys: &'a [EntryKey],
+    reserved: &'a AtomicU64,
+    purge: &'a Purge,
+}
+
+impl<'a> Ledger<'a> {
+    /// Wraps the two arrays (of equal length) and the counters.
+    pub fn new(
+        entries: &'a [Entry],
+        keys: &'a [EntryKey],
+        reserved: &'a AtomicU64,
+        purge: &'a Purge,
+    ) -> Ledger<'a> {
+        debug_assert_eq!(entries.len(), keys.len());
+        Ledger {
+            entries,
+            keys,
+            reserved,
+            purge,
+        }
+    }
+
+    /// Indices claimed so far, clamped to the capacity (the counter is read
+    /// from the shared file, so it is not trusted).
+    fn reserved(&self) -> usize {
+        // Relaxed: the count publishes nothing; each entry's `meta` does.
+        (self.reserved.load(Ordering::Relaxed) as usize).min(self.entries.len())
+    }
+
+    /// Appends a processed payment.
+    pub fn append(&self, record: &Record) -> Result<(), LedgerFull> {
+        let capacity = self.entries.len() as u64;
+        // Relaxed: the CAS only has to hand out each index once.
+        let index = self
+            .reserved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .map_err(|_| LedgerFull)? as usize;
+        let (entry, key) = (&self.entries[index], &self.keys[index]);
+        let id = record.correlation_id.as_u128();
+        key.id_high.store((id >> 64) as u64, Ordering::Relaxed);
+        key.id_low.store(id as u64, Ordering::Relaxed);
+        key.ring_position
+            .store(record.ring_position, Ordering::Relaxed);
+        entry
+            .requested_at_ms
+            .store(record.requested_at_ms as u64, Ordering::Relaxed);
+        entry
+            .amount_cents
+            .store(record.amount_cents, Ordering::Relaxed);
+        let processor = match record.processor {
+            Processor::Default => 0,
+            Processor::Fallback => FALLBACK_BIT,
+        };
+        let meta = COMMITTED | processor | (record.generation as u32 as u64) << GENERATION_SHIFT;
+        // Release: the words above happen-before any Acquire load of meta
+        // that sees COMMITTED (in `summarize` and `keys_since`).
+        entry.meta.store(meta, Ordering::Release);
+        Ok(())
+    }
+
+    /// Sums the current generation's entries whose `requestedAt` lies in
+    /// `window` (both bounds inclusive).
+    pub fn summarize(&self, window: Window) -> Summary {
+        let generation = self.purge.generation.load(Ordering::Acquire) as u32 as u64;
+        let wanted = COMMITTED | generation << GENERATION_SHIFT;
+        let start = (self.purge.ledger_start.load(Ordering::Acquire) as usize).min(self.reserved());
+        let mut summary = Summary::default();
+        for entry in &self.entries[start..self.reserved()] {
+            // Acquire pairs with the Release in `append`.
+            let meta = entry.meta.load(Ordering::Acquire);
+            if meta & !FALLBACK_BIT != wanted {
+                continue;
+            }
+            let requested_at = entry.requested_at_ms.load(Ordering::Relaxed) as i64;
+            if window.contains(requested_at) {
+                let processor = if meta & FALLBACK_BIT == 0 {
+                    Processor::Default
+                } else {
+                    Processor::Fallback
+                };
+                summary.add(processor, entry.amount_cents.load(Ordering::Relaxed));
+            }
+        }
+        summary
+    }
+
+    /// Ring positions of every committed entry at or after `min_position`:
+    /// what a new leader checks so that a payment recorded just before its
+    /// predecessor died is not recorded twice.
+    pub fn positions_since(&self, min_position: u64) -> HashSet<u64> {
+        let mut positions = HashSet::new();
+        for (entry, key) in self.entries.iter().zip(self.keys).take(self.reserved()) {
+            // Acquire pairs with the Release in `append`.
+            if entry.meta.load(Ordering::Acquire) & COMMITTED == 0 {
+                continue;
+            }
+            let position = key.ring_position.load(Ordering::Relaxed);
+            if position >= min_position {
+                positions.insert(position);
+            }
+        }
+        positions
+    }
+
+    /// Correlation ids of the current generation's committed entries: the
+    /// payments a new leader must never pay again.
+    pub fn ids_of_current_generation(&self) -> HashSet<Uuid> {
+        let generation = self.purge.generation.load(Ordering::Acquire) as u32 as u64;
+        let mut ids = HashSet::new();
+        for (entry, key) in self.entries.iter().zip(self.keys).take(self.reserved()) {
+            // Acquire pairs with the Release in `append`.
+            let meta = entry.meta.load(Ordering::Acquire);
+            if meta & COMMITTED != 0 && meta >> GENERATION_SHIFT == generation {
+                let id = (u128::from(key.id_high.load(Ordering::Relaxed)) << 64)
+                    | u128::from(key.id_low.load(Ordering::Relaxed));
+                ids.insert(Uuid::from_u128(id));
+            }
+        }
+        ids
+    }
+
+    /// Starts a new generation: the summary restarts from zero.
+    pub fn purge(&self) {
+        // The start index is stored before the generation moves, so an entry
+        // of the new generation always sits at or after the start: it is
+        // appended after a payment accepted in the new generation was
+        // drained, which is after this load of `reserved`.
+        let start = self.reserved() as u64;
+        self.purge.ledger_start.store(start, Ordering::Release);
+        // Release pairs with the Acquire in `summarize`.
+        self.purge.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Entries committed or claimed, for tests and status output.
+    pub fn len(&self) -> usize {
+        self.reserved()
+    }
+
+    /// Whether nothing was ever appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Capacities;
+    use crate::shared_file::SharedFile;
+
+    fn shared(name: &str, ledger_entries: u32) -> SharedFile {
+        let dir = std::env::temp_dir().join(format!("rinha-ledger-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shared.bin");
+        let _ = std::fs::remove_file(&path);
+        SharedFile::open_or_create(
+            &path,
+            Capacities {
+                ring_slots: 8,
+                ledger_entries,
+            },
+        )
+        .unwrap()
+    }
+
+    fn record(processor: Processor, requested_at_ms: i64, cents: u64, n: u64) -> Record {
+        Record {
+            processor,
+            requested_at_ms,
+            amount_cents: cents,
+            generation: 0,
+            correlation_id: Uuid::from_u128(n.into()),
+            ring_position: n,
+        }
+    }
+
+    #[test]
+    fn summary_counts_each_processor_within_inclusive_bounds() {
+        let shared = shared("bounds", 16);
+        let ledger = shared.ledger();
+        for (n, (processor, at, cents)) in [
+            (Processor::Default, 1_000, 1990),
+            (Processor::Default, 2_000, 1990),
+            (Processor::Fallback, 2_000, 1000),
+            (Processor::Default, 3_000, 5),
+            (Processor::Fallback, 3_001, 7),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            ledger
+                .append(&record(processor, at, cents, n as u64))
+                .unwrap();
+        }
+        let cases = [
+            (Window::ALL, (3, 3985), (2, 1007)),
+            (
+                Window {
+                    from_ms: 2_000,
+                    to_ms: 3_000,
+                },
+                (2, 1995),
+                (1, 1000),
+            ),
+            (
+                Window {
+                    from_ms: 2_001,
+                    to_ms: 2_999,
+                },
+                (0, 0),
+                (0, 0),
+            ),
+            (
+                Window {
+                    from_ms: 3_001,
+                    to_ms: 3_001,
+                },
+                (0, 0),
+                (1, 7),
+            ),
+            (
+                Window {
+                    from_ms: 5_000,
+                    to_ms: 1_000,
+                },
+                (0, 0),
+                (0, 0),
+            ),
+        ];
+        for (window, (dn, dc), (fn_, fc)) in cases {
+            let summary = ledger.summarize(window);
+            assert_eq!(
+                (summary.default.requests, summary.default.cents),
+                (dn, dc),
+                "{window:?}"
+            );
+            assert_eq!(
+                (summary.fallback.requests, summary.fallback.cents),
+                (fn_, fc),
+                "{window:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn purge_restarts_the_summary_and_hides_older_generations() {
+        let shared = shared("purge", 16);
+        let ledger = shared.ledger();
+        ledger
+            .append(&record(Processor::Default, 10, 100, 0))
+            .unwrap();
+        ledger.purge();
+        assert_eq!(ledger.summarize(Window::ALL), Summary::default());
+        // A straggler of the old generation, recorded after the purge.
+        ledger
+            .append(&record(Processor::Default, 11, 100, 1))
+            .unwrap();
+        assert_eq!(ledger.summarize(Window::ALL), Summary::default());
+        let fresh = Record {
+            generation: 1,
+            ..record(Processor::Fallback, 12, 300, 2)
+        };
+        ledger.append(&fresh).unwrap();
+        let summary = ledger.summarize(Window::ALL);
+        assert_eq!(
+            (summary.fallback.requests, summary.fallback.cents),
+            (1, 300)
+        );
+        assert_eq!(
+            ledger.ids_of_current_generation(),
+            HashSet::from([Uuid::from_u128(2)])
+        );
+    }
+
+    #[test]
+    fn a_full_ledger_says_so_and_keeps_what_it_has() {
+        let shared = shared("full", 2);
+        let ledger = shared.ledger();
+        ledger.append(&record(Processor::Default, 1, 1, 0)).unwrap();
+        ledger.append(&record(Processor::Default, 1, 1, 1)).unwrap();
+        assert_eq!(
+            ledger.append(&record(Processor::Default, 1, 1, 2)),
+            Err(LedgerFull)
+        );
+        assert_eq!(ledger.summarize(Window::ALL).default.requests, 2);
+        assert_eq!(ledger.positions_since(1), HashSet::from([1]));
+    }
+
+    #[test]
+    fn uncommitted_entries_are_holes_every_scan_skips() {
+        let shared = shared("hole", 4);
+        let ledger = shared.ledger();
+        // A leader that died between claiming an index and committing it.
+        shared
+            .header()
+            .ledger_reserved
+            .0
+            .store(1, Ordering::Relaxed);
+        ledger
+            .append(&record(Processor::Default, 1, 50, 7))
+            .unwrap();
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger.summarize(Window::ALL).default.requests, 1);
+        assert_eq!(ledger.positions_since(0), HashSet::from([7]));
+    }
+}

@@ -41,6 +41,7 @@
 //! - [`server`]: the mio event loop of `rinha api`.
 //! - [`election`]: which process drains, and the hand-over when it dies.
 //! - [`drainer`]: forwarding pending payments to the processors.
+//! - [`router`]: which processor a payment goes to, and when it waits.
 //! - [`processor_client`]: the drainer's HTTP calls to one processor.
 //! - [`emulator`]: `rinha processor`, a faithful stand-in for the official one.
 //! - [`local`]: `rinha local`, the whole stack on one machine.
@@ -60,6 +61,7 @@ pub mod money;
 pub mod payment;
 pub mod processor_client;
 pub mod ring;
+pub mod router;
 pub mod server;
 pub mod shared_file;
 pub mod summary;

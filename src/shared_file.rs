@@ -1,1 +1,513 @@
-//! (being written)
+//! The memory-mapped file every instance shares: layout, version, creation.
+//!
+//! # Layout (version 1)
+//!
+//! ```text
+//!  offset  size                      what                                   written by
+//!  ──────  ────────────────────────  ─────────────────────────────────────  ─────────────────
+//!       0  128                       identity: magic, version, capacities,  creator, once
+//!                                    total length
+//!     128  128                       ring tail  (next position to claim)    producers (CAS)
+//!     256  128                       ring head  (first position not freed)  leader
+//!     384  128                       ledger reserved (entries claimed)      leader (CAS)
+//!     512  128                       purge: generation, ledger start        any instance
+//!     640  2 × 128                   health of default, fallback            leader
+//!     896  128                       leader: pid, since (for humans)        leader
+//!    1024  ring_slots × 64           ring slots        (ring.rs)            producers, leader
+//!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
+//!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
+//! ```
+//!
+//! Each header field sits on its own 128-byte line, so producers hammering
+//! the tail never invalidate the line the leader reads the head from (128,
+//! not 64, because x86's adjacent-line prefetcher pairs lines; crossbeam's
+//! `CachePadded` makes the same choice).
+//!
+//! # Rules that make sharing safe
+//!
+//! - Only fixed-size plain data lives in the file, and every field is an
+//!   atomic (`AtomicU64`): two processes touching the same word is then
+//!   defined behaviour, never a data race. Relaxed atomics compile to plain
+//!   loads and stores on x86, so this costs nothing.
+//! - Structures are addressed by offsets computed from capacities that were
+//!   validated at open; positions read from the file are reduced modulo the
+//!   capacity before use, so a corrupt value is a wrong answer at worst,
+//!   never an out-of-bounds access.
+//! - Creation happens under an exclusive `flock` on the file itself, so
+//!   processes that start at the same moment never see a half-written
+//!   header. A file whose header is incomplete while we hold that lock was
+//!   left by a creator that died mid-way, and is initialised again.
+//! - A file with another magic, version or capacities is refused with an
+//!   error that says which, never reinterpreted.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::MmapRaw;
+
+use crate::config::Capacities;
+use crate::ledger::{Entry, EntryKey, Ledger};
+use crate::payment::Payment;
+use crate::ring::{PushError, Ring, Slot};
+use crate::summary::{Summary, Window};
+
+/// `RINHA\0SH` read as a little-endian word.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
+
+/// Bumped whenever the meaning of any byte in the file changes.
+pub const LAYOUT_VERSION: u64 = 1;
+
+/// One header field alone on a 128-byte line (see the module docs).
+#[repr(C, align(128))]
+pub struct Line<T>(pub T);
+
+/// Written once by the creator; `magic` last, so a non-zero magic means the
+/// rest of the file is initialised.
+#[repr(C)]
+pub struct Identity {
+    magic: AtomicU64,
+    version: AtomicU64,
+    ring_slots: AtomicU64,
+    ledger_entries: AtomicU64,
+    total_len: AtomicU64,
+}
+
+/// What `POST /purge-payments` moves.
+#[repr(C)]
+pub struct Purge {
+    /// Starts at 0 and only grows. Every ring slot and ledger entry carries
+    /// the generation it was accepted in; the summary counts only the
+    /// current one and the drainer discards pending payments of older ones.
+    pub generation: AtomicU64,
+    /// Ledger entries below this index belong to older generations, so the
+    /// summary need not scan them.
+    pub ledger_start: AtomicU64,
+}
+
+/// The last health check of one processor, shared so that the limit of one
+/// call per 5 s holds across instances and across changes of leader.
+#[repr(C)]
+pub struct HealthRecord {
+    /// When the last call was claimed, in ms since the epoch (0: never).
+    pub checked_at_ms: AtomicU64,
+    /// Its answer, see [`HealthRecord::encode`]; 0 = none yet.
+    pub answer: AtomicU64,
+}
+
+impl HealthRecord {
+    /// Bit 63 set (an answer exists), bit 0 failing, bits 1–62 the
+    /// minResponseTime in ms (clamped).
+    pub fn encode(health: crate::processor_client::Health) -> u64 {
+        let delay = health.min_response_time_ms.min((1 << 62) - 1);
+        1 << 63 | delay << 1 | u64::from(health.failing)
+    }
+}
+
+/// Who drains, for `rinha` status output and for humans reading the file.
+#[repr(C)]
+pub struct LeaderRecord {
+    /// Process id of the current leader (0: none yet).
+    pub pid: AtomicU64,
+    /// When it took over, in ms since the epoch.
+    pub since_ms: AtomicU64,
+}
+
+/// The first 1024 bytes of the file.
+#[repr(C)]
+pub struct Header {
+    identity: Line<Identity>,
+    /// Producers claim positions here (Vyukov's enqueue counter).
+    pub ring_tail: Line<AtomicU64>,
+    /// Positions below it are freed for the next lap; only the leader moves it.
+    pub ring_head: Line<AtomicU64>,
+    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
+    pub ledger_reserved: Line<AtomicU64>,
+    /// See [`Purge`].
+    pub purge: Line<Purge>,
+    /// Indexed by [`crate::payment::Processor`] as `usize`.
+    pub health: [Line<HealthRecord>; 2],
+    /// See [`LeaderRecord`].
+    pub leader: Line<LeaderRecord>,
+}
+
+const HEADER_LEN: usize = 1024;
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+const _: () = assert!(std::mem::size_of::<Entry>() == 24);
+const _: () = assert!(std::mem::size_of::<EntryKey>() == 24);
+
+/// Byte offsets of the three arrays, derived from the capacities alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Offsets {
+    ring: usize,
+    entries: usize,
+    keys: usize,
+    total: usize,
+}
+
+impl Offsets {
+    fn of(caps: Capacities) -> Offsets {
+        let ring = HEADER_LEN;
+        let entries = ring + caps.ring_slots as usize * std::mem::size_of::<Slot>();
+        let keys = entries + caps.ledger_entries as usize * std::mem::size_of::<Entry>();
+        let total = keys + caps.ledger_entries as usize * std::mem::size_of::<EntryKey>();
+        Offsets {
+            ring,
+            entries,
+            keys,
+            total,
+        }
+    }
+}
+
+/// Why a shared file could not be used.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The operating system refused (open, lock, resize or map).
+    Io(io::Error),
+    /// The capacities asked for cannot describe a ring (not a power of two, or zero).
+    BadCapacities(Capacities),
+    /// The file exists but is not ours, or not of our layout.
+    Incompatible(String),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Io(e) => write!(f, "shared file: {e}"),
+            OpenError::BadCapacities(c) => write!(
+                f,
+                "shared file: ring slots must be a power of two and ledger entries non-zero, got {c:?}"
+            ),
+            OpenError::Incompatible(why) => write!(f, "shared file: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+/// Why a payment was not accepted; the client is told 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptError {
+    /// Every ring slot holds a payment not yet processed.
+    Full,
+}
+
+/// The mapped file. Cheap to share behind an `Arc`; all access is atomic.
+pub struct SharedFile {
+    map: MmapRaw,
+    capacities: Capacities,
+    offsets: Offsets,
+}
+
+impl SharedFile {
+    /// Opens the file at `path`, creating and initialising it if it is new.
+    ///
+    /// Safe to call from several processes at once: creation is serialised
+    /// by an exclusive `flock`, held only for the duration of this call.
+    pub fn open_or_create(path: &Path, caps: Capacities) -> Result<SharedFile, OpenError> {
+        if !caps.ring_slots.is_power_of_two() || caps.ledger_entries == 0 {
+            return Err(OpenError::BadCapacities(caps));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        file.lock()?;
+        let opened = Self::initialise_or_validate(&file, caps);
+        file.unlock()?;
+        opened
+    }
+
+    /// Runs with the creation lock held.
+    fn initialise_or_validate(file: &File, caps: Capacities) -> Result<SharedFile, OpenError> {
+        let offsets = Offsets::of(caps);
+        let len = file.metadata()?.len();
+        if len != 0 && len != offsets.total as u64 {
+            return Err(OpenError::Incompatible(format!(
+                "is {len} bytes but ring_slots={} ledger_entries={} need {} \
+                 (another layout or capacities: remove the file or pass the same --ring-slots/--ledger-entries)",
+                caps.ring_slots, caps.ledger_entries, offsets.total
+            )));
+        }
+        if len == 0 {
+            // Sparse: pages are only backed (and, on tmpfs, charged to a
+            // cgroup) once touched.
+            file.set_len(offsets.total as u64)?;
+        }
+        let shared = SharedFile {
+            map: MmapRaw::map_raw(file)?,
+            capacities: caps,
+            offsets,
+        };
+        if shared.map.len() < offsets.total {
+            return Err(OpenError::Incompatible(
+                "mapping is shorter than the layout".into(),
+            ));
+        }
+        let identity = &shared.header().identity.0;
+        // Acquire pairs with the Release store of `magic` in `initialise`:
+        // a non-zero magic proves the identity and ring slots were written.
+        match identity.magic.load(Ordering::Acquire) {
+            0 => shared.initialise(),
+            MAGIC => shared.validate()?,
+            other => {
+                return Err(OpenError::Incompatible(format!(
+                    "bad magic {other:#018x}: not a rinha shared file"
+                )));
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Writes a fresh layout. Only called with the creation lock held and a
+    /// zero magic: nobody else reads or writes the file meanwhile.
+    fn initialise(&self) {
+        let identity = &self.header().identity.0;
+        identity.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        identity
+            .ring_slots
+            .store(self.capacities.ring_slots.into(), Ordering::Relaxed);
+        identity
+            .ledger_entries
+            .store(self.capacities.ledger_entries.into(), Ordering::Relaxed);
+        identity
+            .total_len
+            .store(self.offsets.total as u64, Ordering::Relaxed);
+        self.ring().initialise();
+        // Release: everything above happens-before any Acquire load that
+        // sees the magic (in `initialise_or_validate` of another process).
+        identity.magic.store(MAGIC, Ordering::Release);
+    }
+
+    fn validate(&self) -> Result<(), OpenError> {
+        let identity = &self.header().identity.0;
+        let found = [
+            (
+                "version",
+                identity.version.load(Ordering::Relaxed),
+                LAYOUT_VERSION,
+            ),
+            (
+                "ring_slots",
+                identity.ring_slots.load(Ordering::Relaxed),
+                self.capacities.ring_slots.into(),
+            ),
+            (
+                "ledger_entries",
+                identity.ledger_entries.load(Ordering::Relaxed),
+                self.capacities.ledger_entries.into(),
+            ),
+            (
+                "length",
+                identity.total_len.load(Ordering::Relaxed),
+                self.offsets.total as u64,
+            ),
+        ];
+        for (what, got, want) in found {
+            if got != want {
+                return Err(OpenError::Incompatible(format!(
+                    "{what} is {got} in the file but this binary expects {want} (layout version {LAYOUT_VERSION})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The capacities the file was opened with (validated against it).
+    pub fn capacities(&self) -> Capacities {
+        self.capacities
+    }
+
+    /// The header at offset 0.
+    pub fn header(&self) -> &Header {
+        debug_assert!(self.map.len() >= HEADER_LEN);
+        // SAFETY: the mapping is at least `offsets.total >= HEADER_LEN` bytes
+        // (checked at open) and page-aligned, so offset 0 satisfies Header's
+        // 128-byte alignment; Header is repr(C) and made only of atomics, for
+        // which every bit pattern is valid and concurrent access from other
+        // processes is defined. The mapping lives as long as `self`.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+
+    /// A typed view of `len` elements of `T` at byte `offset`.
+    ///
+    /// Private: only called with offsets from [`Offsets::of`] for types made
+    /// solely of atomics.
+    fn array<T>(&self, offset: usize, len: usize) -> &[T] {
+        debug_assert!(offset.is_multiple_of(std::mem::align_of::<T>()));
+        debug_assert!(offset + len * std::mem::size_of::<T>() <= self.map.len());
+        // SAFETY: `offset + len * size_of::<T>()` lies within the mapping
+        // (asserted above; `Offsets::of` is the only source of offsets and
+        // the mapping length was checked against it at open), the base is
+        // page-aligned and every offset is a multiple of T's alignment (8),
+        // and the T used (Slot, Entry, EntryKey) consist only of AtomicU64,
+        // valid for any bits and safe to share across processes.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<T>(), len) }
+    }
+
+    /// The ring of pending payments.
+    pub fn ring(&self) -> Ring<'_> {
+        let header = self.header();
+        Ring::new(
+            self.array(self.offsets.ring, self.capacities.ring_slots as usize),
+            &header.ring_tail.0,
+            &header.ring_head.0,
+        )
+    }
+
+    /// The ledger of processed payments.
+    pub fn ledger(&self) -> Ledger<'_> {
+        let header = self.header();
+        let len = self.capacities.ledger_entries as usize;
+        Ledger::new(
+            self.array(self.offsets.entries, len),
+            self.array(self.offsets.keys, len),
+            &header.ledger_reserved.0,
+            &header.purge.0,
+        )
+    }
+
+    /// The current purge generation.
+    pub fn generation(&self) -> u64 {
+        // Relaxed: a payment racing a purge may land on either side of it,
+        // and nothing else is published through this load.
+        self.header().purge.0.generation.load(Ordering::Relaxed)
+    }
+
+    /// Puts an accepted payment in the ring; once this returns `Ok`, the
+    /// payment will be processed even if this process dies right after.
+    pub fn accept(&self, payment: &Payment) -> Result<(), AcceptError> {
+        match self.ring().push(payment, self.generation()) {
+            Ok(_) => Ok(()),
+            Err(PushError::Full) => Err(AcceptError::Full),
+        }
+    }
+
+    /// What has been processed within `window` in the current generation.
+    pub fn summary(&self, window: Window) -> Summary {
+        self.ledger().summarize(window)
+    }
+
+    /// Forgets every payment accepted so far: the summary restarts from zero
+    /// and pending payments of older generations are discarded, not sent.
+    pub fn purge(&self) {
+        self.ledger().purge();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rinha-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shared.bin");
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    const SMALL: Capacities = Capacities {
+        ring_slots: 8,
+        ledger_entries: 16,
+    };
+
+    #[test]
+    fn a_second_open_sees_the_first_ones_layout() {
+        let path = temp_path("reopen");
+        let first = SharedFile::open_or_create(&path, SMALL).unwrap();
+        let second = SharedFile::open_or_create(&path, SMALL).unwrap();
+        assert_eq!(
+            first.header().identity.0.magic.load(Ordering::Relaxed),
+            MAGIC
+        );
+        assert_eq!(second.capacities(), SMALL);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            Offsets::of(SMALL).total as u64
+        );
+    }
+
+    #[test]
+    fn other_capacities_or_versions_are_refused_with_a_reason() {
+        let path = temp_path("incompatible");
+        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
+        let bigger = Capacities {
+            ring_slots: 16,
+            ..SMALL
+        };
+        let error = SharedFile::open_or_create(&path, bigger)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("need"), "{error}");
+
+        shared
+            .header()
+            .identity
+            .0
+            .version
+            .store(99, Ordering::Relaxed);
+        let error = SharedFile::open_or_create(&path, SMALL)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("version is 99"), "{error}");
+
+        shared.header().identity.0.magic.store(7, Ordering::Relaxed);
+        let error = SharedFile::open_or_create(&path, SMALL)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("not a rinha shared file"), "{error}");
+    }
+
+    #[test]
+    fn a_file_left_half_initialised_is_initialised_again() {
+        let path = temp_path("half");
+        std::fs::write(&path, vec![0u8; Offsets::of(SMALL).total]).unwrap();
+        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
+        assert_eq!(
+            shared.header().identity.0.version.load(Ordering::Relaxed),
+            LAYOUT_VERSION
+        );
+    }
+
+    #[test]
+    fn a_truncated_file_is_refused() {
+        let path = temp_path("truncated");
+        drop(SharedFile::open_or_create(&path, SMALL).unwrap());
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(100).unwrap();
+        let error = SharedFile::open_or_create(&path, SMALL)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("is 100 bytes"), "{error}");
+    }
+
+    #[test]
+    fn capacities_that_cannot_form_a_ring_are_refused() {
+        let path = temp_path("badcaps");
+        let caps = Capacities {
+            ring_slots: 12,
+            ledger_entries: 1,
+        };
+        assert!(matches!(
+            SharedFile::open_or_create(&path, caps),
+            Err(OpenError::BadCapacities(_))
+        ));
+    }
+}
