@@ -71,6 +71,9 @@ impl Default for Capacities {
 pub struct ApiConfig {
     /// Where HAProxy (or a client) reaches this instance.
     pub listen: Listen,
+    /// Set SO_REUSEPORT on a TCP listener, so several instances can share
+    /// one port without a load balancer (`rinha local` without HAProxy).
+    pub reuse_port: bool,
     /// The memory-mapped file shared by every instance.
     pub shared_file: PathBuf,
     /// Sizes used when this instance is the one that creates the file.
@@ -222,6 +225,7 @@ impl ApiConfig {
         let defaults = Capacities::default();
         let config = ApiConfig {
             listen: flags.get("listen", Listen::Tcp(([127, 0, 0, 1], 9999).into()))?,
+            reuse_port: flags.switch("reuse-port")?,
             shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
             capacities: Capacities {
                 ring_slots: flags.get("ring-slots", defaults.ring_slots)?,

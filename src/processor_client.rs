@@ -1,1 +1,246 @@
-//! (being written)
+//! The drainer's HTTP calls to one payment processor, and what each answer
+//! means for the money.
+//!
+//! Every answer is mapped to an [`Outcome`] that the drainer can act on
+//! without re-reading HTTP: the distinction that matters is between
+//! answers that *prove* the payment was or was not stored by this request
+//! (200, 422, 500, 429) and those that prove nothing (a timeout, a reset, a
+//! garbled response), after which the processor may still store it.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ureq::Agent;
+use uuid::Uuid;
+
+use crate::money;
+use crate::payment::write_payment_json;
+use crate::time::{self, Round};
+
+/// What a `POST /payments` achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 200: stored now, with the `requestedAt` we sent.
+    Stored,
+    /// 422: a payment with this correlation id was already stored.
+    AlreadyStored,
+    /// 5xx or 429: this request stored nothing.
+    Refused,
+    /// Another 4xx: the processor will never take this payment as sent.
+    Rejected(u16),
+    /// No answer that proves anything: the processor may still store it.
+    Unknown,
+}
+
+/// What `GET /payments/{id}` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Stored with this `requestedAt` and amount.
+    Found {
+        /// The stored `requestedAt`, ms since the epoch.
+        requested_at_ms: i64,
+        /// The stored amount, in cents.
+        amount_cents: u64,
+    },
+    /// 404: not stored (yet).
+    NotFound,
+    /// No usable answer.
+    Unknown,
+}
+
+/// `GET /payments/service-health`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// The processor's failure flag.
+    pub failing: bool,
+    /// The processor's configured delay.
+    pub min_response_time_ms: u64,
+}
+
+/// A keep-alive client for one processor, shared by the drainer's workers.
+pub struct ProcessorClient {
+    agent: Agent,
+    payments_url: String,
+    health_url: String,
+}
+
+/// Responses we read are a few dozen bytes; anything longer is not a processor.
+const MAX_RESPONSE: u64 = 4 * 1024;
+
+impl ProcessorClient {
+    /// A client for the processor at `base_url` (e.g.
+    /// `http://payment-processor-default:8080`) keeping up to `connections`
+    /// idle connections, each call bounded by `timeout`.
+    pub fn new(base_url: &str, connections: usize, timeout: Duration) -> ProcessorClient {
+        let agent: Agent = Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_idle_connections(connections)
+            .max_idle_connections_per_host(connections)
+            .max_idle_age(Duration::from_secs(300))
+            .proxy(None)
+            .build()
+            .into();
+        let base = base_url.trim_end_matches('/');
+        ProcessorClient {
+            agent,
+            payments_url: format!("{base}/payments"),
+            health_url: format!("{base}/payments/service-health"),
+        }
+    }
+
+    /// Sends one payment stamped `requested_at_ms`. `body` is scratch space.
+    pub fn pay(&self, id: Uuid, cents: u64, requested_at_ms: i64, body: &mut Vec<u8>) -> Outcome {
+        body.clear();
+        write_payment_json(id, cents, requested_at_ms, body);
+        let sent = self
+            .agent
+            .post(&self.payments_url)
+            .header("Content-Type", "application/json")
+            .send(&body[..]);
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(error) if never_sent(&error) => return Outcome::Refused,
+            Err(_) => return Outcome::Unknown,
+        };
+        let status = response.status().as_u16();
+        // Drain the body so the connection goes back to the pool; if that
+        // fails the status line still counts: the processor has decided.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .reader()
+            .read_to_end(body);
+        match status {
+            200..=299 => Outcome::Stored,
+            422 => Outcome::AlreadyStored,
+            429 | 500..=599 => Outcome::Refused,
+            other => Outcome::Rejected(other),
+        }
+    }
+
+    /// Reads what the processor stored under `id`.
+    pub fn lookup(&self, id: Uuid) -> Lookup {
+        let mut url = String::with_capacity(self.payments_url.len() + 37);
+        url.push_str(&self.payments_url);
+        url.push('/');
+        url.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+        let Some((status, body)) = self.get(&url) else {
+            return Lookup::Unknown;
+        };
+        if status == 404 {
+            return Lookup::NotFound;
+        }
+        let found = (status == 200)
+            .then(|| {
+                let requested_at = json_string(&body, "requestedAt")?;
+                let amount = json_number(&body, "amount")?;
+                Some(Lookup::Found {
+                    requested_at_ms: time::parse_iso8601(requested_at, Round::Down)?,
+                    amount_cents: money::parse_cents(amount).ok()?,
+                })
+            })
+            .flatten();
+        found.unwrap_or(Lookup::Unknown)
+    }
+
+    /// Asks for the processor's health; `None` if it did not answer 200.
+    pub fn health(&self) -> Option<Health> {
+        let (status, body) = self.get(&self.health_url)?;
+        if status != 200 {
+            return None;
+        }
+        Some(Health {
+            failing: json_number(&body, "failing")? == b"true",
+            min_response_time_ms: std::str::from_utf8(json_number(&body, "minResponseTime")?)
+                .ok()?
+                .parse()
+                .ok()?,
+        })
+    }
+
+    fn get(&self, url: &str) -> Option<(u16, Vec<u8>)> {
+        let mut response = self.agent.get(url).call().ok()?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .ok()?;
+        Some((status, body))
+    }
+}
+
+/// Errors that prove no byte of the request reached the processor: the
+/// name did not resolve or the connection was never established.
+fn never_sent(error: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
+}
+
+/// The raw text of a scalar field in a flat JSON object the processor wrote
+/// (`"key": value`), up to the next `,` or `}`; whitespace trimmed.
+fn json_number<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
+    let rest = after_key(body, key)?;
+    let end = rest.iter().position(|&b| b == b',' || b == b'}')?;
+    Some(rest[..end].trim_ascii())
+}
+
+/// The contents of a string field (no escapes: the processor's timestamps
+/// and ids never contain any).
+fn json_string<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
+    let rest = after_key(body, key)?.strip_prefix(b"\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    Some(&rest[..end])
+}
+
+/// What follows `"key"` and its colon.
+fn after_key<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
+    let quoted_len = key.len() + 2;
+    let start = body.windows(quoted_len).position(|w| {
+        w[0] == b'"' && w[quoted_len - 1] == b'"' && &w[1..quoted_len - 1] == key.as_bytes()
+    })?;
+    let rest = body[start + quoted_len..]
+        .trim_ascii_start()
+        .strip_prefix(b":")?;
+    Some(rest.trim_ascii_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_of_the_processors_responses_are_found() {
+        let body = br#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", "amount" : 19.9,"requestedAt":"2025-07-15T12:34:56.000Z"}"#;
+        assert_eq!(
+            json_string(body, "requestedAt"),
+            Some(&b"2025-07-15T12:34:56.000Z"[..])
+        );
+        assert_eq!(json_number(body, "amount"), Some(&b"19.9"[..]));
+        assert_eq!(json_number(body, "missing"), None);
+        let health = br#"{"failing":true,"minResponseTime":100}"#;
+        assert_eq!(json_number(health, "failing"), Some(&b"true"[..]));
+        assert_eq!(json_number(health, "minResponseTime"), Some(&b"100"[..]));
+    }
+
+    #[test]
+    fn a_refused_connection_proves_nothing_was_stored() {
+        // Port 9 on loopback: nothing listens, the connection is refused.
+        let client = ProcessorClient::new("http://127.0.0.1:9", 1, Duration::from_millis(300));
+        let mut body = Vec::new();
+        assert_eq!(
+            client.pay(Uuid::nil(), 1990, 0, &mut body),
+            Outcome::Refused
+        );
+        assert_eq!(client.lookup(Uuid::nil()), Lookup::Unknown);
+        assert_eq!(client.health(), None);
+    }
+}

@@ -1,0 +1,306 @@
+//! Which processor a payment goes to, and when it waits instead.
+//!
+//! The contest pays 95 % of a payment sent to the default processor and
+//! 85 % of one sent to the fallback, and nothing for a payment still
+//! waiting when the test ends. The default processor's outages in the
+//! official test last 20 s and the backlog drains in about 2 s once it
+//! recovers, so the profitable policy is to **hold** payments for the
+//! default processor, and to use the fallback only when the default one
+//! has been failing for longer than `max_hold` (25 s by default, longer
+//! than any outage in the official timeline).
+//!
+//! Each processor has a circuit. A refusal or an unknown outcome opens it;
+//! while it is open, workers wait on a condition variable instead of
+//! sending, except for one *probe* at a time, at most every
+//! [`PROBE_INTERVAL`]. A success, or a health check saying the processor is
+//! no longer failing, closes it and wakes everybody.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::payment::Processor;
+use crate::processor_client::{Health, Outcome};
+
+/// How often one probe may test an open circuit.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Permission to send one request to `processor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// Where to send.
+    pub processor: Processor,
+    /// Whether this request tests an open circuit (at most one at a time).
+    pub probe: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Circuit {
+    /// When the current run of failures began; `None` while closed.
+    failing_since: Option<Instant>,
+    /// A probe is out; no other request may test the circuit.
+    probing: bool,
+    /// The earliest moment of the next probe.
+    next_probe: Instant,
+}
+
+impl Circuit {
+    fn closed(now: Instant) -> Circuit {
+        Circuit {
+            failing_since: None,
+            probing: false,
+            next_probe: now,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.failing_since.is_none()
+    }
+
+    fn failing_for(&self, now: Instant) -> Duration {
+        self.failing_since
+            .map_or(Duration::ZERO, |since| now - since)
+    }
+
+    /// Takes the probe slot if it is free and due.
+    fn try_probe(&mut self, now: Instant) -> bool {
+        let due = !self.probing && now >= self.next_probe;
+        self.probing |= due;
+        due
+    }
+
+    fn close(&mut self) {
+        self.failing_since = None;
+        self.probing = false;
+    }
+
+    fn open(&mut self, now: Instant) {
+        self.failing_since.get_or_insert(now);
+        self.next_probe = now + PROBE_INTERVAL;
+    }
+}
+
+/// The drainer's routing state, shared by its workers.
+pub struct Router {
+    circuits: Mutex<[Circuit; 2]>,
+    changed: Condvar,
+    max_hold: Duration,
+}
+
+impl Router {
+    /// Both circuits closed; the fallback is allowed after `max_hold` of
+    /// continuous default failure.
+    pub fn new(max_hold: Duration) -> Router {
+        let now = Instant::now();
+        Router {
+            circuits: Mutex::new([Circuit::closed(now); 2]),
+            changed: Condvar::new(),
+            max_hold,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, [Circuit; 2]> {
+        // A worker that panicked cannot leave the circuits inconsistent
+        // (every update is a single assignment), so poisoning is ignored.
+        self.circuits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until a request may be sent; `pinned` restricts the choice to
+    /// the one processor whose outcome for this payment is unknown.
+    pub fn acquire(&self, pinned: Option<Processor>) -> Ticket {
+        let mut circuits = self.lock();
+        loop {
+            let now = Instant::now();
+            if let Some(ticket) = self.choose(&mut circuits, pinned, now) {
+                return ticket;
+            }
+            let wait = circuits
+                .iter()
+                .map(|c| c.next_probe.saturating_duration_since(now))
+                .min()
+                .unwrap_or(PROBE_INTERVAL)
+                .max(Duration::from_millis(1));
+            circuits = self
+                .changed
+                .wait_timeout(circuits, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn choose(
+        &self,
+        circuits: &mut [Circuit; 2],
+        pinned: Option<Processor>,
+        now: Instant,
+    ) -> Option<Ticket> {
+        let candidates: &[Processor] = match pinned {
+            Some(Processor::Default) => &[Processor::Default],
+            Some(Processor::Fallback) => &[Processor::Fallback],
+            None if circuits[0].failing_for(now) >= self.max_hold => {
+                &[Processor::Default, Processor::Fallback]
+            }
+            None => &[Processor::Default],
+        };
+        let closed = candidates
+            .iter()
+            .find(|&&p| circuits[p as usize].is_closed());
+        if let Some(&processor) = closed {
+            return Some(Ticket {
+                processor,
+                probe: false,
+            });
+        }
+        candidates
+            .iter()
+            .find(|&&p| circuits[p as usize].try_probe(now))
+            .map(|&processor| Ticket {
+                processor,
+                probe: true,
+            })
+    }
+
+    /// Learns from the outcome of a request sent with `ticket`.
+    pub fn report(&self, ticket: Ticket, outcome: Outcome) {
+        let now = Instant::now();
+        let mut circuits = self.lock();
+        let circuit = &mut circuits[ticket.processor as usize];
+        match outcome {
+            Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => {
+                let reopened = !circuit.is_closed();
+                circuit.close();
+                if reopened {
+                    eprintln!(
+                        "rinha drainer: {} processor answers again",
+                        ticket.processor.name()
+                    );
+                    self.changed.notify_all();
+                }
+            }
+            Outcome::Refused | Outcome::Unknown => {
+                if circuit.is_closed() {
+                    eprintln!(
+                        "rinha drainer: {} processor failing; holding payments",
+                        ticket.processor.name()
+                    );
+                }
+                circuit.open(now);
+                if ticket.probe {
+                    circuit.probing = false;
+                }
+            }
+        }
+    }
+
+    /// Learns from a health check: a processor that says it is not failing
+    /// is trusted at once (saving the wait for a probe); one that says it is
+    /// failing is not sent to before a probe proves otherwise.
+    pub fn report_health(&self, processor: Processor, health: Health) {
+        let now = Instant::now();
+        let mut circuits = self.lock();
+        let circuit = &mut circuits[processor as usize];
+        if health.failing {
+            circuit.open(now);
+        } else if !circuit.is_closed() {
+            circuit.close();
+            self.changed.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: Ticket = Ticket {
+        processor: Processor::Default,
+        probe: false,
+    };
+
+    #[test]
+    fn a_healthy_default_takes_everything() {
+        let router = Router::new(Duration::from_secs(25));
+        assert_eq!(router.acquire(None), DEFAULT);
+        router.report(DEFAULT, Outcome::Stored);
+        assert_eq!(router.acquire(None), DEFAULT);
+    }
+
+    #[test]
+    fn a_failing_default_is_probed_one_request_at_a_time() {
+        let router = Router::new(Duration::from_secs(25));
+        router.report(DEFAULT, Outcome::Refused);
+        let probe = router.acquire(None);
+        assert_eq!(
+            probe,
+            Ticket {
+                probe: true,
+                ..DEFAULT
+            }
+        );
+        // While the probe is out, nobody else may send: the circuit stays shut.
+        assert!(!router.lock()[0].try_probe(Instant::now() + PROBE_INTERVAL));
+        router.report(probe, Outcome::Stored);
+        assert_eq!(router.acquire(None), DEFAULT);
+    }
+
+    #[test]
+    fn the_fallback_is_used_only_after_the_hold_expires() {
+        let hold = Duration::from_secs(25);
+        let router = Router::new(hold);
+        let start = Instant::now();
+        let mut circuits = [Circuit::closed(start); 2];
+        circuits[0].open(start);
+        let probe = router.choose(&mut circuits, None, start + PROBE_INTERVAL);
+        assert_eq!(
+            probe,
+            Some(Ticket {
+                probe: true,
+                ..DEFAULT
+            }),
+            "holding for default"
+        );
+        let meanwhile = router.choose(&mut circuits, None, start + hold / 2);
+        assert_eq!(meanwhile, None, "one probe at a time, nothing else");
+        let held_too_long = router.choose(&mut circuits, None, start + hold);
+        let fallback = Ticket {
+            processor: Processor::Fallback,
+            probe: false,
+        };
+        assert_eq!(held_too_long, Some(fallback));
+    }
+
+    #[test]
+    fn a_pinned_payment_never_changes_processor() {
+        let router = Router::new(Duration::ZERO);
+        router.report(DEFAULT, Outcome::Unknown);
+        let ticket = router.acquire(Some(Processor::Default));
+        assert_eq!(
+            ticket,
+            Ticket {
+                probe: true,
+                ..DEFAULT
+            }
+        );
+    }
+
+    #[test]
+    fn a_health_check_closes_and_opens_circuits() {
+        let router = Router::new(Duration::from_secs(25));
+        router.report(DEFAULT, Outcome::Refused);
+        router.report_health(
+            Processor::Default,
+            Health {
+                failing: false,
+                min_response_time_ms: 0,
+            },
+        );
+        assert_eq!(router.acquire(None), DEFAULT);
+        router.report_health(
+            Processor::Default,
+            Health {
+                failing: true,
+                min_response_time_ms: 0,
+            },
+        );
+        assert!(router.acquire(None).probe);
+    }
+}
