@@ -54,7 +54,7 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         &config.shared_file,
         config.capacities,
     )?);
-    let mut server = Server::bind(&config.listen)?;
+    let mut server = Server::bind(&config.listen, config.reuse_port)?;
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
     if config.drain {
@@ -106,10 +106,11 @@ impl Stopper {
 
 impl Server {
     /// Binds `listen` (a Unix socket is made reachable by every user and
-    /// removed again when the server is dropped).
-    pub fn bind(listen: &Listen) -> io::Result<Server> {
+    /// removed again when the server is dropped); `reuse_port` lets several
+    /// processes share one TCP port, the kernel spreading connections.
+    pub fn bind(listen: &Listen, reuse_port: bool) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = Listener::bind(listen)?;
+        let mut listener = Listener::bind(listen, reuse_port)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -439,9 +440,23 @@ enum Listener {
     },
 }
 
+/// A non-blocking TCP listener with SO_REUSEPORT (and SO_REUSEADDR) set
+/// before `bind`, which std and mio cannot do.
+fn bind_reusing_port(address: std::net::SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
 impl Listener {
-    fn bind(listen: &Listen) -> io::Result<Listener> {
+    fn bind(listen: &Listen, reuse_port: bool) -> io::Result<Listener> {
         match listen {
+            Listen::Tcp(address) if reuse_port => bind_reusing_port(*address).map(Listener::Tcp),
             Listen::Tcp(address) => TcpListener::bind(*address).map(Listener::Tcp),
             Listen::Unix(path) => {
                 remove_stale_socket(path)?;
@@ -587,16 +602,20 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
 
-        let server = Server::bind(&listen).unwrap();
+        let server = Server::bind(&listen, false).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o666);
-        let error = Server::bind(&listen).err().expect("a live socket is kept");
+        let error = Server::bind(&listen, false)
+            .err()
+            .expect("a live socket is kept");
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         drop(server);
         assert!(!path.exists());
 
         std::fs::write(&path, b"not a socket").unwrap();
-        let error = Server::bind(&listen).err().expect("a plain file is kept");
+        let error = Server::bind(&listen, false)
+            .err()
+            .expect("a plain file is kept");
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         assert!(path.exists());
     }
@@ -609,7 +628,7 @@ mod tests {
             ledger_entries: 8,
         };
         let shared = SharedFile::open_or_create(&dir.0.join("shared.bin"), capacities).unwrap();
-        let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into())).unwrap();
+        let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into()), false).unwrap();
         let address = server.local_addr().unwrap();
         let stopper = server.stopper();
         std::thread::scope(|scope| {
@@ -627,5 +646,16 @@ mod tests {
             stopper.stop();
             serving.join().unwrap().unwrap();
         });
+    }
+
+    #[test]
+    fn reuse_port_lets_two_servers_share_one_port() {
+        let first = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into()), true).unwrap();
+        let shared_port = Listen::Tcp(first.local_addr().unwrap());
+        assert!(Server::bind(&shared_port, true).is_ok());
+        assert!(
+            Server::bind(&shared_port, false).is_err(),
+            "only with the option"
+        );
     }
 }
