@@ -84,6 +84,10 @@ pub struct ApiConfig {
     pub fallback_url: String,
     /// Whether `POST /purge-payments` is honoured (the official test calls it).
     pub purge_enabled: bool,
+    /// Benchmark floor: answer every request with a fixed response, touching
+    /// neither the shared file nor the processors, so that a run measures
+    /// what HAProxy, the kernel and the event loop cost on their own.
+    pub floor: bool,
     /// Whether this instance stands for election as the drainer.
     pub drain: bool,
     /// Concurrent requests the drainer keeps open towards the processors.
@@ -240,6 +244,7 @@ impl ApiConfig {
                 "http://payment-processor-fallback:8080".to_string(),
             )?,
             purge_enabled: !flags.switch("no-purge")?,
+            floor: flags.switch("floor")?,
             drain: !flags.switch("no-drain")?,
             workers: flags.get("workers", 64)?,
             processor_timeout: flags.millis("processor-timeout-ms", 5_000)?,
