@@ -11,9 +11,12 @@
 //!
 //! Each processor has a circuit. A refusal or an unknown outcome opens it;
 //! while it is open, workers wait on a condition variable instead of
-//! sending, except for one *probe* at a time, at most every
-//! [`PROBE_INTERVAL`]. A success, or a health check saying the processor is
-//! no longer failing, closes it and wakes everybody.
+//! sending, except for *probes*: one every [`PROBE_INTERVAL`], at most
+//! [`MAX_PROBES`] out at once. Several may be out because a failing
+//! processor can take seconds to answer (2 s in the official timeline),
+//! and a probe sent before it recovers cannot see the recovery; a fresh
+//! one sent just after can. A success, or a health check saying the
+//! processor is no longer failing, closes the circuit and wakes everybody.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -21,15 +24,18 @@ use std::time::{Duration, Instant};
 use crate::payment::Processor;
 use crate::processor_client::{Health, Outcome};
 
-/// How often one probe may test an open circuit.
-pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a probe may test an open circuit.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How many probes may be out at once on one circuit.
+pub const MAX_PROBES: u32 = 4;
 
 /// Permission to send one request to `processor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket {
     /// Where to send.
     pub processor: Processor,
-    /// Whether this request tests an open circuit (at most one at a time).
+    /// Whether this request tests an open circuit.
     pub probe: bool,
 }
 
@@ -37,8 +43,8 @@ pub struct Ticket {
 struct Circuit {
     /// When the current run of failures began; `None` while closed.
     failing_since: Option<Instant>,
-    /// A probe is out; no other request may test the circuit.
-    probing: bool,
+    /// Probes sent and not yet answered.
+    probes_out: u32,
     /// The earliest moment of the next probe.
     next_probe: Instant,
 }
@@ -47,7 +53,7 @@ impl Circuit {
     fn closed(now: Instant) -> Circuit {
         Circuit {
             failing_since: None,
-            probing: false,
+            probes_out: 0,
             next_probe: now,
         }
     }
@@ -61,16 +67,19 @@ impl Circuit {
             .map_or(Duration::ZERO, |since| now - since)
     }
 
-    /// Takes the probe slot if it is free and due.
+    /// Takes a probe if one is due and fewer than [`MAX_PROBES`] are out.
     fn try_probe(&mut self, now: Instant) -> bool {
-        let due = !self.probing && now >= self.next_probe;
-        self.probing |= due;
+        let due = self.probes_out < MAX_PROBES && now >= self.next_probe;
+        if due {
+            self.probes_out += 1;
+            self.next_probe = now + PROBE_INTERVAL;
+        }
         due
     }
 
     fn close(&mut self) {
         self.failing_since = None;
-        self.probing = false;
+        self.probes_out = 0;
     }
 
     fn open(&mut self, now: Instant) {
@@ -185,7 +194,7 @@ impl Router {
                 }
                 circuit.open(now);
                 if ticket.probe {
-                    circuit.probing = false;
+                    circuit.probes_out = circuit.probes_out.saturating_sub(1);
                 }
             }
         }
@@ -225,19 +234,46 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_default_is_probed_one_request_at_a_time() {
+    fn a_failing_default_is_probed_at_a_bounded_rate() {
+        let router = Router::new(Duration::from_secs(25));
+        let start = Instant::now();
+        let mut circuits = [Circuit::closed(start); 2];
+        circuits[0].open(start);
+        let probe = Some(Ticket {
+            probe: true,
+            ..DEFAULT
+        });
+        assert_eq!(
+            router.choose(&mut circuits, None, start),
+            None,
+            "not due yet"
+        );
+        let mut at = start;
+        for _ in 0..MAX_PROBES {
+            at += PROBE_INTERVAL;
+            assert_eq!(router.choose(&mut circuits, None, at), probe);
+            assert_eq!(
+                router.choose(&mut circuits, None, at),
+                None,
+                "one per interval"
+            );
+        }
+        at += PROBE_INTERVAL * 10;
+        assert_eq!(
+            router.choose(&mut circuits, None, at),
+            None,
+            "all probes out"
+        );
+        circuits[0].close();
+        assert_eq!(router.choose(&mut circuits, None, at), Some(DEFAULT));
+    }
+
+    #[test]
+    fn a_successful_probe_closes_the_circuit() {
         let router = Router::new(Duration::from_secs(25));
         router.report(DEFAULT, Outcome::Refused);
         let probe = router.acquire(None);
-        assert_eq!(
-            probe,
-            Ticket {
-                probe: true,
-                ..DEFAULT
-            }
-        );
-        // While the probe is out, nobody else may send: the circuit stays shut.
-        assert!(!router.lock()[0].try_probe(Instant::now() + PROBE_INTERVAL));
+        assert!(probe.probe);
         router.report(probe, Outcome::Stored);
         assert_eq!(router.acquire(None), DEFAULT);
     }
@@ -259,7 +295,7 @@ mod tests {
             "holding for default"
         );
         let meanwhile = router.choose(&mut circuits, None, start + hold / 2);
-        assert_eq!(meanwhile, None, "one probe at a time, nothing else");
+        assert_eq!(meanwhile, probe, "only probes to default meanwhile");
         let held_too_long = router.choose(&mut circuits, None, start + hold);
         let fallback = Ticket {
             processor: Processor::Fallback,
