@@ -227,20 +227,14 @@ mod tests {
     use super::*;
     use crate::config::Capacities;
     use crate::shared_file::SharedFile;
+    use crate::shared_file::tests::temp_shared;
 
     fn shared(name: &str, ledger_entries: u32) -> SharedFile {
-        let dir = std::env::temp_dir().join(format!("rinha-ledger-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("shared.bin");
-        let _ = std::fs::remove_file(&path);
-        SharedFile::open_or_create(
-            &path,
-            Capacities {
-                ring_slots: 8,
-                ledger_entries,
-            },
-        )
-        .unwrap()
+        let caps = Capacities {
+            ring_slots: 8,
+            ledger_entries,
+        };
+        temp_shared(&format!("ledger-{name}"), caps)
     }
 
     fn record(processor: Processor, requested_at_ms: i64, cents: u64, n: u64) -> Record {

@@ -467,20 +467,14 @@ mod tests {
     use super::*;
     use crate::config::Capacities;
     use crate::shared_file::SharedFile;
+    use crate::shared_file::tests::temp_shared;
 
     fn shared(name: &str, ring_slots: u32) -> SharedFile {
-        let dir = std::env::temp_dir().join(format!("rinha-ring-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("shared.bin");
-        let _ = std::fs::remove_file(&path);
-        SharedFile::open_or_create(
-            &path,
-            Capacities {
-                ring_slots,
-                ledger_entries: 16,
-            },
-        )
-        .unwrap()
+        let caps = Capacities {
+            ring_slots,
+            ledger_entries: 16,
+        };
+        temp_shared(&format!("ring-{name}"), caps)
     }
 
     fn payment(n: u128) -> Payment {

@@ -408,8 +408,13 @@ impl SharedFile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A fresh file of these capacities in a per-process temp dir.
+    pub(crate) fn temp_shared(name: &str, caps: Capacities) -> SharedFile {
+        SharedFile::open_or_create(&temp_path(name), caps).unwrap()
+    }
 
     pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("rinha-test-{}-{name}", std::process::id()));
