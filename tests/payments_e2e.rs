@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Client, Stack, Summary, Totals, backend_summary, now_ms, payment_body, post_load, post_payment,
-    processors_summary, set_failure, settle, signal,
+    processors_summary, set_drop, set_failure, settle, signal,
 };
 
 /// Every payment in these tests is 19.90.
@@ -115,6 +115,25 @@ fn a_short_default_outage_holds_payments_instead_of_paying_the_fallback() {
     let more = post_load(stack.backend, 2, 50, Duration::ZERO, || false);
     assert_eq!(more.acknowledged, 100);
     assert_eq!(settle(&stack, 700, SETTLE), all_default(700));
+}
+
+#[test]
+fn payments_whose_answer_is_lost_are_recorded_once() {
+    let stack = Stack::start();
+    set_drop(stack.default_port, true);
+    let load = post_load(stack.backend, 3, 100, Duration::from_millis(2), || false);
+    assert_eq!(load.acknowledged, 300);
+    thread::sleep(Duration::from_secs(1));
+    set_drop(stack.default_port, false);
+    // Stored by the processor without a word back: the drainer must find
+    // out what it stored (422 on the retry, then a lookup) and record each
+    // payment once, with the requestedAt the processor kept.
+    assert_eq!(settle(&stack, 300, SETTLE), all_default(300));
+    let window = Some((now_ms() - 60_000, now_ms()));
+    assert_eq!(
+        backend_summary(&stack, window),
+        processors_summary(&stack, window)
+    );
 }
 
 #[test]

@@ -564,6 +564,13 @@ pub fn set_failure(port: u16, failing: bool) {
     configure(port, "failure", if failing { "true" } else { "false" });
 }
 
+/// Makes the emulator on `port` close the connection instead of answering
+/// a payment it stored (an emulator-only switch): the sender cannot know
+/// whether it was paid.
+pub fn set_drop(port: u16, dropping: bool) {
+    configure(port, "drop", if dropping { "true" } else { "false" });
+}
+
 /// Makes the emulator on `port` sleep `ms` before each payment.
 pub fn set_delay(port: u16, ms: u64) {
     configure(port, "delay", &ms.to_string());
