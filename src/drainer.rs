@@ -120,7 +120,7 @@ fn dispatch(context: &Context, jobs: &Sender<Pending>) -> ! {
     let Recovered { recorded, mut paid } = recover(shared);
     let mut generation = shared.generation();
     let mut cursor = Cursor::new(ring.head(), ABANDON_AFTER);
-    eprintln!(
+    crate::log!(
         "rinha drainer: leading from position {} ({} waiting, {} recorded but not marked done)",
         cursor.position(),
         ring.tail().saturating_sub(cursor.position()),
@@ -135,7 +135,9 @@ fn dispatch(context: &Context, jobs: &Sender<Pending>) -> ! {
         match cursor.step(&ring) {
             Step::Idle => thread::sleep(IDLE_SLEEP),
             Step::Abandoned(position) => {
-                eprintln!("rinha drainer: abandoned position {position}: claimed, never published");
+                crate::log!(
+                    "rinha drainer: abandoned position {position}: claimed, never published"
+                );
             }
             Step::Payment(pending) => {
                 if let Some(job) = triage(shared, pending, generation, &recorded, &mut paid) {
@@ -156,7 +158,7 @@ fn triage(
 ) -> Option<Pending> {
     let ring = shared.ring();
     let state = pending.state.unwrap_or_else(|| {
-        eprintln!(
+        crate::log!(
             "rinha drainer: position {} has an unreadable state; treating it as unsent",
             pending.position
         );
@@ -164,7 +166,7 @@ fn triage(
     });
     let discard = |why: &str| {
         if !why.is_empty() {
-            eprintln!(
+            crate::log!(
                 "rinha drainer: payment {} not sent: {why}",
                 pending.payment.correlation_id
             );
@@ -306,7 +308,7 @@ fn record(context: &Context, pending: &Pending, processor: Processor, requested_
     };
     while context.shared.ledger().append(&entry).is_err() {
         // Never drop a paid payment: wait for an operator to make room.
-        eprintln!(
+        crate::log!(
             "rinha drainer: ledger full; payment {} paid but not recorded yet",
             entry.correlation_id
         );
@@ -319,7 +321,7 @@ fn record(context: &Context, pending: &Pending, processor: Processor, requested_
 }
 
 fn finish_unrecorded(context: &Context, pending: &Pending, why: &str) {
-    eprintln!(
+    crate::log!(
         "rinha drainer: payment {} not recorded: {why}",
         pending.payment.correlation_id
     );

@@ -48,7 +48,7 @@ pub fn spawn_candidate(shared: Arc<SharedFile>, config: &ApiConfig) -> io::Resul
         .name("candidate".into())
         .spawn(move || {
             if let Err(error) = lock.lock() {
-                eprintln!("rinha api: cannot stand for election: {error}");
+                crate::log!("rinha api: cannot stand for election: {error}");
                 return;
             }
             let leader = &shared.header().leader.0;
@@ -59,7 +59,7 @@ pub fn spawn_candidate(shared: Arc<SharedFile>, config: &ApiConfig) -> io::Resul
             leader
                 .since_ms
                 .store(now_millis() as u64, Ordering::Relaxed);
-            eprintln!("rinha api (pid {}): elected to drain", std::process::id());
+            crate::log!("rinha api (pid {}): elected to drain", std::process::id());
             // `lock` lives on this thread's stack for as long as `run` does:
             // forever, so the lock is released only when the process ends.
             drainer::run(shared, &config);

@@ -88,7 +88,7 @@ pub fn run(config: EmulatorConfig) -> Result<(), Box<dyn Error>> {
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let address = listener.local_addr()?;
     let emulator = Arc::new(Emulator::new(fee, config.token));
-    eprintln!(
+    crate::log!(
         "rinha processor listening on {address} fee {}",
         emulator.fee().text()
     );

@@ -45,6 +45,7 @@
 //! - [`processor_client`]: the drainer's HTTP calls to one processor.
 //! - [`emulator`]: `rinha processor`, a faithful stand-in for the official one.
 //! - [`local`]: `rinha local`, the whole stack on one machine.
+//! - [`log`]: one stderr line per write, whole even when processes share a pipe.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
@@ -57,6 +58,7 @@ pub mod emulator;
 pub mod http;
 pub mod ledger;
 pub mod local;
+pub mod log;
 pub mod money;
 pub mod payment;
 pub mod processor_client;

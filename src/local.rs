@@ -125,7 +125,7 @@ fn start(
             command.arg("-db").arg("-f").arg(cfg);
             stack.spawn("haproxy", command, Probe::Tcp(backend))?;
         }
-        None => eprintln!(
+        None => crate::log!(
             "rinha local: {}; the two instances share {backend} with SO_REUSEPORT instead of \
              sitting behind HAProxy",
             if config.use_haproxy {
@@ -138,12 +138,13 @@ fn start(
     if !stack.wait_ready(signals)? {
         return Ok(Started::Interrupted);
     }
-    eprintln!("rinha local: pids {}", stack.pids());
-    eprintln!(
+    crate::log!("rinha local: pids {}", stack.pids());
+    crate::log!(
         "rinha local: ready — backend http://{backend} · default processor \
          http://127.0.0.1:{} · fallback http://127.0.0.1:{} (admin token {ADMIN_TOKEN}) · \
          Ctrl-C to stop",
-        config.default_port, config.fallback_port
+        config.default_port,
+        config.fallback_port
     );
     Ok(Started::Ready)
 }
@@ -294,7 +295,7 @@ impl Stack {
                 return Ok(());
             }
             if is_instance(exit.name) && self.children.iter().any(|r| is_instance(r.name)) {
-                eprintln!("rinha local: {exit}; the other instance carries on");
+                crate::log!("rinha local: {exit}; the other instance carries on");
                 continue;
             }
             return Err(format!("{exit}; stopping the stack").into());
@@ -382,7 +383,7 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         if let Err(error) = fs::remove_dir_all(&self.0) {
-            eprintln!("rinha local: cannot remove {}: {error}", self.0.display());
+            crate::log!("rinha local: cannot remove {}: {error}", self.0.display());
         }
     }
 }

@@ -17,7 +17,7 @@ Every --flag also reads RINHA_FLAG from the environment (e.g. --shared-file ⇔ 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, flags)) = args.split_first() else {
-        eprintln!("{USAGE}");
+        rinha::log!("{USAGE}");
         return ExitCode::from(2);
     };
     let outcome = match command.as_str() {
@@ -29,18 +29,18 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         other => {
-            eprintln!("rinha: unknown command {other:?}\n\n{USAGE}");
+            rinha::log!("rinha: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
-            eprintln!("rinha {command}: {error}");
+            rinha::log!("rinha {command}: {error}");
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("rinha {command}: {error}\n\n{USAGE}");
+            rinha::log!("rinha {command}: {error}\n\n{USAGE}");
             ExitCode::from(2)
         }
     }

@@ -47,6 +47,9 @@ struct Circuit {
     probes_out: u32,
     /// The earliest moment of the next probe.
     next_probe: Instant,
+    /// When a change of state was last logged: a processor that flaps
+    /// (say, drops one answer in ten) is logged at most once a second.
+    logged_at: Option<Instant>,
 }
 
 impl Circuit {
@@ -55,6 +58,7 @@ impl Circuit {
             failing_since: None,
             probes_out: 0,
             next_probe: now,
+            logged_at: None,
         }
     }
 
@@ -80,6 +84,21 @@ impl Circuit {
     fn close(&mut self) {
         self.failing_since = None;
         self.probes_out = 0;
+    }
+
+    fn log_change(&mut self, processor: Processor, now: Instant) {
+        if self
+            .logged_at
+            .is_some_and(|at| now - at < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.logged_at = Some(now);
+        let name = processor.name();
+        match self.is_closed() {
+            true => crate::log!("rinha drainer: {name} processor answers again"),
+            false => crate::log!("rinha drainer: {name} processor failing; holding its payments"),
+        }
     }
 
     fn open(&mut self, now: Instant) {
@@ -173,33 +192,25 @@ impl Router {
         let now = Instant::now();
         let mut circuits = self.lock();
         let circuit = &mut circuits[ticket.processor as usize];
+        let was_closed = circuit.is_closed();
         match outcome {
             Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => {
-                let reopened = !circuit.is_closed();
                 circuit.close();
-                if reopened {
-                    eprintln!(
-                        "rinha drainer: {} processor answers again",
-                        ticket.processor.name()
-                    );
+                if !was_closed {
                     self.changed.notify_all();
                 }
             }
             Outcome::Refused | Outcome::Unknown => {
-                if circuit.is_closed() {
-                    eprintln!(
-                        "rinha drainer: {} processor failing; holding payments",
-                        ticket.processor.name()
-                    );
-                }
                 circuit.open(now);
                 if ticket.probe {
                     circuit.probes_out = circuit.probes_out.saturating_sub(1);
                 }
             }
         }
+        if was_closed != circuit.is_closed() {
+            circuit.log_change(ticket.processor, now);
+        }
     }
-
     /// Learns from a health check: a processor that says it is not failing
     /// is trusted at once (saving the wait for a probe); one that says it is
     /// failing is not sent to before a probe proves otherwise.
@@ -207,11 +218,15 @@ impl Router {
         let now = Instant::now();
         let mut circuits = self.lock();
         let circuit = &mut circuits[processor as usize];
+        let was_closed = circuit.is_closed();
         if health.failing {
             circuit.open(now);
-        } else if !circuit.is_closed() {
+        } else if !was_closed {
             circuit.close();
             self.changed.notify_all();
+        }
+        if was_closed != circuit.is_closed() {
+            circuit.log_change(processor, now);
         }
     }
 }
