@@ -13,6 +13,11 @@
 //! reads the body, so the success answer is the shortest response HTTP allows.
 //! Every error body is one line of JSON. Nothing here allocates: responses are
 //! appended to the connection's output buffer, which keeps its capacity.
+//!
+//! [`floor`] is the benchmark reference (`rinha api --floor`): the same routes
+//! answered with fixed responses, never touching the shared file, so a run
+//! against it measures HAProxy, the kernel, the event loop and the HTTP
+//! parser alone, and the gap to [`handle`] is what the payment path costs.
 
 use crate::http::{self, Method, Request};
 use crate::payment;
@@ -59,6 +64,24 @@ pub fn handle(
             json(out, 200, PURGED);
         }
         (PURGE, Method::Post) => json(out, 403, PURGE_DISABLED),
+        (PAYMENTS | SUMMARY | PURGE, _) => json(out, 405, METHOD_NOT_ALLOWED),
+        _ => json(out, 404, NOT_FOUND),
+    }
+    keep_alive
+}
+
+/// Answers `request` like [`handle`] would in shape, but with fixed content:
+/// a payment is 200 without its body being read, a summary is all zeros,
+/// a purge succeeds. Says whether the connection stays open.
+pub fn floor(request: &Request, out: &mut Vec<u8>) -> bool {
+    let keep_alive = request.keep_alive;
+    let json = |out: &mut Vec<u8>, status: u16, body: &[u8]| {
+        http::write_response(out, status, true, body, keep_alive);
+    };
+    match (request.path, request.method) {
+        (PAYMENTS, Method::Post) => http::write_response(out, 200, false, b"", keep_alive),
+        (SUMMARY, Method::Get) => write_summary(out, summary::Summary::default(), keep_alive),
+        (PURGE, Method::Post) => json(out, 200, PURGED),
         (PAYMENTS | SUMMARY | PURGE, _) => json(out, 405, METHOD_NOT_ALLOWED),
         _ => json(out, 404, NOT_FOUND),
     }
@@ -260,6 +283,41 @@ mod tests {
             );
             assert!(!keep, "{raw:?}");
             assert!(out.contains("\r\nConnection: close\r\n"), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn the_floor_answers_every_route_with_fixed_content() {
+        let zero = zero_summary();
+        let cases: &[(String, &str, &str)] = &[
+            (post("/payments", PAYMENT), "200 OK", ""),
+            // Not parsed, so not refused: the floor measures no validation.
+            (post("/payments", "{"), "200 OK", ""),
+            (get("/payments-summary"), "200 OK", &zero),
+            (get("/payments-summary?from=yesterday"), "200 OK", &zero),
+            (
+                post("/purge-payments", ""),
+                "200 OK",
+                r#"{"message":"All payments purged."}"#,
+            ),
+            (
+                get("/payments"),
+                "405 Method Not Allowed",
+                r#"{"error":"method not allowed"}"#,
+            ),
+            (get("/"), "404 Not Found", r#"{"error":"not found"}"#),
+        ];
+        for (raw, status, body) in cases {
+            let Ok(Status::Complete(request)) = parse_request(raw.as_bytes()) else {
+                panic!("not a complete request: {raw:?}");
+            };
+            let mut out = Vec::new();
+            assert!(floor(&request, &mut out), "{raw:?}");
+            let out = String::from_utf8(out).unwrap();
+            let (head, got_body) = out.split_once("\r\n\r\n").unwrap();
+            assert_eq!(head.lines().next().unwrap(), format!("HTTP/1.1 {status}"));
+            assert_eq!(&got_body, body, "{raw:?}");
+            assert!(out.contains(&format!("Content-Length: {}\r\n", body.len())));
         }
     }
 

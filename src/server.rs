@@ -15,6 +15,11 @@
 //!
 //! The listener is TCP or a Unix socket (HAProxy reaches the instances through
 //! Unix sockets, which skip the TCP stack on both sides).
+//!
+//! With `--floor` the very same loop answers through [`api::floor`] instead
+//! of [`api::handle`]: no shared file is opened and no election is stood for,
+//! so a benchmark against it measures everything but the payment path. The
+//! responder is a generic parameter, so neither mode pays for the other.
 
 use std::error::Error;
 use std::io::{self, Read, Write};
@@ -29,7 +34,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::api;
 use crate::config::{ApiConfig, Listen};
-use crate::http::{self, Status};
+use crate::http::{self, Request, Status};
 use crate::shared_file::SharedFile;
 
 /// Open connections beyond this are closed as soon as they are accepted.
@@ -50,6 +55,9 @@ const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
 /// Runs `rinha api` until SIGINT or SIGTERM.
 pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
+    if config.floor {
+        return run_floor(&config);
+    }
     let shared = Arc::new(SharedFile::open_or_create(
         &config.shared_file,
         config.capacities,
@@ -66,6 +74,19 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         config.shared_file.display()
     );
     server.serve(&shared, config.purge_enabled)?;
+    Ok(())
+}
+
+/// `rinha api --floor`: the loop with fixed responses, and nothing else.
+fn run_floor(config: &ApiConfig) -> Result<(), Box<dyn Error>> {
+    let mut server = Server::bind(&config.listen, config.reuse_port)?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    eprintln!(
+        "rinha api listening on {} as the benchmark floor: fixed responses, no shared file",
+        server.listener.describe()?
+    );
+    server.serve_floor()?;
     Ok(())
 }
 
@@ -143,6 +164,20 @@ impl Server {
     /// connection closes that connection only; errors returned are the
     /// poll's own.
     pub fn serve(&mut self, shared: &SharedFile, purge_enabled: bool) -> io::Result<()> {
+        self.serve_with(&|request: &Request, out: &mut Vec<u8>| {
+            api::handle(request, shared, purge_enabled, out)
+        })
+    }
+
+    /// Like [`Server::serve`], but every request gets [`api::floor`]'s fixed
+    /// response: the benchmark reference.
+    pub fn serve_floor(&mut self) -> io::Result<()> {
+        self.serve_with(&api::floor)
+    }
+
+    /// The loop itself; `respond` appends one response and says whether the
+    /// connection stays open (see [`api::handle`]).
+    fn serve_with(&mut self, respond: &impl Respond) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while !self.stopper.is_stopped() {
             if let Err(error) = self.poll.poll(&mut events, None) {
@@ -156,7 +191,7 @@ impl Server {
                     LISTENER => self.accept_all(),
                     // The loop condition reads the flag the waker is about.
                     WAKER => {}
-                    Token(token) => self.on_connection_event(token, event, shared, purge_enabled),
+                    Token(token) => self.on_connection_event(token, event, respond),
                 }
             }
         }
@@ -214,13 +249,7 @@ impl Server {
         None
     }
 
-    fn on_connection_event(
-        &mut self,
-        token: usize,
-        event: &Event,
-        shared: &SharedFile,
-        purge_enabled: bool,
-    ) {
+    fn on_connection_event(&mut self, token: usize, event: &Event, respond: &impl Respond) {
         let index = token - FIRST_CONNECTION;
         // A connection closed earlier in this batch: a spurious event.
         let Some(Some(connection)) = self.connections.get_mut(index) else {
@@ -233,7 +262,7 @@ impl Server {
             connection.peer_closed = true;
         }
         // An I/O error ends this connection only.
-        let done = connection.drive(shared, purge_enabled).unwrap_or(true);
+        let done = connection.drive(respond).unwrap_or(true);
         let keep = !done
             && connection
                 .update_interest(self.poll.registry(), Token(token))
@@ -246,6 +275,12 @@ impl Server {
         }
     }
 }
+
+/// Appends the response to one request and says whether the connection
+/// stays open: [`api::handle`] bound to its shared file, or [`api::floor`].
+trait Respond: Fn(&Request, &mut Vec<u8>) -> bool {}
+
+impl<F: Fn(&Request, &mut Vec<u8>) -> bool> Respond for F {}
 
 /// One client (HAProxy keeps several) and its buffers.
 struct Connection {
@@ -289,9 +324,9 @@ impl Connection {
 
     /// Answers, sends and reads until the connection has to wait for the
     /// client. `Ok(true)`: done, close it.
-    fn drive(&mut self, shared: &SharedFile, purge_enabled: bool) -> io::Result<bool> {
+    fn drive(&mut self, respond: &impl Respond) -> io::Result<bool> {
         loop {
-            let more = self.answer(shared, purge_enabled);
+            let more = self.answer(respond);
             if !self.flush()? {
                 return Ok(false);
             }
@@ -313,7 +348,7 @@ impl Connection {
     /// input (answered with its error and `Connection: close`), or at
     /// `OUTPUT_HIGH_WATER`: then it returns `true`, as buffered requests may
     /// wait for an answer once the output is sent.
-    fn answer(&mut self, shared: &SharedFile, purge_enabled: bool) -> bool {
+    fn answer(&mut self, respond: &impl Respond) -> bool {
         if self.closing {
             return false;
         }
@@ -328,7 +363,7 @@ impl Connection {
             match http::parse_request(&self.input[start..self.filled]) {
                 Ok(Status::Complete(request)) => {
                     start += request.len;
-                    if !api::handle(&request, shared, purge_enabled, &mut self.output) {
+                    if !respond(&request, &mut self.output) {
                         self.closing = true;
                         break;
                     }
@@ -642,6 +677,43 @@ mod tests {
             assert!(
                 response.starts_with("HTTP/1.1 404 Not Found\r\n"),
                 "{response}"
+            );
+            stopper.stop();
+            serving.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn the_floor_answers_pipelined_requests_without_a_shared_file() {
+        let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into()), false).unwrap();
+        let address = server.local_addr().unwrap();
+        let stopper = server.stopper();
+        std::thread::scope(|scope| {
+            let serving = scope.spawn(|| server.serve_floor());
+            let mut client = std::net::TcpStream::connect(address).unwrap();
+            client
+                .write_all(
+                    b"POST /payments HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}\
+                      GET /payments-summary HTTP/1.1\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+            let mut response = String::new();
+            client.read_to_string(&mut response).unwrap();
+            let (payment, summary) = response
+                .split_once("HTTP/1.1 200 OK\r\n")
+                .unwrap()
+                .1
+                .split_once("HTTP/1.1 200 OK\r\n")
+                .expect("two responses");
+            assert!(
+                payment.ends_with("Content-Length: 0\r\n\r\n"),
+                "{payment:?}"
+            );
+            assert!(
+                summary.ends_with(
+                    r#"{"default":{"totalRequests":0,"totalAmount":0.00},"fallback":{"totalRequests":0,"totalAmount":0.00}}"#
+                ),
+                "{summary:?}"
             );
             stopper.stop();
             serving.join().unwrap().unwrap();
