@@ -6,6 +6,9 @@
 //
 //   k6 run --no-usage-report -e MAX_REQUESTS=550 bench/rinha-2025.js
 //
+// (--no-usage-report, or K6_NO_USAGE_REPORT=true: k6 must send nothing
+// anywhere; a script cannot set that option itself.)
+//
 // Environment (all optional):
 //   MAX_REQUESTS   VUs at the end of the 60 s ramp (550, the official value)
 //   BACKEND_URL    http://127.0.0.1:9999
@@ -51,8 +54,6 @@ const STAGES = [
 ];
 
 export const options = {
-  // Sent to no one: the machine reaches no other host, and must not try.
-  noUsageReport: true,
   summaryTrendStats: ["min", "med", "avg", "p(90)", "p(99)", "p(99.9)", "max", "count"],
   // Always-true thresholds: they make k6 keep these sub-metrics, so that
   // handleSummary can read them. The first one is the one the score uses.

@@ -291,7 +291,7 @@ run_k6() {
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
     say "k6: MAX_REQUESTS=$max_requests against $mode (about 65 s)"
     local status=0
-    K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
+    K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
         --out "csv=$out/$mode.csv" \
         -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
         -e "BACKEND_URL=http://127.0.0.1:$port" \
