@@ -123,6 +123,7 @@ cg_detect() {
             # A v2 parent may not both hold processes and hand out controllers
             # (we are in it): this works only where our cgroup allows it.
             if echo "+cpu +memory" > "$base/cgroup.subtree_control" 2>/dev/null; then
+                echo 300 > "$base/cpu.weight" 2>/dev/null || true
                 cg_version=2; cg_base[all]="$base"; return 0
             fi
             rmdir "$base"
@@ -143,6 +144,11 @@ cg_detect() {
         cg_base[$controller]="$base"
     done
     cg_version=1
+    # A cgroup competes with the rest of the machine as ONE task of its
+    # weight: left at the default, the whole stack would get one task's
+    # share of a busy machine, where unlimited it competes as its three busy
+    # threads. Weighing it as three keeps --limits about the quotas alone.
+    echo 3072 > "${cg_base[cpu]}/cpu.shares" 2>/dev/null || true
 }
 
 # cg_apply SERVICE PID CPUS BYTES
