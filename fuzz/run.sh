@@ -35,8 +35,8 @@ echo "fuzz: $(cargo +nightly --version), ${seconds}s per target: ${targets[*]}"
 
 triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 if cargo +nightly fuzz --version >/dev/null 2>&1; then
-    build() { cargo +nightly fuzz build --release --debug-assertions "$@"; }
-    binary() { echo "target/$triple/release/$1"; }
+    # Builds every target (one cargo invocation; the run picks its own).
+    build() { cargo +nightly fuzz build --release --debug-assertions; }
 else
     # The flags cargo-fuzz 0.12 passes (libFuzzer's coverage feedback,
     # AddressSanitizer, debug assertions and overflow checks); --target
@@ -53,8 +53,8 @@ else
         for target in "$@"; do bins+=(--bin "$target"); done
         cargo +nightly build --release --target "$triple" "${bins[@]}"
     }
-    binary() { echo "target/$triple/release/$1"; }
 fi
+binary() { echo "target/$triple/release/$1"; }
 
 if ! build "${targets[@]}"; then
     echo "fuzz: FAILED to build the targets with nightly"
