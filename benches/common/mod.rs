@@ -1,0 +1,85 @@
+//! What every bench needs: a shared file of its own, and a way to keep its
+//! ring from filling up.
+//!
+//! Included with `#[path]`/`mod common;` by each bench binary; not every
+//! binary uses every item.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rinha::config::Capacities;
+use rinha::ring::{Cursor, SlotState, Step};
+use rinha::shared_file::SharedFile;
+
+/// A shared file in a fresh directory, removed on drop.
+///
+/// The directory is on `/dev/shm` when there is one: in the contest the file
+/// lives on a tmpfs volume, and a disk-backed file would add writeback that
+/// production never pays.
+pub struct TempShared {
+    /// The mapped file.
+    pub shared: SharedFile,
+    dir: PathBuf,
+}
+
+impl TempShared {
+    /// Creates the file with `capacities`; `name` keeps concurrent benches apart.
+    pub fn new(name: &str, capacities: Capacities) -> TempShared {
+        let base = if std::path::Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("rinha-bench-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create bench dir");
+        let path = dir.join("shared.bin");
+        let _ = std::fs::remove_file(&path);
+        let shared = SharedFile::open_or_create(&path, capacities).expect("create shared file");
+        TempShared { shared, dir }
+    }
+}
+
+impl Drop for TempShared {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What the leader would do, minus the processors: takes every published
+/// payment, marks it done and frees its slot, so producers never see `Full`.
+/// Returns how many payments it took.
+pub fn drain(shared: &SharedFile) -> u64 {
+    let ring = shared.ring();
+    let mut cursor = Cursor::new(ring.head(), Duration::from_secs(3600));
+    let mut taken = 0;
+    while let Step::Payment(pending) = cursor.step(&ring) {
+        ring.set_state(pending.position, SlotState::Done);
+        taken += 1;
+    }
+    ring.free_done(cursor.position());
+    taken
+}
+
+/// Runs `op` `iters` times against a ring that must never fill: the calls
+/// are timed in batches that fit the free slots, and the ring is drained,
+/// untimed, between batches. Returns the time spent in `op` alone.
+pub fn timed_with_ring_drained(shared: &SharedFile, iters: u64, mut op: impl FnMut()) -> Duration {
+    let capacity = shared.ring().capacity();
+    let mut left = iters;
+    let mut spent = Duration::ZERO;
+    while left > 0 {
+        drain(shared);
+        let ring = shared.ring();
+        let free = capacity - (ring.tail() - ring.head());
+        let batch = left.min(free);
+        let start = Instant::now();
+        for _ in 0..batch {
+            op();
+        }
+        spent += start.elapsed();
+        left -= batch;
+    }
+    drain(shared);
+    spent
+}
