@@ -1,0 +1,654 @@
+//! Faults of our own processes, of the processors, and of load: whatever
+//! breaks, every acknowledged payment is paid exactly once, nothing refused
+//! is paid, and once things recover the backend's summary equals the
+//! processors' admin summaries (zero inconsistency) and covers every
+//! acknowledged payment (zero lag).
+//!
+//! Each test assembles its stack piece by piece (`cluster`): processor
+//! emulators and `rinha api` instances on one shared file, reached directly
+//! on 127.0.0.1. After the fault, [`Cluster::settle`] waits for the summaries
+//! to agree and [`Cluster::verify`] asks both processors about every single
+//! correlation id the load posted.
+//!
+//! Bounded: the leader-kill soak runs `RINHA_SOAK_ROUNDS` rounds (default
+//! 20, at most ~4.5 s each), every other test a few seconds of load; every
+//! wait has a timeout. `RINHA_SOAK_SEED` replays the soak's random moments.
+
+mod cluster;
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cluster::{Background, Cluster, Proc, Rng, Tally, backend_summary, load};
+use common::{Summary, Totals};
+
+/// How long the drain may take to catch up once nothing blocks it.
+const SETTLE: Duration = Duration::from_secs(30);
+/// How long a takeover may take after the leader dies.
+const TAKEOVER: Duration = Duration::from_secs(2);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn targets(addrs: Vec<std::net::SocketAddr>) -> Arc<cluster::Targets> {
+    Arc::new(Mutex::new(addrs))
+}
+
+/// Settles, checks every id, and checks the totals against the load:
+/// at least everything acknowledged, at most everything attempted.
+fn settle_and_verify(cluster: &mut Cluster, tally: &Tally) -> Summary {
+    let settled = cluster.settle(tally.acked(), SETTLE);
+    let paid = cluster.verify(tally);
+    assert_eq!(
+        paid,
+        settled.requests(),
+        "the processors hold payments the load never posted"
+    );
+    assert!(
+        (tally.acked()..=tally.attempted()).contains(&settled.requests()),
+        "{} but processors hold {settled:?}",
+        tally.brief()
+    );
+    // 19.90 each, whichever processor.
+    for side in [settled.default, settled.fallback] {
+        assert_eq!(side.cents, side.requests * 1990, "{settled:?}");
+    }
+    settled
+}
+
+#[test]
+fn killing_the_leader_at_random_moments_under_load_keeps_totals_exact() {
+    let rounds: u64 = std::env::var("RINHA_SOAK_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let budget = Duration::from_secs((rounds * 9 / 2).max(90));
+    let started = Instant::now();
+    let mut rng = Rng::from_env();
+    // Three instances, so that a successor can be killed too while it is
+    // still finishing what its predecessor left in flight.
+    let mut cluster = Cluster::start("soak", 3, &[]);
+    let targets = targets(cluster.addrs());
+    let mut all = Tally::default();
+    let mut takeovers = Vec::new();
+    for round in 0..rounds {
+        // No, some, or many payments in flight when the blow lands.
+        let delay = [0, 5, 40][round as usize % 3];
+        cluster.default.delay(delay);
+        let load = Background::start(targets.clone(), 4, Duration::from_micros(500));
+        let kill_after = rng.between(20, 700);
+        thread::sleep(ms(kill_after));
+        // Every fourth round the successor dies too, 0-50 ms into its reign.
+        let blows = if round % 4 == 3 { 2 } else { 1 };
+        let mut successor = 0;
+        for blow in 0..blows {
+            if blow > 0 {
+                thread::sleep(ms(rng.between(0, 50)));
+            }
+            let leader = cluster.leader(TAKEOVER);
+            cluster.apis[leader].proc.kill();
+            let killed = Instant::now();
+            let dead = cluster.apis[leader].addr;
+            targets.lock().unwrap().retain(|&a| a != dead);
+            successor = cluster.leader(TAKEOVER);
+            takeovers.push(killed.elapsed());
+        }
+        thread::sleep(ms(rng.between(0, 300)));
+        let tally = load.finish();
+        for _ in 0..blows {
+            let fresh = cluster.add_api();
+            targets.lock().unwrap().push(cluster.apis[fresh].addr);
+        }
+        cluster.default.delay(0);
+        let round_tally = tally.brief();
+        all.merge(tally);
+        let settled = cluster.settle(all.acked(), SETTLE);
+        assert!(
+            (all.acked()..=all.attempted()).contains(&settled.requests()),
+            "round {round}: {} but processors hold {settled:?}",
+            all.brief()
+        );
+        assert_eq!(
+            settled.fallback,
+            Totals::default(),
+            "no failure, no fallback"
+        );
+        eprintln!(
+            "round {round}: delay {delay} ms, {blows} leader(s) killed from {kill_after} ms, \
+             instance {successor} took over; {round_tally}; {} paid in all",
+            settled.requests()
+        );
+        assert!(
+            started.elapsed() < budget,
+            "soak over its {budget:?} budget at round {round}"
+        );
+    }
+    settle_and_verify(&mut cluster, &all);
+    let slowest = takeovers.iter().max().unwrap();
+    eprintln!(
+        "{rounds} rounds in {:?}; slowest takeover {slowest:?}; {}",
+        started.elapsed(),
+        all.brief()
+    );
+    assert!(
+        all.acked() > rounds * 10,
+        "the load barely ran: {}",
+        all.brief()
+    );
+}
+
+/// Freezes the leader (SIGSTOP) under load for 2.5 s, checks that nothing
+/// drains meanwhile, then resumes it or kills it.
+fn freeze_the_leader(name: &str, then_kill: bool) {
+    let mut cluster = Cluster::start(name, 2, &[]);
+    let leader = cluster.leader(TAKEOVER);
+    let follower = 1 - leader;
+    let follower_addr = cluster.apis[follower].addr;
+    // Payments take 50 ms at the processor, so dozens are in flight when
+    // the leader freezes; the processor stores them all the same.
+    cluster.default.delay(50);
+    // The frozen instance cannot answer its own clients either: the load
+    // goes to the other one (behind HAProxy those would time out).
+    let load = Background::start(targets(vec![follower_addr]), 4, ms(1));
+    thread::sleep(ms(700));
+
+    cluster.apis[leader].proc.signal("STOP");
+    thread::sleep(ms(300)); // what the processor was already given lands
+    let processors_before = cluster.processors_summary(None);
+    let backend_before = backend_summary(follower_addr, None);
+    thread::sleep(ms(2500));
+    let processors_after = cluster.processors_summary(None);
+    let backend_after = backend_summary(follower_addr, None);
+    assert_eq!(
+        processors_before, processors_after,
+        "a payment was sent while the leader was frozen"
+    );
+    assert_eq!(backend_before, backend_after);
+    assert!(
+        !cluster.apis[follower].is_leader(),
+        "the follower took over from a frozen leader: both could send"
+    );
+
+    if then_kill {
+        let killed = Instant::now();
+        cluster.apis[leader].proc.kill();
+        assert!(
+            cluster.apis[follower].wait_leader(TAKEOVER),
+            "no takeover after the frozen leader was killed"
+        );
+        eprintln!("took over {:?} after the kill", killed.elapsed());
+    } else {
+        cluster.apis[leader].proc.signal("CONT");
+    }
+    thread::sleep(ms(500));
+    let tally = load.finish();
+    cluster.default.delay(0);
+    assert!(
+        tally.acked() > processors_after.requests(),
+        "payments are accepted while the leader is frozen: {}",
+        tally.brief()
+    );
+    assert!(
+        tally.unknown.is_empty() && tally.refused.is_empty(),
+        "{}",
+        tally.brief()
+    );
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked());
+    eprintln!(
+        "frozen with {} paid; {}",
+        processors_after.requests(),
+        tally.brief()
+    );
+}
+
+#[test]
+fn a_frozen_leader_pauses_draining_and_resumes_without_paying_twice() {
+    freeze_the_leader("freeze-resume", false);
+}
+
+#[test]
+fn a_leader_killed_while_frozen_is_replaced_and_nothing_is_lost() {
+    freeze_the_leader("freeze-kill", true);
+}
+
+#[test]
+fn the_whole_stack_killed_and_restarted_on_the_same_file_pays_each_payment_once() {
+    let mut cluster = Cluster::start("restart", 2, &[]);
+    // 30 ms per payment at the processor: the load outruns the drain, so
+    // every kill leaves a backlog in the file, some of it in flight.
+    cluster.default.delay(30);
+    let mut all = Tally::default();
+    let mut backlogs = Vec::new();
+    for _ in 0..3 {
+        let stop = AtomicBool::new(false);
+        let addrs = Mutex::new(cluster.addrs());
+        let tally = thread::scope(|scope| {
+            let loader = scope.spawn(|| load(&addrs, 6, Duration::ZERO, None, &stop));
+            thread::sleep(ms(700));
+            stop.store(true, Ordering::Relaxed);
+            loader.join().expect("load")
+        });
+        all.merge(tally);
+        // Everything at once, SIGKILL: no instance gets to tidy up.
+        for i in cluster.alive() {
+            cluster.apis[i].proc.kill();
+        }
+        let paid = cluster.processors_summary(None).requests();
+        backlogs.push(all.acked().saturating_sub(paid));
+        thread::sleep(ms(200)); // the processors finish what was in flight
+        cluster.add_api();
+        cluster.add_api();
+    }
+    eprintln!("backlog at each kill: {backlogs:?}; {}", all.brief());
+    assert!(
+        backlogs.iter().any(|&b| b > 0),
+        "no kill left a backlog: the test tested nothing"
+    );
+    cluster.default.delay(0);
+    let settled = settle_and_verify(&mut cluster, &all);
+    assert_eq!(settled.requests(), all.acked(), "{}", all.brief());
+}
+
+#[test]
+fn a_shared_file_of_another_layout_or_truncated_is_refused_at_start() {
+    let caps = ["--ring-slots", "1024", "--ledger-entries", "16384"];
+    let mut cluster = Cluster::start("layout", 1, &caps);
+    let stop = AtomicBool::new(false);
+    let addrs = Mutex::new(cluster.addrs());
+    let tally = thread::scope(|scope| {
+        let loader = scope.spawn(|| load(&addrs, 2, Duration::ZERO, None, &stop));
+        thread::sleep(ms(300));
+        stop.store(true, Ordering::Relaxed);
+        loader.join().expect("load")
+    });
+    let settled = cluster.settle(tally.acked(), SETTLE);
+    assert_eq!(settled.requests(), tally.acked());
+    cluster.apis[0].proc.kill();
+    let path = cluster.shared_file.clone();
+    let good = fs::read(&path).unwrap();
+
+    // The identity line: magic, version, ring_slots, ledger_entries, length.
+    let set_word = |at: usize, value: u64| {
+        move |bytes: &mut Vec<u8>| bytes[at..at + 8].copy_from_slice(&value.to_le_bytes())
+    };
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "another layout version",
+            Box::new(set_word(8, 2)),
+            "version is 2 in the file but this binary expects 1",
+        ),
+        (
+            "truncated to half",
+            Box::new(|b: &mut Vec<u8>| b.truncate(b.len() / 2)),
+            "but ring_slots=1024 ledger_entries=16384 need",
+        ),
+        (
+            "truncated inside the header",
+            Box::new(|b: &mut Vec<u8>| b.truncate(100)),
+            "is 100 bytes but",
+        ),
+        (
+            "one byte too long",
+            Box::new(|b: &mut Vec<u8>| b.push(0)),
+            "bytes but ring_slots=1024",
+        ),
+        (
+            "not a rinha file",
+            Box::new(|b: &mut Vec<u8>| b[..8].copy_from_slice(b"NOTRINHA")),
+            "bad magic",
+        ),
+        (
+            "other capacities recorded",
+            Box::new(set_word(16, 2048)),
+            "ring_slots is 2048 in the file",
+        ),
+        (
+            "another length recorded",
+            Box::new(set_word(32, 4096)),
+            "length is 4096 in the file",
+        ),
+    ];
+    for (name, damage, expected) in &cases {
+        let mut bytes = good.clone();
+        damage(&mut bytes);
+        fs::write(&path, &bytes).unwrap();
+        let mut proc = Proc::spawn(
+            "api",
+            Command::new(env!("CARGO_BIN_EXE_rinha"))
+                .args(["api", "--listen", "127.0.0.1:0", "--shared-file"])
+                .arg(&path)
+                .args(caps),
+        );
+        let status = proc.wait_exit(Duration::from_secs(5));
+        let log = proc.log.lines().join("\n");
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{name}: started anyway ({status:?}):\n{log}"
+        );
+        // The reader thread may lag the exit by a moment.
+        let said = proc
+            .log
+            .wait_for(Duration::from_secs(2), |l| l.contains(expected));
+        assert!(said.is_some(), "{name}: want {expected:?} in:\n{log}");
+        assert!(
+            fs::read(&path).unwrap() == bytes,
+            "{name}: the refused file was modified"
+        );
+    }
+
+    // The intact file still holds every payment.
+    fs::write(&path, &good).unwrap();
+    let restarted = cluster.add_api();
+    let summary = backend_summary(cluster.apis[restarted].addr, None);
+    assert_eq!(summary, settled);
+}
+
+#[test]
+fn processors_answering_500_then_recovering_leave_no_lag() {
+    // A short hold, so the fallback is tried once the default has failed
+    // for half a second.
+    let mut cluster = Cluster::start("failing", 2, &["--max-hold-ms", "500"]);
+    cluster.default.fail(true);
+    cluster.fallback.fail(true);
+    let addrs = targets(cluster.addrs());
+    let load = Background::start(addrs, 4, ms(2));
+    thread::sleep(ms(1500));
+    assert_eq!(
+        cluster.processors_summary(None),
+        Summary::default(),
+        "a 500 stores nothing"
+    );
+    cluster.fallback.fail(false);
+    thread::sleep(ms(1000));
+    cluster.default.fail(false);
+    // Once the fallback carries the load the default is not probed; the
+    // next health check (every 5.1 s) brings it back.
+    let recovered = Instant::now();
+    while common::processor_totals(cluster.default.port, None).requests == 0 {
+        assert!(
+            recovered.elapsed() < Duration::from_millis(6500),
+            "the default still unused 6.5 s after it recovered"
+        );
+        thread::sleep(ms(50));
+    }
+    eprintln!(
+        "default in use again {:?} after it recovered",
+        recovered.elapsed()
+    );
+    thread::sleep(ms(300));
+    let tally = load.finish();
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+    assert!(
+        settled.fallback.requests > 0 && settled.default.requests > 0,
+        "both processors should have paid some: {settled:?}"
+    );
+}
+
+#[test]
+fn processors_slower_than_our_timeout_are_paid_once() {
+    let mut cluster = Cluster::start(
+        "slow",
+        2,
+        &["--processor-timeout-ms", "200", "--max-hold-ms", "1000"],
+    );
+    // Every call times out on our side; the processors store the payment
+    // anyway, 500 ms later, with the requestedAt we sent.
+    cluster.default.delay(500);
+    cluster.fallback.delay(500);
+    let started = common::now_ms();
+    let load = Background::start(targets(cluster.addrs()), 4, ms(2));
+    thread::sleep(ms(2000));
+    cluster.default.delay(0);
+    cluster.fallback.delay(0);
+    thread::sleep(ms(300));
+    let tally = load.finish();
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+    // Recorded with the requestedAt the processor kept, to the millisecond.
+    let now = common::now_ms();
+    for window in [
+        (started, started + 700),
+        (started + 701, started + 1500),
+        (started + 1501, now),
+    ] {
+        let window = Some(window);
+        assert_eq!(
+            cluster.backend_summary(window),
+            cluster.processors_summary(window),
+            "{window:?}"
+        );
+    }
+}
+
+#[test]
+fn a_processor_that_refuses_connections_is_paid_once_it_is_back() {
+    let mut cluster = Cluster::start("refused", 2, &[]);
+    cluster.default.stop();
+    let load = Background::start(targets(cluster.addrs()), 4, ms(2));
+    thread::sleep(ms(1500));
+    // Held for the default, not paid to the fallback.
+    assert_eq!(
+        common::processor_totals(cluster.fallback.port, None),
+        Totals::default()
+    );
+    assert_eq!(cluster.backend_summary(None), Summary::default());
+    cluster.default.restart();
+    thread::sleep(ms(500));
+    let tally = load.finish();
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+    assert_eq!(
+        settled.fallback,
+        Totals::default(),
+        "an outage shorter than the hold does not pay the fallback"
+    );
+}
+
+#[test]
+fn answers_lost_after_storing_survive_a_change_of_leader() {
+    let mut cluster = Cluster::start("drop-kill", 2, &[]);
+    // Stored, then the connection closes without an answer: the drainer
+    // cannot know, and must find out (422 on the retry, then a lookup).
+    cluster.default.drop_answers(true);
+    let addrs = targets(cluster.addrs());
+    let load = Background::start(addrs.clone(), 4, ms(2));
+    thread::sleep(ms(800));
+    let leader = cluster.leader(TAKEOVER);
+    cluster.apis[leader].proc.kill();
+    let dead = cluster.apis[leader].addr;
+    addrs.lock().unwrap().retain(|&a| a != dead);
+    cluster.leader(TAKEOVER);
+    let fresh = cluster.add_api();
+    addrs.lock().unwrap().push(cluster.apis[fresh].addr);
+    thread::sleep(ms(700));
+    cluster.default.drop_answers(false);
+    thread::sleep(ms(300));
+    let tally = load.finish();
+    settle_and_verify(&mut cluster, &tally);
+}
+
+/// `POST /payments` straight to a processor, for flooding it.
+fn raw_payment(id: &str) -> Vec<u8> {
+    let body = common::payment_body(id, "1.00");
+    let body = format!(
+        "{},\"requestedAt\":\"2020-01-01T00:00:00.000Z\"}}",
+        body.trim_end_matches('}')
+    );
+    format!(
+        "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn status_of(stream: &mut TcpStream) -> Option<u16> {
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    text.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn processors_answering_429_to_payments_and_health_are_retried_until_paid() {
+    const FLOOD: usize = 1400; // beyond the processor's 800 at work + 500 waiting
+    let mut cluster = Cluster::start("busy", 2, &[]);
+    let port = cluster.default.port;
+    // Connections first (the emulator spawns a thread per connection, so
+    // setting up 1 400 takes seconds), then every request at once.
+    let mut flood: Vec<TcpStream> = (0..FLOOD)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Our own flood holds every place for 1.5 s at a time and then fails
+    // (500, nothing stored), so the processors' totals stay exactly ours.
+    cluster.default.fail(true);
+    cluster.default.delay(1500);
+    for stream in &mut flood {
+        stream.write_all(&raw_payment(&common::new_id())).unwrap();
+    }
+    // The health endpoint too: one call per 5 s, two wait, the rest 429.
+    let health_429s = AtomicU64::new(0);
+    thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                let response =
+                    common::Client::local(port).send("GET", "/payments/service-health", &[], b"");
+                if matches!(response, Ok(r) if r.status == 429) {
+                    health_429s.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        thread::sleep(ms(200));
+    });
+    let load = Background::start(targets(cluster.addrs()), 4, ms(2));
+    thread::sleep(ms(1500));
+    let mut statuses = std::collections::BTreeMap::new();
+    for stream in &mut flood {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        *statuses.entry(status_of(stream)).or_insert(0) += 1;
+    }
+    eprintln!(
+        "flood answers {statuses:?}; {} health calls refused",
+        health_429s.load(Ordering::Relaxed)
+    );
+    assert!(
+        statuses.get(&Some(429)).is_some_and(|&n| n > 0),
+        "the processor was never full: {statuses:?}"
+    );
+    assert!(
+        statuses.keys().all(|s| matches!(s, Some(429 | 500))),
+        "a flood payment was stored: {statuses:?}"
+    );
+    assert!(health_429s.load(Ordering::Relaxed) > 0);
+    cluster.default.fail(false);
+    cluster.default.delay(0);
+    thread::sleep(ms(300));
+    let tally = load.finish();
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+}
+
+#[test]
+fn ten_times_the_contest_load_on_a_tiny_ring_answers_503_and_stays_bounded() {
+    /// The contest peaks at about 550 payments per second.
+    const RATE: f64 = 5_500.0;
+    const SECONDS: u64 = 5;
+    let mut cluster = Cluster::start("overload", 2, &["--ring-slots", "64"]);
+    // 64 workers at 50 ms a payment drain ~1 300/s, far below the load:
+    // the 64-slot ring is full most of the time.
+    cluster.default.delay(50);
+    let rss_before: Vec<u64> = cluster.apis.iter().map(|a| a.proc.rss_kib()).collect();
+    let peak = Mutex::new(rss_before.clone());
+    let stop = AtomicBool::new(false);
+    let addrs = Mutex::new(cluster.addrs());
+    let started = Instant::now();
+    let tally = thread::scope(|scope| {
+        let loader = scope.spawn(|| load(&addrs, 32, Duration::ZERO, Some(RATE), &stop));
+        while started.elapsed() < Duration::from_secs(SECONDS) {
+            let mut peak = peak.lock().unwrap();
+            for (i, api) in cluster.apis.iter().enumerate() {
+                peak[i] = peak[i].max(api.proc.rss_kib());
+            }
+            drop(peak);
+            thread::sleep(ms(100));
+        }
+        stop.store(true, Ordering::Relaxed);
+        loader.join().expect("load")
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = tally.attempted() as f64 / elapsed;
+    let peak = peak.into_inner().unwrap();
+    eprintln!(
+        "{rate:.0} payments/s for {elapsed:.1} s: {}; RSS KiB before {rss_before:?}, peak {peak:?}",
+        tally.brief()
+    );
+    for i in 0..cluster.apis.len() {
+        assert!(cluster.apis[i].proc.alive(), "instance {i} died");
+    }
+    assert!(
+        tally.unknown.is_empty(),
+        "every request is answered: {}",
+        tally.brief()
+    );
+    assert!(
+        tally.statuses.keys().all(|s| matches!(s, 200 | 503)),
+        "only 200 or 503: {}",
+        tally.brief()
+    );
+    assert!(
+        tally.statuses.get(&503).is_some_and(|&n| n > 0),
+        "the ring never filled: {}",
+        tally.brief()
+    );
+    assert!(
+        rate > 550.0,
+        "the load did not even reach the contest's peak"
+    );
+    for (i, (&before, &top)) in rss_before.iter().zip(&peak).enumerate() {
+        assert!(
+            top < 64 * 1024 && top < before + 32 * 1024,
+            "instance {i}: RSS {before} KiB before, {top} KiB at peak"
+        );
+    }
+    cluster.default.delay(0);
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+}
+
+#[test]
+#[ignore = "bug: a full ledger still accepts payments and pays them without recording them \
+            (backend summary < processors' forever); see docs/guarantees.md"]
+fn a_full_ledger_refuses_payments_instead_of_paying_them_unrecorded() {
+    // Room for 64 processed payments (the default is 2^20, about 60
+    // contest runs; purging does not give room back).
+    let caps = ["--ring-slots", "1024", "--ledger-entries", "64"];
+    let mut cluster = Cluster::start("ledger-full", 1, &caps);
+    let stop = AtomicBool::new(false);
+    let addrs = Mutex::new(cluster.addrs());
+    let tally = thread::scope(|scope| {
+        let loader = scope.spawn(|| load(&addrs, 2, ms(1), None, &stop));
+        thread::sleep(ms(300));
+        stop.store(true, Ordering::Relaxed);
+        loader.join().expect("load")
+    });
+    eprintln!("{}", tally.brief());
+    assert!(tally.attempted() > 64, "{}", tally.brief());
+    // The promise: whatever was acknowledged is paid and reported; what
+    // cannot be recorded must be refused (503) up front, not paid.
+    let settled = cluster.settle(tally.acked(), Duration::from_secs(5));
+    assert_eq!(settled.requests(), tally.acked());
+    cluster.verify(&tally);
+}
