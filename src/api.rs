@@ -21,14 +21,13 @@
 
 use crate::http::{self, Method, Request};
 use crate::payment;
-use crate::shared_file::{AcceptError, SharedFile};
+use crate::shared_file::SharedFile;
 use crate::summary;
 
 const PAYMENTS: &[u8] = b"/payments";
 const SUMMARY: &[u8] = b"/payments-summary";
 const PURGE: &[u8] = b"/purge-payments";
 
-const RING_FULL: &[u8] = br#"{"error":"too many payments pending, retry later"}"#;
 const PURGED: &[u8] = br#"{"message":"All payments purged."}"#;
 const PURGE_DISABLED: &[u8] = br#"{"error":"purge is disabled on this instance"}"#;
 const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
@@ -51,7 +50,7 @@ pub fn handle(
         (PAYMENTS, Method::Post) => match payment::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
-                Err(AcceptError::Full) => json(out, 503, RING_FULL),
+                Err(error) => json(out, 503, error.message()),
             },
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
@@ -333,6 +332,9 @@ mod tests {
         assert_eq!(statuses[0].0, "HTTP/1.1 200 OK");
         assert_eq!(statuses[1].0, "HTTP/1.1 200 OK");
         assert_eq!(statuses[2].0, "HTTP/1.1 503 Service Unavailable");
-        assert_eq!(statuses[2].1.as_bytes(), RING_FULL);
+        assert_eq!(
+            statuses[2].1.as_bytes(),
+            crate::shared_file::AcceptError::Full.message()
+        );
     }
 }

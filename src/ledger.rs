@@ -105,6 +105,11 @@ impl<'a> Ledger<'a> {
         (self.reserved.load(Ordering::Relaxed) as usize).min(self.entries.len())
     }
 
+    /// Entries that can still be appended.
+    pub fn room(&self) -> u64 {
+        (self.entries.len() - self.reserved()) as u64
+    }
+
     /// Appends a processed payment.
     pub fn append(&self, record: &Record) -> Result<(), LedgerFull> {
         let capacity = self.entries.len() as u64;

@@ -200,7 +200,27 @@ impl From<io::Error> for OpenError {
 pub enum AcceptError {
     /// Every ring slot holds a payment not yet processed.
     Full,
+    /// The ledger could not record every payment already waiting plus this
+    /// one: accepting it could mean paying it and never reporting it.
+    LedgerFull,
 }
+
+impl AcceptError {
+    /// The one-line JSON body sent with the 503.
+    pub fn message(self) -> &'static [u8] {
+        match self {
+            AcceptError::Full => br#"{"error":"too many payments pending, retry later"}"#,
+            AcceptError::LedgerFull => {
+                br#"{"error":"the shared file's ledger is full: no more payments can be recorded"}"#
+            }
+        }
+    }
+}
+
+/// Producers that may pass the ledger check at the same moment (one per
+/// instance, each single-threaded), each of which may push one payment the
+/// check did not count.
+const RACING_PRODUCERS: u64 = 8;
 
 /// The mapped file. Cheap to share behind an `Arc`; all access is atomic.
 pub struct SharedFile {
@@ -389,7 +409,15 @@ impl SharedFile {
     /// Puts an accepted payment in the ring; once this returns `Ok`, the
     /// payment will be processed even if this process dies right after.
     pub fn accept(&self, payment: &Payment) -> Result<(), AcceptError> {
-        match self.ring().push(payment, self.generation()) {
+        let ring = self.ring();
+        // Every payment waiting in the ring may need one ledger entry. Stale
+        // loads only err on the safe side (an old head counts too many
+        // waiting), except for producers racing this check: the margin.
+        let waiting = ring.tail().saturating_sub(ring.head());
+        if self.ledger().room() <= waiting + RACING_PRODUCERS {
+            return Err(AcceptError::LedgerFull);
+        }
+        match ring.push(payment, self.generation()) {
             Ok(_) => Ok(()),
             Err(PushError::Full) => Err(AcceptError::Full),
         }
@@ -501,6 +529,24 @@ pub(crate) mod tests {
             .unwrap()
             .to_string();
         assert!(error.contains("is 100 bytes"), "{error}");
+    }
+
+    #[test]
+    fn payments_the_ledger_could_not_record_are_refused_up_front() {
+        let caps = Capacities {
+            ring_slots: 64,
+            ledger_entries: RACING_PRODUCERS as u32 + 3,
+        };
+        let shared = temp_shared("ledger-room", caps);
+        let payment = Payment {
+            correlation_id: uuid::Uuid::from_u128(1),
+            amount_cents: 1990,
+        };
+        // Room for 11 entries, 8 of them kept for racing producers: 3 fit.
+        for _ in 0..3 {
+            assert_eq!(shared.accept(&payment), Ok(()));
+        }
+        assert_eq!(shared.accept(&payment), Err(AcceptError::LedgerFull));
     }
 
     #[test]
