@@ -169,22 +169,15 @@ impl Router {
             }
             None => &[Processor::Default],
         };
-        let closed = candidates
-            .iter()
-            .find(|&&p| circuits[p as usize].is_closed());
-        if let Some(&processor) = closed {
-            return Some(Ticket {
-                processor,
-                probe: false,
-            });
-        }
-        candidates
-            .iter()
-            .find(|&&p| circuits[p as usize].try_probe(now))
-            .map(|&processor| Ticket {
-                processor,
-                probe: true,
-            })
+        // In order of preference: a closed circuit is used, an open one
+        // probed when a probe is due. So while the fallback carries the load
+        // after the hold, the default is still probed and wins back the
+        // traffic the moment it answers.
+        candidates.iter().find_map(|&processor| {
+            let circuit = &mut circuits[processor as usize];
+            let probe = !circuit.is_closed();
+            (!probe || circuit.try_probe(now)).then_some(Ticket { processor, probe })
+        })
     }
 
     /// Learns from the outcome of a request sent with `ticket`.
@@ -311,12 +304,28 @@ mod tests {
         );
         let meanwhile = router.choose(&mut circuits, None, start + hold / 2);
         assert_eq!(meanwhile, probe, "only probes to default meanwhile");
-        let held_too_long = router.choose(&mut circuits, None, start + hold);
-        let fallback = Ticket {
+        let fallback = Some(Ticket {
             processor: Processor::Fallback,
             probe: false,
-        };
-        assert_eq!(held_too_long, Some(fallback));
+        });
+        let expired = start + hold;
+        assert_eq!(
+            router.choose(&mut circuits, None, expired),
+            probe,
+            "default probed first"
+        );
+        assert_eq!(
+            router.choose(&mut circuits, None, expired),
+            fallback,
+            "then the fallback"
+        );
+        assert_eq!(router.choose(&mut circuits, None, expired), fallback);
+        let later = expired + PROBE_INTERVAL;
+        assert_eq!(
+            router.choose(&mut circuits, None, later),
+            probe,
+            "still probed"
+        );
     }
 
     #[test]
