@@ -68,7 +68,7 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
     if config.drain {
         crate::election::spawn_candidate(shared.clone(), &config)?;
     }
-    eprintln!(
+    crate::log!(
         "rinha api listening on {} shared file {}",
         server.listener.describe()?,
         config.shared_file.display()
@@ -82,7 +82,7 @@ fn run_floor(config: &ApiConfig) -> Result<(), Box<dyn Error>> {
     let mut server = Server::bind(&config.listen, config.reuse_port)?;
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
-    eprintln!(
+    crate::log!(
         "rinha api listening on {} as the benchmark floor: fixed responses, no shared file",
         server.listener.describe()?
     );
@@ -216,7 +216,7 @@ impl Server {
                 Err(error) => {
                     // Out of descriptors or memory: the pending clients wait in
                     // the backlog until the next accept; say why once per burst.
-                    eprintln!("rinha api: accept: {error}");
+                    crate::log!("rinha api: accept: {error}");
                     return;
                 }
             };
