@@ -371,13 +371,13 @@ fn processors_answering_500_then_recovering_leave_no_lag() {
     cluster.fallback.fail(false);
     thread::sleep(ms(1000));
     cluster.default.fail(false);
-    // Once the fallback carries the load the default is not probed; the
-    // next health check (every 5.1 s) brings it back.
+    // The default is probed even while the fallback carries the load, so
+    // the cheap processor is back within a few probe intervals.
     let recovered = Instant::now();
     while common::processor_totals(cluster.default.port, None).requests == 0 {
         assert!(
-            recovered.elapsed() < Duration::from_millis(6500),
-            "the default still unused 6.5 s after it recovered"
+            recovered.elapsed() < Duration::from_secs(1),
+            "the default still unused 1 s after it recovered"
         );
         thread::sleep(ms(50));
     }
@@ -629,8 +629,6 @@ fn ten_times_the_contest_load_on_a_tiny_ring_answers_503_and_stays_bounded() {
 }
 
 #[test]
-#[ignore = "bug: a full ledger still accepts payments and pays them without recording them \
-            (backend summary < processors' forever); see docs/guarantees.md"]
 fn a_full_ledger_refuses_payments_instead_of_paying_them_unrecorded() {
     // Room for 64 processed payments (the default is 2^20, about 60
     // contest runs; purging does not give room back).
@@ -645,9 +643,13 @@ fn a_full_ledger_refuses_payments_instead_of_paying_them_unrecorded() {
         loader.join().expect("load")
     });
     eprintln!("{}", tally.brief());
-    assert!(tally.attempted() > 64, "{}", tally.brief());
+    assert!(
+        tally.statuses.get(&503).is_some_and(|&n| n > 0),
+        "more payments than the ledger holds, yet none refused: {}",
+        tally.brief()
+    );
     // The promise: whatever was acknowledged is paid and reported; what
-    // cannot be recorded must be refused (503) up front, not paid.
+    // cannot be recorded is refused (503) up front, never paid.
     let settled = cluster.settle(tally.acked(), Duration::from_secs(5));
     assert_eq!(settled.requests(), tally.acked());
     cluster.verify(&tally);
