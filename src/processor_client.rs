@@ -8,6 +8,7 @@
 //! garbled response), after which the processor may still store it.
 
 use std::io::Read;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ureq::Agent;
@@ -60,8 +61,27 @@ pub struct Health {
 /// A keep-alive client for one processor, shared by the drainer's workers.
 pub struct ProcessorClient {
     agent: Agent,
-    payments_url: String,
-    health_url: String,
+    /// The configured base URL, e.g. `http://payment-processor-default:8080`.
+    base_url: String,
+    /// The URLs in use, with the host resolved; replaced when a connection
+    /// fails, since a restarted processor container may have a new address.
+    urls: RwLock<Arc<Urls>>,
+}
+
+/// The processor's URLs with its host resolved to an address.
+struct Urls {
+    payments: String,
+    health: String,
+}
+
+impl Urls {
+    fn resolve(base_url: &str) -> Urls {
+        let base = resolve_once(base_url);
+        Urls {
+            payments: format!("{base}/payments"),
+            health: format!("{base}/payments/service-health"),
+        }
+    }
 }
 
 /// Responses we read are a few dozen bytes; anything longer is not a processor.
@@ -82,7 +102,9 @@ impl ProcessorClient {
     /// so on a freshly spawned thread; and the host is resolved once, here,
     /// so those per-call resolutions are of an IP literal and never reach
     /// DNS. If the name does not resolve yet (a processor still starting),
-    /// the name is kept and resolved per call instead.
+    /// the name is kept and resolved per call instead; and after a failed
+    /// connection it is resolved again (a restarted container may have a
+    /// new address).
     pub fn new(base_url: &str, connections: usize, timeout: Duration) -> ProcessorClient {
         let agent: Agent = Agent::config_builder()
             .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT)))
@@ -97,12 +119,23 @@ impl ProcessorClient {
             .proxy(None)
             .build()
             .into();
-        let base = resolve_once(base_url.trim_end_matches('/'));
+        let base_url = base_url.trim_end_matches('/').to_string();
         ProcessorClient {
             agent,
-            payments_url: format!("{base}/payments"),
-            health_url: format!("{base}/payments/service-health"),
+            urls: RwLock::new(Arc::new(Urls::resolve(&base_url))),
+            base_url,
         }
+    }
+
+    fn urls(&self) -> Arc<Urls> {
+        // A poisoned lock still holds a valid value: it is only ever replaced whole.
+        self.urls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Resolves the host again after a connection could not be made.
+    fn re_resolve(&self) {
+        let fresh = Arc::new(Urls::resolve(&self.base_url));
+        *self.urls.write().unwrap_or_else(|e| e.into_inner()) = fresh;
     }
 
     /// Sends one payment stamped `requested_at_ms`. `body` is scratch space.
@@ -111,12 +144,15 @@ impl ProcessorClient {
         write_payment_json(id, cents, requested_at_ms, body);
         let sent = self
             .agent
-            .post(&self.payments_url)
+            .post(&self.urls().payments)
             .header("Content-Type", "application/json")
             .send(&body[..]);
         let mut response = match sent {
             Ok(response) => response,
-            Err(error) if never_sent(&error) => return Outcome::Refused,
+            Err(error) if never_sent(&error) => {
+                self.re_resolve();
+                return Outcome::Refused;
+            }
             Err(_) => return Outcome::Unknown,
         };
         let status = response.status().as_u16();
@@ -138,8 +174,9 @@ impl ProcessorClient {
 
     /// Reads what the processor stored under `id`.
     pub fn lookup(&self, id: Uuid) -> Lookup {
-        let mut url = String::with_capacity(self.payments_url.len() + 37);
-        url.push_str(&self.payments_url);
+        let urls = self.urls();
+        let mut url = String::with_capacity(urls.payments.len() + 37);
+        url.push_str(&urls.payments);
         url.push('/');
         url.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
         let Some((status, body)) = self.get(&url) else {
@@ -163,7 +200,7 @@ impl ProcessorClient {
 
     /// Asks for the processor's health; `None` if it did not answer 200.
     pub fn health(&self) -> Option<Health> {
-        let (status, body) = self.get(&self.health_url)?;
+        let (status, body) = self.get(&self.urls().health)?;
         if status != 200 {
             return None;
         }
