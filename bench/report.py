@@ -227,7 +227,7 @@ def drain(points, recovery_ms):
 def read_stats(path):
     """run.sh's `mem SERVICE RSS_KB PSS_KB`, `cg SERVICE KEY VALUE`, `load X`
     and `note TEXT` lines."""
-    memory, cgroups, extra = {}, {}, {"note": None, "load": None}
+    memory, cgroups, extra = {}, {}, {"note": None, "load": None, "cpu": {}}
     if not os.path.exists(path):
         return memory, cgroups, extra
     with open(path, encoding="utf-8") as f:
@@ -244,20 +244,41 @@ def read_stats(path):
                 )
             elif parts[0] == "note":
                 extra["note"] = line[len("note ") :].strip()
+            elif parts[0] == "cpu" and len(parts) >= 3:
+                extra["cpu"][parts[1]] = round(sum(float(p) for p in parts[2:]), 2)
             elif parts[0] == "load" and len(parts) == 2:
                 extra["load"] = float(parts[1])
     return memory, cgroups, extra
 
 
+def cpu_per_second(path, t0, seconds=62):
+    """{service: [% of one core per second]} from run.sh's CPU samples."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().split()
+        hz = float(header[-1].split("=")[1])
+        services = header[1:-1]
+        samples = [[float(v) for v in line.split()] for line in f if line.strip()]
+    used = {s: [0.0] * seconds for s in services}
+    for before, after in zip(samples, samples[1:]):
+        second = int((after[0] - t0) // 1000)
+        if 0 <= second < seconds:
+            for i, service in enumerate(services):
+                used[service][second] += max(after[i + 1] - before[i + 1], 0) / hz
+    return {s: [round(100 * v, 1) for v in values] for s, values in used.items()}
+
+
 # ---------------------------------------------------------------- SVG
 
 
-def svg_chart(panels, backlog, caption, title):
-    """Latency panels (log scale, shared) plus an optional backlog panel."""
+def svg_chart(panels, backlog, cpu, caption, title):
+    """Latency panels (log scale, shared), then the backlog and CPU panels
+    when there is data for them."""
     width, left, right = 980, 70, 20
     plot_w = width - left - right
     latency_h, backlog_h, gap, top = 190, 120, 46, 56
-    heights = [latency_h] * len(panels) + ([backlog_h] if backlog else [])
+    heights = [latency_h] * len(panels) + [backlog_h] * ((backlog is not None) + (cpu is not None))
     height = top + sum(h + gap for h in heights) + 40 + 18 * len(caption)
     seconds = 61
     x = lambda s: left + plot_w * s / seconds  # noqa: E731
@@ -329,6 +350,28 @@ def svg_chart(panels, backlog, caption, title):
         out.append(
             f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">ours: payments accepted '
             "but not yet stored by a processor (backlog)</text>"
+        )
+        y0 += h + gap
+    if cpu:
+        h = backlog_h
+        top_value = nice_ceiling(max(max(v) for v in cpu.values()) or 1)
+        y = lambda v: y0 + h - h * v / top_value  # noqa: E731
+        out += frame(left, y0, plot_w, h, x)
+        for v in (0, top_value / 2, top_value):
+            out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
+            out.append(
+                f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">{v:g} %</text>'
+            )
+        cpu_colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
+        lx = left + plot_w - 230
+        for i, (service, values) in enumerate(cpu.items()):
+            pts = " ".join(f"{x(s + 0.5):.1f},{y(v):.1f}" for s, v in enumerate(values) if s <= 60)
+            colour = cpu_colours.get(service, "#666")
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            out.append(line(lx + 75 * i, y0 + 12, lx + 75 * i + 18, y0 + 12, colour, 3))
+            out.append(f'<text x="{lx + 75 * i + 22}" y="{y0 + 16}">{service}</text>')
+        out.append(
+            f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">ours: CPU per service, % of one core</text>'
         )
         y0 += h + gap
     out.append(
@@ -411,6 +454,7 @@ def cmd_report(directory, result_path):
         k6["cgroups"] = cgroups
         k6["limits"] = extra["note"]
         k6["load_before"] = extra["load"]
+        k6["cpu_seconds"] = extra["cpu"]
         requests = read_csv(os.path.join(directory, f"{mode}.csv"))
         t0 = test_start(requests)
         rows = per_second(requests, t0)
@@ -418,6 +462,7 @@ def cmd_report(directory, result_path):
             {"second": s, "count": n, "p50": p50, "p90": p90, "p99": p99}
             for s, n, p50, p90, p99 in rows
         ]
+        k6["cpu_percent_per_second"] = cpu_per_second(os.path.join(directory, f"{mode}-cpu.tsv"), t0)
         # One stall of the machine moves the whole-run p99 a lot on a shared
         # box; the median of the per-second p99s barely moves.
         p99s = sorted(r[4] for r in rows[1:61] if r[4] is not None)
@@ -463,7 +508,7 @@ def cmd_report(directory, result_path):
     title = "rinha — Rinha de Backend 2025 test, local run"
     series = [(t, a - d - f) for t, a, d, f in backlog["points"]] if backlog else None
     with open(os.path.join(directory, "chart.svg"), "w", encoding="utf-8") as f:
-        f.write(svg_chart(panels, series, caption, title))
+        f.write(svg_chart(panels, series, ours.get("cpu_percent_per_second"), caption, title))
     print_table(ours, floor, ratio, result.get("p99_per_second_median_ratio"))
 
 
@@ -481,6 +526,8 @@ def print_table(ours, floor, ratio, median_ratio):
         ("backlog drain s", lambda k: f"{k['backlog']['drain_ms'] / 1000:.1f}" if k.get("backlog") and k["backlog"]["drain_ms"] is not None else "-"),
         ("stack PSS MB", lambda k: f"{k['total_pss_mb']:.1f}" if k.get("memory") else "-"),
         ("load avg before", lambda k: str(k.get("load_before"))),
+        ("CPU s hap/api1/api2", lambda k: "/".join(f"{k['cpu_seconds'][s]:.1f}" for s in ("haproxy", "api1", "api2"))),
+        ("CPU s k6", lambda k: f"{k['cpu_seconds']['k6']:.1f}"),
     ]
     print()
     print(f"  {'':20}  {'ours':>22}  {'floor':>22}")

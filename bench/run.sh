@@ -230,7 +230,7 @@ fi
 
 # ------------------------------------------------------------------ stacks
 
-stack_pid=""
+stack_pid="" sampler_pid=""
 stop_stack() {
     [ -n "$stack_pid" ] || return 0
     kill -TERM "$stack_pid" 2>/dev/null || true
@@ -243,7 +243,7 @@ stop_stack() {
     wait "$stack_pid" 2>/dev/null || true
     stack_pid=""
 }
-trap 'stop_stack; cg_cleanup' EXIT
+trap '[ -z "$sampler_pid" ] || kill "$sampler_pid" 2>/dev/null; stop_stack; cg_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A pid_of=()
@@ -282,13 +282,35 @@ collect_stats() {
         [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ] || continue
         awk -v s="$service" '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 } END { print "mem", s, r, p }' \
             "/proc/$pid/smaps_rollup" >> "$file"
+        # utime + stime of all its threads since it started (just before k6).
+        awk -v s="$service" -v hz="$(getconf CLK_TCK)" \
+            '{ sub(/^.*\) /, ""); print "cpu", s, ($12 + $13) / hz }' "/proc/$pid/stat" >> "$file"
         if [ "$limits" = 1 ]; then
             cg_stats "$service" >> "$file"
         fi
     done
+    [ -s "$out/$mode-k6-cpu.txt" ] && cat "$out/$mode-k6-cpu.txt" >> "$file"
     if [ "$limits" = 1 ]; then
         echo "note cgroup v$cg_version: $(for s in haproxy api1 api2; do printf '%s %s cpu/%s MiB ' "$s" "${limit_cpus[$s]}" "$((limit_bytes[$s] / 1048576))"; done)" >> "$file"
     fi
+}
+
+# sample_cpu MODE: every 500 ms, the CPU ticks each service has used so
+# far (`ms haproxy api1 api2`), until killed; report.py turns it into CPU %
+# per second. Reading three /proc files twice a second costs nothing.
+sample_cpu() {
+    local file="$out/$1-cpu.tsv" service
+    local pids=("${pid_of[haproxy]:-0}" "${pid_of[api1]:-0}" "${pid_of[api2]:-0}")
+    echo "ms haproxy api1 api2 hz=$(getconf CLK_TCK)" > "$file"
+    while :; do
+        local line
+        line="$(date +%s%3N)"
+        for service in "${pids[@]}"; do
+            line="$line $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$service/stat" 2>/dev/null || echo 0)"
+        done
+        echo "$line" >> "$file"
+        sleep 0.5
+    done
 }
 
 load_before=""
@@ -297,14 +319,16 @@ run_k6() {
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
     say "k6: MAX_REQUESTS=$max_requests against $mode (about 65 s)"
     local status=0
-    K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
+    # k6 shares the machine with the stack: what it burns is in the report.
+    local TIMEFORMAT="cpu k6 %U %S"
+    { time K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
         --out "csv=$out/$mode.csv" \
         -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
         -e "BACKEND_URL=http://127.0.0.1:$port" \
         -e "DEFAULT_URL=http://127.0.0.1:$default_port" \
         -e "FALLBACK_URL=http://127.0.0.1:$fallback_port" \
         -e "RESULT_JSON=$out/$mode.json" \
-        bench/rinha-2025.js >"$out/$mode-k6.log" 2>&1 || status=$?
+        bench/rinha-2025.js >"$out/$mode-k6.log" 2>&1 || status=$?; } 2>"$out/$mode-k6-cpu.txt"
     if [ "$status" -ne 0 ] || [ ! -s "$out/$mode.json" ]; then
         tail -n 30 "$out/$mode-k6.log" >&2
         die "k6 against $mode failed (status $status); see $out/$mode-k6.log"
@@ -322,7 +346,12 @@ for mode in "${modes[@]}"; do
             cg_apply "$service" "${pid_of[$service]}" "${limit_cpus[$service]}" "${limit_bytes[$service]}"
         done
     fi
+    sample_cpu "$mode" &
+    sampler_pid=$!
     run_k6 "$mode"
+    kill "$sampler_pid" 2>/dev/null || true
+    wait "$sampler_pid" 2>/dev/null || true
+    sampler_pid=""
     collect_stats "$mode"
     if [ "$mode" = ours ]; then
         say "reading the backlog back from the processors"
