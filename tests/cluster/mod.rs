@@ -390,30 +390,9 @@ impl Cluster {
     /// so for a few polls, with at least `min` payments; fails after
     /// `timeout`. Returns the settled summary.
     pub fn settle(&mut self, min: u64, timeout: Duration) -> Summary {
-        const STABLE_POLLS: u32 = 5;
-        let deadline = Instant::now() + timeout;
-        let mut last = None;
-        let mut stable = 0;
-        loop {
-            let processors = self.processors_summary(None);
-            let backend = self.backend_summary(None);
-            let agreed = backend == processors && processors.requests() >= min;
-            stable = match (agreed, last == Some(processors)) {
-                (true, true) => stable + 1,
-                (true, false) => 1,
-                (false, _) => 0,
-            };
-            last = Some(processors);
-            if stable >= STABLE_POLLS {
-                return processors;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not settled after {timeout:?} (want ≥ {min} paid):\n\
-                 backend    {backend:?}\nprocessors {processors:?}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        common::settle_with(min, timeout, || {
+            (self.backend_summary(None), self.processors_summary(None))
+        })
     }
 
     /// Where each id was paid, asking both processors (`GET /payments/{id}`).

@@ -581,13 +581,27 @@ pub fn set_delay(port: u16, ms: u64) {
 /// fails after `timeout` with the last readings. Returns the settled
 /// summary.
 pub fn settle(stack: &Stack, min_requests: u64, timeout: Duration) -> Summary {
+    settle_with(min_requests, timeout, || {
+        (
+            backend_summary(stack, None),
+            processors_summary(stack, None),
+        )
+    })
+}
+
+/// [`settle`] over any source of (backend, processors) summaries, for
+/// harnesses that start the pieces themselves.
+pub fn settle_with(
+    min_requests: u64,
+    timeout: Duration,
+    mut read: impl FnMut() -> (Summary, Summary),
+) -> Summary {
     const STABLE_POLLS: u32 = 5;
     let deadline = Instant::now() + timeout;
     let mut last = None;
     let mut stable = 0;
     loop {
-        let processors = processors_summary(stack, None);
-        let backend = backend_summary(stack, None);
+        let (backend, processors) = read();
         let agreed = backend == processors && processors.requests() >= min_requests;
         stable = match (agreed, last == Some(processors)) {
             (true, true) => stable + 1,
