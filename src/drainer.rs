@@ -46,8 +46,10 @@ use crate::time::now_millis;
 /// if it is, it simply pushes again).
 pub const ABANDON_AFTER: Duration = Duration::from_millis(250);
 
-/// How long the dispatcher sleeps when the ring is empty.
-const IDLE_SLEEP: Duration = Duration::from_millis(1);
+/// How long the dispatcher sleeps when the ring is empty: a payment waits
+/// at most this long before it is sent, and an idle leader wakes 500 times
+/// a second (under 1 % of a core, measured).
+const IDLE_SLEEP: Duration = Duration::from_millis(2);
 
 /// The processors' health endpoint allows one call per 5 s per processor,
 /// in fixed windows; 100 ms of margin keeps two calls out of one window even
