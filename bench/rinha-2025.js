@@ -1,8 +1,8 @@
 // The Rinha de Backend 2025 test, rewritten for this project so that it runs
 // offline with k6 v1.1.0 (no remote imports) and reports what the contest
-// would score. ../../shared/rinha-2025.md (or docs/bench.md) states the rules
-// this file follows; each deviation from the official script is named where
-// it happens.
+// would score. docs/bench.md (and shared/rinha-2025.md, beside the
+// repository) state the rules this file follows; each deviation from the
+// official script is named where it happens.
 //
 //   k6 run --no-usage-report -e MAX_REQUESTS=550 bench/rinha-2025.js
 //
