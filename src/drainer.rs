@@ -340,6 +340,7 @@ fn poll_health(context: &Context) {
         for processor in [Processor::Default, Processor::Fallback] {
             let record = &context.shared.header().health[processor as usize].0;
             let now = now_millis() as u64;
+            // Relaxed: a stale value only makes the CAS below fail.
             let last = record.checked_at_ms.load(Ordering::Relaxed);
             let due = now.saturating_sub(last) >= HEALTH_INTERVAL_MS;
             // Relaxed CAS: it only has to let one caller claim each window.
@@ -351,6 +352,8 @@ fn poll_health(context: &Context) {
                 && let Some(health) = context.clients[processor as usize].health()
             {
                 let answer = HealthRecord::encode(health);
+                // Relaxed: the answer is for status output and humans; no
+                // decision reads it, so nothing needs ordering against it.
                 record.answer.store(answer, Ordering::Relaxed);
                 context.router.report_health(processor, health);
             }
