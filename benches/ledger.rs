@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rinha::api;
@@ -103,22 +103,14 @@ fn append(c: &mut Criterion) {
 /// Like the ring's drain between batches: appends are timed in batches that
 /// fit, and the ledger is emptied (its claim counter rewound), untimed,
 /// between them.
-fn timed_with_ledger_reset(shared: &SharedFile, iters: u64, mut op: impl FnMut()) -> Duration {
+fn timed_with_ledger_reset(shared: &SharedFile, iters: u64, op: impl FnMut()) -> Duration {
     let capacity = u64::from(shared.capacities().ledger_entries);
     let reserved = &shared.header().ledger_reserved.0;
-    let mut left = iters;
-    let mut spent = Duration::ZERO;
-    while left > 0 {
+    let make_room = || {
         reserved.store(0, Ordering::Relaxed);
-        let batch = left.min(capacity);
-        let start = Instant::now();
-        for _ in 0..batch {
-            op();
-        }
-        spent += start.elapsed();
-        left -= batch;
-    }
-    spent
+        capacity
+    };
+    common::timed_in_batches(iters, make_room, op)
 }
 
 fn summarize(c: &mut Criterion) {

@@ -61,18 +61,18 @@ pub fn drain(shared: &SharedFile) -> u64 {
     taken
 }
 
-/// Runs `op` `iters` times against a ring that must never fill: the calls
-/// are timed in batches that fit the free slots, and the ring is drained,
-/// untimed, between batches. Returns the time spent in `op` alone.
-pub fn timed_with_ring_drained(shared: &SharedFile, iters: u64, mut op: impl FnMut()) -> Duration {
-    let capacity = shared.ring().capacity();
+/// Times `op` `iters` times in batches: before each batch, `make_room`
+/// (untimed) empties whatever `op` fills and says how many calls fit.
+/// Returns the time spent in `op` alone.
+pub fn timed_in_batches(
+    iters: u64,
+    mut make_room: impl FnMut() -> u64,
+    mut op: impl FnMut(),
+) -> Duration {
     let mut left = iters;
     let mut spent = Duration::ZERO;
     while left > 0 {
-        drain(shared);
-        let ring = shared.ring();
-        let free = capacity - (ring.tail() - ring.head());
-        let batch = left.min(free);
+        let batch = left.min(make_room());
         let start = Instant::now();
         for _ in 0..batch {
             op();
@@ -80,6 +80,19 @@ pub fn timed_with_ring_drained(shared: &SharedFile, iters: u64, mut op: impl FnM
         spent += start.elapsed();
         left -= batch;
     }
+    spent
+}
+
+/// Runs `op` `iters` times against a ring that must never fill: the ring is
+/// drained, untimed, between batches that fit its free slots.
+pub fn timed_with_ring_drained(shared: &SharedFile, iters: u64, op: impl FnMut()) -> Duration {
+    let capacity = shared.ring().capacity();
+    let make_room = || {
+        drain(shared);
+        let ring = shared.ring();
+        capacity - (ring.tail() - ring.head())
+    };
+    let spent = timed_in_batches(iters, make_room, op);
     drain(shared);
     spent
 }
