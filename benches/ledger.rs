@@ -17,11 +17,11 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rinha::api;
 use rinha::config::Capacities;
+use rinha::domain::payment::Processor;
+use rinha::domain::summary::{Summary, Window};
 use rinha::http::{self, Status};
-use rinha::ledger::Record;
-use rinha::payment::Processor;
-use rinha::shared_file::SharedFile;
-use rinha::summary::{Summary, Window};
+use rinha::store::ledger::Record;
+use rinha::store::shared_file::SharedFile;
 use uuid::Uuid;
 
 mod common;

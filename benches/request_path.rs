@@ -12,8 +12,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rinha::api;
 use rinha::config::Capacities;
+use rinha::domain::payment::{self, Payment};
 use rinha::http::{self, Status};
-use rinha::payment::{self, Payment};
 
 mod common;
 use common::{TempShared, timed_with_ring_drained};

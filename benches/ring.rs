@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rinha::config::Capacities;
-use rinha::payment::Payment;
-use rinha::ring::{Cursor, SlotState, Step};
-use rinha::shared_file::SharedFile;
+use rinha::domain::payment::Payment;
+use rinha::store::ring::{Cursor, SlotState, Step};
+use rinha::store::shared_file::SharedFile;
 use uuid::Uuid;
 
 mod common;

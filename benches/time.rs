@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rinha::time::{ISO8601_LEN, Round, format_iso8601, parse_iso8601};
+use rinha::domain::time::{ISO8601_LEN, Round, format_iso8601, parse_iso8601};
 
 fn time(c: &mut Criterion) {
     let mut group = c.benchmark_group("time");

@@ -28,43 +28,34 @@
 //!
 //! ## Layout
 //!
+//! One folder per layer; dependencies point down this list only (a module
+//! never imports one listed above it), and [`config`] and [`log`] are leaves
+//! every layer may use.
+//!
+//! - [`domain`]: payments, money in cents, timestamps, summary windows — the
+//!   contest's vocabulary, with no I/O.
+//! - [`http`]: incremental HTTP/1.1 parsing, response writing and the mio
+//!   event loop; knows nothing of payments.
+//! - [`store`]: the memory-mapped file every instance shares — its layout,
+//!   the ring of pending payments and the ledger of processed ones.
+//! - [`api`]: what each endpoint does with a parsed request, against the store.
+//! - [`drain`]: the elected leader's work — election, routing, forwarding
+//!   payments to the processors and recording what they stored.
+//! - [`tools`]: `rinha processor` (an emulator of the official processor)
+//!   and `rinha local` (the whole stack on one machine).
+//! - [`cli`]: the subcommands' wiring: flags in, layers connected, run.
 //! - [`config`]: flags and their environment twins, one struct per subcommand.
-//! - [`time`]: ISO-8601 UTC timestamps ⇔ milliseconds since the epoch.
-//! - [`money`]: decimal amounts ⇔ integer cents, rounded like the processors.
-//! - [`payment`]: the payment body extractor and the processor identities.
-//! - [`summary`]: the summary's query window, totals and JSON.
-//! - [`http`]: incremental HTTP/1.1 request parsing and response writing.
-//! - [`shared_file`]: the memory-mapped file: layout, version, creation.
-//! - [`ring`]: the cross-process ring of pending payments.
-//! - [`ledger`]: the append-only record of processed payments.
-//! - [`api`]: what each endpoint does with a parsed request.
-//! - [`server`]: the mio event loop of `rinha api`.
-//! - [`election`]: which process drains, and the hand-over when it dies.
-//! - [`drainer`]: forwarding pending payments to the processors.
-//! - [`router`]: which processor a payment goes to, and when it waits.
-//! - [`processor_client`]: the drainer's HTTP calls to one processor.
-//! - [`emulator`]: `rinha processor`, a faithful stand-in for the official one.
-//! - [`local`]: `rinha local`, the whole stack on one machine.
 //! - [`log`]: one stderr line per write, whole even when processes share a pipe.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cli;
 pub mod config;
-pub mod drainer;
-pub mod election;
-pub mod emulator;
+pub mod domain;
+pub mod drain;
 pub mod http;
-pub mod ledger;
-pub mod local;
 pub mod log;
-pub mod money;
-pub mod payment;
-pub mod processor_client;
-pub mod ring;
-pub mod router;
-pub mod server;
-pub mod shared_file;
-pub mod summary;
-pub mod time;
+pub mod store;
+pub mod tools;

@@ -21,9 +21,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let outcome = match command.as_str() {
-        "api" => ApiConfig::parse(flags).map(rinha::server::run),
-        "processor" => EmulatorConfig::parse(flags).map(rinha::emulator::run),
-        "local" => LocalConfig::parse(flags).map(rinha::local::run),
+        "api" => ApiConfig::parse(flags).map(rinha::cli::api::run),
+        "processor" => EmulatorConfig::parse(flags).map(rinha::tools::emulator::run),
+        "local" => LocalConfig::parse(flags).map(rinha::tools::local::run),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -2,8 +2,8 @@
 //!
 //! A table of raw requests, each sent on its own connection while a steady
 //! load of valid payments runs on others. For each case: the statuses the
-//! server documents (`src/http.rs` for framing, `src/api.rs` and
-//! `src/payment.rs` for content), whether the connection is then closed or
+//! server documents (`src/http/mod.rs` for framing, `src/api/mod.rs` and
+//! `src/domain/payment.rs` for content), whether the connection is then closed or
 //! kept (kept ones must serve one more request), and, at the end, that the
 //! ledger holds exactly the valid payments: every correlation id a case
 //! refused is looked up at both processors and must be at neither; every id
@@ -925,7 +925,7 @@ fn slowloris_clients_hold_their_connections_not_the_server() {
 
 #[test]
 fn beyond_the_connection_cap_new_clients_are_closed_until_others_leave() {
-    const CAP: usize = rinha::server::MAX_CONNECTIONS;
+    const CAP: usize = rinha::http::server::MAX_CONNECTIONS;
     let mut cluster = Cluster::start("conn-cap", 1, &[]);
     let addr = cluster.apis[0].addr;
     let rss_before = cluster.apis[0].proc.rss_kib();

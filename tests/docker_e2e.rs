@@ -884,7 +884,7 @@ fn logs_timestamped(container: &str) -> String {
 
 /// Docker's RFC 3339 timestamps (nanoseconds, `Z`) in ms since the epoch.
 fn docker_time_ms(text: &str) -> Option<i64> {
-    rinha::time::parse_iso8601(text.as_bytes(), rinha::time::Round::Down)
+    rinha::domain::time::parse_iso8601(text.as_bytes(), rinha::domain::time::Round::Down)
 }
 
 fn docker(args: &[&str]) -> String {

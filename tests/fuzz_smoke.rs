@@ -296,8 +296,8 @@ fn parse_cents_survives_mutants() {
 /// itself be right on the cases `money`'s own tests pin down.
 #[test]
 fn the_cents_reference_agrees_with_known_answers() {
-    use rinha::money::AmountError::*;
-    let cases: &[(&str, Result<u64, rinha::money::AmountError>)] = &[
+    use rinha::domain::money::AmountError::*;
+    let cases: &[(&str, Result<u64, rinha::domain::money::AmountError>)] = &[
         ("19.90", Ok(1990)),
         ("19.9", Ok(1990)),
         ("0.125", Ok(12)),
@@ -328,7 +328,7 @@ fn the_cents_reference_agrees_with_known_answers() {
             "{text}"
         );
         assert_eq!(
-            rinha::money::parse_cents(text.as_bytes()),
+            rinha::domain::money::parse_cents(text.as_bytes()),
             expected,
             "{text}"
         );

@@ -13,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rinha::config::Capacities;
-use rinha::payment::Payment;
-use rinha::ring::{Cursor, SlotState, Step};
-use rinha::shared_file::SharedFile;
+use rinha::domain::payment::Payment;
+use rinha::store::ring::{Cursor, SlotState, Step};
+use rinha::store::shared_file::SharedFile;
 use uuid::Uuid;
 
 const ROLE: &str = "RINHA_TEST_PRODUCER";

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rinha::config::Capacities;
-use rinha::ring::{Cursor, SlotState, Step};
-use rinha::shared_file::SharedFile;
+use rinha::store::ring::{Cursor, SlotState, Step};
+use rinha::store::shared_file::SharedFile;
 
 /// A shared file in a fresh directory, removed on drop.
 ///

@@ -23,11 +23,11 @@
 //!   implementation (string arithmetic, round half to even), and
 //!   `write_cents` parses back to the same cents.
 
+use rinha::domain::money::{self, AmountError, MAX_CENTS};
+use rinha::domain::payment::{self, PaymentError};
+use rinha::domain::summary::{self, Window};
+use rinha::domain::time::{self, ISO8601_LEN, Round};
 use rinha::http::{self, HttpError, MAX_BODY, MAX_HEAD, Method, Status};
-use rinha::money::{self, AmountError, MAX_CENTS};
-use rinha::payment::{self, PaymentError};
-use rinha::summary::{self, Window};
-use rinha::time::{self, ISO8601_LEN, Round};
 
 /// The parts of a request the server acts on, owned so that parses of
 /// different buffers can be compared.

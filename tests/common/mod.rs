@@ -438,13 +438,13 @@ pub fn post_payment(client: &mut Client) -> io::Result<u16> {
 
 /// Milliseconds since the epoch, UTC.
 pub fn now_ms() -> i64 {
-    rinha::time::now_millis()
+    rinha::domain::time::now_millis()
 }
 
 /// `2025-07-10T12:34:56.789Z` for `ms`.
 pub fn iso(ms: i64) -> String {
-    let mut out = [0; rinha::time::ISO8601_LEN];
-    rinha::time::format_iso8601(ms, &mut out);
+    let mut out = [0; rinha::domain::time::ISO8601_LEN];
+    rinha::domain::time::format_iso8601(ms, &mut out);
     String::from_utf8(out.to_vec()).expect("ASCII")
 }
 

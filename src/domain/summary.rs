@@ -12,7 +12,7 @@
 //!   no timestamp to disagree about. A non-empty value that does not parse
 //!   is an error, never silently "everything".
 //! - `from` rounds a sub-millisecond fraction up and `to` rounds it down
-//!   (see [`crate::time`]), so the window holds exactly the payments the
+//!   (see [`crate::domain::time`]), so the window holds exactly the payments the
 //!   processors' full-precision comparison would.
 //! - Values are percent-decoded (`%3A` → `:`) into a fixed stack buffer of
 //!   [`MAX_VALUE_LEN`] bytes: no allocation, and a longer value, which cannot
@@ -24,9 +24,9 @@
 //! - Amounts are summed in cents as `u128` and printed with exactly two
 //!   decimals by [`money::write_cents`]; no float ever rounds a total.
 
-use crate::money;
-use crate::payment::Processor;
-use crate::time::{self, Round};
+use crate::domain::money;
+use crate::domain::payment::Processor;
+use crate::domain::time::{self, Round};
 
 /// An inclusive range of `requestedAt` instants, in ms since the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use std::time::Duration;
 use ureq::Agent;
 use uuid::Uuid;
 
-use crate::money;
-use crate::payment::write_payment_json;
-use crate::time::{self, Round};
+use crate::domain::money;
+use crate::domain::payment::{Health, write_payment_json};
+use crate::domain::time::{self, Round};
 
 /// What a `POST /payments` achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,15 +47,6 @@ pub enum Lookup {
     NotFound,
     /// No usable answer.
     Unknown,
-}
-
-/// `GET /payments/service-health`'s answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Health {
-    /// The processor's failure flag.
-    pub failing: bool,
-    /// The processor's configured delay.
-    pub min_response_time_ms: u64,
 }
 
 /// A keep-alive client for one processor, shared by the drainer's workers.

@@ -5,9 +5,9 @@
 
 use super::json::{self, Value};
 use super::routes::{Answer, Emulator, Settings, bool_text, empty, json, lock, ok_json};
+use crate::domain::money;
+use crate::domain::summary;
 use crate::http::Request;
-use crate::money;
-use crate::summary;
 
 const PURGED: &str = r#"{"message":"All payments purged."}"#;
 

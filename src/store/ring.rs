@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::payment::{Payment, Processor};
+use crate::domain::payment::{Payment, Processor};
 
 /// One ring slot: a 64-byte line of atomics.
 #[repr(C, align(64))]
@@ -178,7 +178,7 @@ pub enum Peek {
 /// out a full abandon timeout, so two cannot happen in a healthy system.
 const PUSH_ATTEMPTS: usize = 3;
 
-/// A view of the ring in a [`crate::shared_file::SharedFile`].
+/// A view of the ring in a [`crate::store::shared_file::SharedFile`].
 #[derive(Clone, Copy)]
 pub struct Ring<'a> {
     slots: &'a [Slot],
@@ -466,8 +466,8 @@ impl Cursor {
 mod tests {
     use super::*;
     use crate::config::Capacities;
-    use crate::shared_file::SharedFile;
-    use crate::shared_file::tests::temp_shared;
+    use crate::store::shared_file::SharedFile;
+    use crate::store::shared_file::tests::temp_shared;
 
     fn shared(name: &str, ring_slots: u32) -> SharedFile {
         let caps = Capacities {

@@ -1,4 +1,4 @@
-//! The mio event loop of `rinha api`.
+//! The mio event loop that serves HTTP on a TCP or Unix listener.
 //!
 //! One thread, one `epoll`, no locks: every request is answered from the
 //! shared file without waiting on anything, so a single loop keeps up with the
@@ -16,12 +16,11 @@
 //! The listener is TCP or a Unix socket (HAProxy reaches the instances through
 //! Unix sockets, which skip the TCP stack on both sides).
 //!
-//! With `--floor` the very same loop answers through [`api::floor`] instead
-//! of [`api::handle`]: no shared file is opened and no election is stood for,
-//! so a benchmark against it measures everything but the payment path. The
-//! responder is a generic parameter, so neither mode pays for the other.
+//! What each request gets is a generic [`Respond`] parameter supplied by the
+//! caller (`crate::cli::api` passes the payment API, or the benchmark floor's
+//! fixed responses), so the loop knows nothing of payments and neither
+//! responder pays for the other.
 
-use std::error::Error;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -32,10 +31,8 @@ use mio::event::{Event, Source};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::api;
-use crate::config::{ApiConfig, Listen};
+use crate::config::Listen;
 use crate::http::{self, Request, Status};
-use crate::shared_file::SharedFile;
 
 /// Open connections beyond this are closed as soon as they are accepted.
 /// HAProxy keeps a small pool per instance; the bound only protects memory.
@@ -52,43 +49,6 @@ const INITIAL_OUTPUT: usize = 4 * 1024;
 /// Requests are not answered while this much output waits for a client that
 /// does not read, so a pipelining client cannot grow our memory without bound.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
-
-/// Runs `rinha api` until SIGINT or SIGTERM.
-pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
-    if config.floor {
-        return run_floor(&config);
-    }
-    let shared = Arc::new(SharedFile::open_or_create(
-        &config.shared_file,
-        config.capacities,
-    )?);
-    let mut server = Server::bind(&config.listen, config.reuse_port)?;
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())?;
-    if config.drain {
-        crate::election::spawn_candidate(shared.clone(), &config)?;
-    }
-    crate::log!(
-        "rinha api listening on {} shared file {}",
-        server.listener.describe()?,
-        config.shared_file.display()
-    );
-    server.serve(&shared, config.purge_enabled)?;
-    Ok(())
-}
-
-/// `rinha api --floor`: the loop with fixed responses, and nothing else.
-fn run_floor(config: &ApiConfig) -> Result<(), Box<dyn Error>> {
-    let mut server = Server::bind(&config.listen, config.reuse_port)?;
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())?;
-    crate::log!(
-        "rinha api listening on {} as the benchmark floor: fixed responses, no shared file",
-        server.listener.describe()?
-    );
-    server.serve_floor()?;
-    Ok(())
-}
 
 /// A bound listener, its poll and its connections.
 pub struct Server {
@@ -155,29 +115,20 @@ impl Server {
         }
     }
 
+    /// Where it listens, as `--listen` spells it.
+    pub fn describe(&self) -> io::Result<String> {
+        self.listener.describe()
+    }
+
     /// A handle that stops [`Server::serve`].
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
     }
 
-    /// Answers requests until [`Stopper::stop`] is called. Trouble with one
-    /// connection closes that connection only; errors returned are the
-    /// poll's own.
-    pub fn serve(&mut self, shared: &SharedFile, purge_enabled: bool) -> io::Result<()> {
-        self.serve_with(&|request: &Request, out: &mut Vec<u8>| {
-            api::handle(request, shared, purge_enabled, out)
-        })
-    }
-
-    /// Like [`Server::serve`], but every request gets [`api::floor`]'s fixed
-    /// response: the benchmark reference.
-    pub fn serve_floor(&mut self) -> io::Result<()> {
-        self.serve_with(&api::floor)
-    }
-
-    /// The loop itself; `respond` appends one response and says whether the
-    /// connection stays open (see [`api::handle`]).
-    fn serve_with(&mut self, respond: &impl Respond) -> io::Result<()> {
+    /// Answers requests with `respond` until [`Stopper::stop`] is called.
+    /// Trouble with one connection closes that connection only; errors
+    /// returned are the poll's own.
+    pub fn serve(&mut self, respond: &impl Respond) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while !self.stopper.is_stopped() {
             if let Err(error) = self.poll.poll(&mut events, None) {
@@ -277,8 +228,8 @@ impl Server {
 }
 
 /// Appends the response to one request and says whether the connection
-/// stays open: [`api::handle`] bound to its shared file, or [`api::floor`].
-trait Respond: Fn(&Request, &mut Vec<u8>) -> bool {}
+/// stays open; any `Fn(&Request, &mut Vec<u8>) -> bool` is one.
+pub trait Respond: Fn(&Request, &mut Vec<u8>) -> bool {}
 
 impl<F: Fn(&Request, &mut Vec<u8>) -> bool> Respond for F {}
 
@@ -607,7 +558,6 @@ forward_source!(Listener, Listener::Tcp(l) => l, Listener::Unix { listener: l, .
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Capacities;
 
     struct TempDir(PathBuf);
 
@@ -657,17 +607,15 @@ mod tests {
 
     #[test]
     fn serve_returns_when_stopped_from_another_thread() {
-        let dir = TempDir::new("stop");
-        let capacities = Capacities {
-            ring_slots: 8,
-            ledger_entries: 8,
-        };
-        let shared = SharedFile::open_or_create(&dir.0.join("shared.bin"), capacities).unwrap();
         let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into()), false).unwrap();
         let address = server.local_addr().unwrap();
         let stopper = server.stopper();
+        let not_found = |request: &Request, out: &mut Vec<u8>| {
+            http::write_response(out, 404, false, b"", request.keep_alive);
+            request.keep_alive
+        };
         std::thread::scope(|scope| {
-            let serving = scope.spawn(|| server.serve(&shared, true));
+            let serving = scope.spawn(|| server.serve(&not_found));
             let mut client = std::net::TcpStream::connect(address).unwrap();
             client
                 .write_all(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n")
@@ -677,43 +625,6 @@ mod tests {
             assert!(
                 response.starts_with("HTTP/1.1 404 Not Found\r\n"),
                 "{response}"
-            );
-            stopper.stop();
-            serving.join().unwrap().unwrap();
-        });
-    }
-
-    #[test]
-    fn the_floor_answers_pipelined_requests_without_a_shared_file() {
-        let mut server = Server::bind(&Listen::Tcp(([127, 0, 0, 1], 0).into()), false).unwrap();
-        let address = server.local_addr().unwrap();
-        let stopper = server.stopper();
-        std::thread::scope(|scope| {
-            let serving = scope.spawn(|| server.serve_floor());
-            let mut client = std::net::TcpStream::connect(address).unwrap();
-            client
-                .write_all(
-                    b"POST /payments HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}\
-                      GET /payments-summary HTTP/1.1\r\nConnection: close\r\n\r\n",
-                )
-                .unwrap();
-            let mut response = String::new();
-            client.read_to_string(&mut response).unwrap();
-            let (payment, summary) = response
-                .split_once("HTTP/1.1 200 OK\r\n")
-                .unwrap()
-                .1
-                .split_once("HTTP/1.1 200 OK\r\n")
-                .expect("two responses");
-            assert!(
-                payment.ends_with("Content-Length: 0\r\n\r\n"),
-                "{payment:?}"
-            );
-            assert!(
-                summary.ends_with(
-                    r#"{"default":{"totalRequests":0,"totalAmount":0.00},"fallback":{"totalRequests":0,"totalAmount":0.00}}"#
-                ),
-                "{summary:?}"
             );
             stopper.stop();
             serving.join().unwrap().unwrap();

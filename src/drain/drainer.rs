@@ -32,13 +32,13 @@ use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use uuid::Uuid;
 
 use crate::config::ApiConfig;
-use crate::ledger::Record;
-use crate::payment::{Payment, Processor};
-use crate::processor_client::{Lookup, Outcome, ProcessorClient};
-use crate::ring::{Cursor, Pending, SlotState, Step};
-use crate::router::{Router, Ticket};
-use crate::shared_file::{HealthRecord, SharedFile};
-use crate::time::now_millis;
+use crate::domain::payment::{Payment, Processor};
+use crate::domain::time::now_millis;
+use crate::drain::client::{Lookup, Outcome, ProcessorClient};
+use crate::drain::router::{Router, Ticket};
+use crate::store::ledger::Record;
+use crate::store::ring::{Cursor, Pending, SlotState, Step};
+use crate::store::shared_file::{HealthRecord, SharedFile};
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling

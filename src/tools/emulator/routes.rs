@@ -16,9 +16,9 @@ use super::gate::{self, Gate};
 use super::health::{Admission, HealthLimiter};
 use super::json::{self, Value};
 use super::store::{Insert, Store, Stored};
+use crate::domain::money;
+use crate::domain::time::{self, Round};
 use crate::http::{self, Method, Request};
-use crate::money;
-use crate::time::{self, Round};
 
 /// The settings the admin endpoints change at run time.
 #[derive(Debug)]
@@ -445,7 +445,7 @@ mod tests {
         }
         assert_eq!(
             lock(&emulator.store)
-                .totals(crate::summary::Window::ALL)
+                .totals(crate::domain::summary::Window::ALL)
                 .requests,
             0
         );

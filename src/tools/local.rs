@@ -39,7 +39,7 @@ use crate::config::LocalConfig;
 
 /// The contest configuration, for when `--haproxy-cfg` is left at its
 /// default and the current directory is not the repository.
-const EMBEDDED_HAPROXY_CFG: &str = include_str!("../haproxy.cfg");
+const EMBEDDED_HAPROXY_CFG: &str = include_str!("../../haproxy.cfg");
 const DEFAULT_HAPROXY_CFG: &str = "haproxy.cfg";
 /// The official processors' initial admin token.
 const ADMIN_TOKEN: &str = "123";

@@ -27,9 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use crate::payment::Processor;
-use crate::shared_file::Purge;
-use crate::summary::{Summary, Totals, Window};
+use crate::domain::payment::Processor;
+use crate::domain::summary::{Summary, Totals, Window};
+use crate::store::shared_file::Purge;
 
 /// The summed half of a ledger entry.
 #[repr(C)]
@@ -72,7 +72,7 @@ const COMMITTED: u64 = 1;
 const FALLBACK_BIT: u64 = 1 << 1;
 const GENERATION_SHIFT: u32 = 32;
 
-/// A view of the ledger in a [`crate::shared_file::SharedFile`].
+/// A view of the ledger in a [`crate::store::shared_file::SharedFile`].
 #[derive(Clone, Copy)]
 pub struct Ledger<'a> {
     entries: &'a [Entry],
@@ -248,8 +248,8 @@ impl<'a> Ledger<'a> {
 mod tests {
     use super::*;
     use crate::config::Capacities;
-    use crate::shared_file::SharedFile;
-    use crate::shared_file::tests::temp_shared;
+    use crate::store::shared_file::SharedFile;
+    use crate::store::shared_file::tests::temp_shared;
 
     fn shared(name: &str, ledger_entries: u32) -> SharedFile {
         let caps = Capacities {

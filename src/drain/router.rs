@@ -21,8 +21,8 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::payment::Processor;
-use crate::processor_client::{Health, Outcome};
+use crate::domain::payment::{Health, Processor};
+use crate::drain::client::Outcome;
 
 /// How often a probe may test an open circuit.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);

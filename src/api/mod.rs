@@ -19,10 +19,10 @@
 //! against it measures HAProxy, the kernel, the event loop and the HTTP
 //! parser alone, and the gap to [`handle`] is what the payment path costs.
 
+use crate::domain::payment;
+use crate::domain::summary;
 use crate::http::{self, Method, Request};
-use crate::payment;
-use crate::shared_file::SharedFile;
-use crate::summary;
+use crate::store::shared_file::SharedFile;
 
 const PAYMENTS: &[u8] = b"/payments";
 const SUMMARY: &[u8] = b"/payments-summary";
@@ -103,9 +103,9 @@ fn write_summary(out: &mut Vec<u8>, summary: summary::Summary, keep_alive: bool)
 mod tests {
     use super::*;
     use crate::config::Capacities;
+    use crate::domain::payment::PaymentError;
+    use crate::domain::summary::{QueryError, Summary};
     use crate::http::{Status, parse_request};
-    use crate::payment::PaymentError;
-    use crate::summary::{QueryError, Summary};
 
     const PAYMENT: &str =
         r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90}"#;
@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(statuses[2].0, "HTTP/1.1 503 Service Unavailable");
         assert_eq!(
             statuses[2].1.as_bytes(),
-            crate::shared_file::AcceptError::Full.message()
+            crate::store::shared_file::AcceptError::Full.message()
         );
     }
 }

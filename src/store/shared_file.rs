@@ -49,10 +49,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::MmapRaw;
 
 use crate::config::Capacities;
-use crate::ledger::{Entry, EntryKey, Ledger};
-use crate::payment::Payment;
-use crate::ring::{PushError, Ring, Slot};
-use crate::summary::{Summary, Window};
+use crate::domain::payment::Payment;
+use crate::domain::summary::{Summary, Window};
+use crate::store::ledger::{Entry, EntryKey, Ledger};
+use crate::store::ring::{PushError, Ring, Slot};
 
 /// `RINHA\0SH` read as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
@@ -100,7 +100,7 @@ pub struct HealthRecord {
 impl HealthRecord {
     /// Bit 63 set (an answer exists), bit 0 failing, bits 1–62 the
     /// minResponseTime in ms (clamped).
-    pub fn encode(health: crate::processor_client::Health) -> u64 {
+    pub fn encode(health: crate::domain::payment::Health) -> u64 {
         let delay = health.min_response_time_ms.min((1 << 62) - 1);
         1 << 63 | delay << 1 | u64::from(health.failing)
     }
@@ -127,7 +127,7 @@ pub struct Header {
     pub ledger_reserved: Line<AtomicU64>,
     /// See [`Purge`].
     pub purge: Line<Purge>,
-    /// Indexed by [`crate::payment::Processor`] as `usize`.
+    /// Indexed by [`crate::domain::payment::Processor`] as `usize`.
     pub health: [Line<HealthRecord>; 2],
     /// See [`LeaderRecord`].
     pub leader: Line<LeaderRecord>,

@@ -25,8 +25,8 @@
 
 use uuid::Uuid;
 
-use crate::money::{self, AmountError};
-use crate::time::{self, ISO8601_LEN};
+use crate::domain::money::{self, AmountError};
+use crate::domain::time::{self, ISO8601_LEN};
 
 /// One of the two payment processors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +55,15 @@ impl Processor {
             Processor::Fallback => "fallback",
         }
     }
+}
+
+/// `GET /payments/service-health`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// The processor's failure flag.
+    pub failing: bool,
+    /// The processor's configured delay.
+    pub min_response_time_ms: u64,
 }
 
 /// An accepted payment: who, and how much, in whole cents.

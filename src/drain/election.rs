@@ -6,7 +6,7 @@
 //! its holder exits *for any reason*, SIGKILL included, waking the next
 //! candidate at once: a takeover costs a context switch, not a timeout.
 //! The new leader then finishes what its predecessor left in flight (see
-//! [`crate::drainer`]).
+//! [`crate::drain::drainer`]).
 //!
 //! A leader that is frozen (SIGSTOP, a debugger) keeps its lock: draining
 //! pauses, accepted payments wait in the ring (up to its capacity, then
@@ -24,9 +24,9 @@ use std::sync::atomic::Ordering;
 use std::thread;
 
 use crate::config::ApiConfig;
-use crate::drainer;
-use crate::shared_file::SharedFile;
-use crate::time::now_millis;
+use crate::domain::time::now_millis;
+use crate::drain::drainer;
+use crate::store::shared_file::SharedFile;
 
 /// The lock file that elects the drainer, next to the shared file.
 pub fn lock_path(shared_file: &Path) -> PathBuf {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::summary::{Totals, Window};
+use crate::domain::summary::{Totals, Window};
 
 /// One stored payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

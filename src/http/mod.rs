@@ -18,6 +18,8 @@
 //! rather than half supported. Both sides of a request-smuggling ambiguity
 //! (conflicting lengths, any transfer coding) are rejected outright.
 
+pub mod server;
+
 /// The most bytes a request head (request line and headers) may take.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// The largest `Content-Length` accepted; a payment body is under 100 bytes.

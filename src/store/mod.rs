@@ -1,0 +1,10 @@
+//! The memory-mapped file that every instance shares: a header, a ring of
+//! accepted payments waiting to be drained, and a ledger of the payments the
+//! processors stored. API instances push into the ring and scan the ledger;
+//! the elected drainer consumes the ring and appends to the ledger.
+//! The file's layout, version and the proof of every ordering live in
+//! [`shared_file`], [`ring`] and [`ledger`].
+
+pub mod ledger;
+pub mod ring;
+pub mod shared_file;
