@@ -155,12 +155,7 @@ impl ProcessorClient {
             .limit(MAX_RESPONSE)
             .reader()
             .read_to_end(body);
-        match status {
-            200..=299 => Outcome::Stored,
-            422 => Outcome::AlreadyStored,
-            429 | 500..=599 => Outcome::Refused,
-            other => Outcome::Rejected(other),
-        }
+        outcome_of(status)
     }
 
     /// Reads what the processor stored under `id`.
@@ -170,23 +165,10 @@ impl ProcessorClient {
         url.push_str(&urls.payments);
         url.push('/');
         url.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-        let Some((status, body)) = self.get(&url) else {
-            return Lookup::Unknown;
-        };
-        if status == 404 {
-            return Lookup::NotFound;
+        match self.get(&url) {
+            Some((status, body)) => lookup_of(status, &body),
+            None => Lookup::Unknown,
         }
-        let found = (status == 200)
-            .then(|| {
-                let requested_at = json_string(&body, "requestedAt")?;
-                let amount = json_number(&body, "amount")?;
-                Some(Lookup::Found {
-                    requested_at_ms: time::parse_iso8601(requested_at, Round::Down)?,
-                    amount_cents: money::parse_cents(amount).ok()?,
-                })
-            })
-            .flatten();
-        found.unwrap_or(Lookup::Unknown)
     }
 
     /// Asks for the processor's health; `None` if it did not answer 200.
@@ -215,6 +197,34 @@ impl ProcessorClient {
             .ok()?;
         Some((status, body))
     }
+}
+
+/// What the status of an answer to `POST /payments` proves.
+pub fn outcome_of(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Stored,
+        422 => Outcome::AlreadyStored,
+        429 | 500..=599 => Outcome::Refused,
+        other => Outcome::Rejected(other),
+    }
+}
+
+/// What an answer to `GET /payments/{id}` says was stored.
+pub fn lookup_of(status: u16, body: &[u8]) -> Lookup {
+    if status == 404 {
+        return Lookup::NotFound;
+    }
+    let found = (status == 200)
+        .then(|| {
+            let requested_at = json_string(body, "requestedAt")?;
+            let amount = json_number(body, "amount")?;
+            Some(Lookup::Found {
+                requested_at_ms: time::parse_iso8601(requested_at, Round::Down)?,
+                amount_cents: money::parse_cents(amount).ok()?,
+            })
+        })
+        .flatten();
+    found.unwrap_or(Lookup::Unknown)
 }
 
 /// `http://name:port` with the name replaced by its first address, or the

@@ -5,4 +5,7 @@
 pub mod client;
 pub mod drainer;
 pub mod election;
+pub mod fate;
+pub mod pacer;
 pub mod router;
+pub mod wire;

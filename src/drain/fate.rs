@@ -1,0 +1,285 @@
+//! The exactly-once state machine of one payment, as a pure function.
+//!
+//! Everything the drainer does with money follows from [`next`]: given what
+//! it knew of a payment before a call and what the call proved, it says
+//! what to do. Keeping it free of I/O lets the table test below walk every
+//! transition of the diagram:
+//!
+//! ```text
+//!            ┌───────────── Refused (500, 429, never sent) ──────────┐
+//!            ▼                                                        │
+//!        Unsent ──POST──► 200 ─────────────────────────────► Record ◄─┼────────┐
+//!            │   │                                                    │        │
+//!            │   ├─ 422 (someone else's) ──────────────────► Discard  │        │
+//!            │   ├─ other 4xx ─────────────────────────────► Discard  │        │
+//!            │   └─ no proof (timeout, reset, 408, 425) ──┐           │        │
+//!            │                                            ▼           │        │
+//!            │                       Pinned{processor, requestedAt} ──┘ (same  │
+//!            │                          │  POST again, same stamp:   processor)│
+//!            │                          │  200 ───────────────────────────────►┤
+//!            │                          │  500/429/no proof ──► again, later   │
+//!            │                          │  422 or other 4xx ──► LookUp         │
+//!            │                          ▼                                      │
+//!            │                 GET /payments/{id}: found with our stamp ───────┘
+//!            │                   found with another stamp ──► Discard
+//!            │                   404 ──► POST again; no answer ──► look up again, later
+//! ```
+//!
+//! Why each edge is safe:
+//! - a payment is recorded only on a 200 to our own request, or when the
+//!   processor shows it stored *our* `requestedAt`: the ledger then agrees
+//!   with the processor to the millisecond;
+//! - once a request may have reached a processor without a proof of its
+//!   outcome, the payment is pinned there with its stamp: it is never sent
+//!   to the other processor, so it cannot be paid twice;
+//! - an unpinned 422 means another payment with this correlation id is
+//!   stored (an earlier request of ours would have pinned it first).
+
+use crate::domain::payment::Processor;
+use crate::drain::client::{Lookup, Outcome};
+
+/// What the drainer knows of a payment between two calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Never sent, or every attempt proven not stored: any processor may take it.
+    Unsent,
+    /// Sent to `processor` with `stamp`, outcome unknown: only that processor,
+    /// only that stamp, for ever.
+    Pinned {
+        /// Where it may have been stored.
+        processor: Processor,
+        /// The `requestedAt` it was sent with, ms since the epoch.
+        stamp: i64,
+    },
+}
+
+/// What one call proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// The answer to `POST /payments` sent to `processor` with `stamp`.
+    Paid {
+        /// Where it was sent.
+        processor: Processor,
+        /// The `requestedAt` it carried.
+        stamp: i64,
+        /// What the answer proved.
+        outcome: Outcome,
+    },
+    /// The answer to `GET /payments/{id}` at the pinned processor.
+    LookedUp(Lookup),
+}
+
+/// What to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Stored by `processor` with `stamp`: append to the ledger, mark done.
+    Record {
+        /// Who stored it.
+        processor: Processor,
+        /// The `requestedAt` it stored.
+        stamp: i64,
+    },
+    /// Never to be paid by us: mark done without a ledger entry.
+    Discard(Why),
+    /// Send again as `Known` says: anywhere if unsent, else to the pin.
+    Send(Known),
+    /// Send again to the pin, but not at once: the processor is busy or
+    /// the outcome is still unknown.
+    SendLater(Known),
+    /// Ask the pinned processor what it stored under the id.
+    LookUp(Known),
+    /// Ask again later: the lookup had no usable answer.
+    LookUpLater(Known),
+}
+
+/// Why a payment is discarded, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// 422 to a first request: another payment holds this correlation id.
+    IdTaken,
+    /// A 4xx that no retry can change.
+    Rejected(u16),
+    /// The processor stored another payment under this id.
+    OtherStored,
+}
+
+impl Why {
+    /// One line for the log.
+    pub fn describe(self) -> String {
+        match self {
+            Why::IdTaken => "the processor already holds its correlationId".into(),
+            Why::Rejected(status) => format!("the processor rejected it ({status})"),
+            Why::OtherStored => "another payment with its correlationId was stored".into(),
+        }
+    }
+}
+
+/// 408 Request Timeout and 425 Too Early say the request was not processed
+/// *as far as that hop knows*: a proxy in between may still have passed it
+/// on, so they prove nothing.
+fn proves_nothing(status: u16) -> bool {
+    matches!(status, 408 | 425)
+}
+
+/// The transition function; see the module docs.
+pub fn next(known: Known, proof: Proof) -> Action {
+    match (known, proof) {
+        (
+            _,
+            Proof::Paid {
+                processor,
+                stamp,
+                outcome: Outcome::Stored,
+            },
+        ) => Action::Record { processor, stamp },
+        (
+            Known::Unsent,
+            Proof::Paid {
+                processor,
+                stamp,
+                outcome,
+            },
+        ) => match outcome {
+            Outcome::AlreadyStored => Action::Discard(Why::IdTaken),
+            Outcome::Refused => Action::Send(Known::Unsent),
+            Outcome::Rejected(status) if !proves_nothing(status) => {
+                Action::Discard(Why::Rejected(status))
+            }
+            _ => Action::SendLater(Known::Pinned { processor, stamp }),
+        },
+        (pinned @ Known::Pinned { .. }, Proof::Paid { outcome, .. }) => match outcome {
+            Outcome::Rejected(status) if proves_nothing(status) => Action::SendLater(pinned),
+            Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUp(pinned),
+            _ => Action::SendLater(pinned),
+        },
+        (pinned @ Known::Pinned { processor, stamp }, Proof::LookedUp(lookup)) => match lookup {
+            Lookup::Found {
+                requested_at_ms, ..
+            } if requested_at_ms == stamp => Action::Record { processor, stamp },
+            Lookup::Found { .. } => Action::Discard(Why::OtherStored),
+            Lookup::NotFound => Action::Send(pinned),
+            Lookup::Unknown => Action::LookUpLater(pinned),
+        },
+        // Only a pinned payment is ever looked up; an unsent one simply
+        // goes out again.
+        (Known::Unsent, Proof::LookedUp(_)) => Action::Send(Known::Unsent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Processor = Processor::Default;
+    const STAMP: i64 = 1_752_000_000_123;
+    const PINNED: Known = Known::Pinned {
+        processor: D,
+        stamp: STAMP,
+    };
+
+    fn paid(outcome: Outcome) -> Proof {
+        Proof::Paid {
+            processor: D,
+            stamp: STAMP,
+            outcome,
+        }
+    }
+
+    fn found(requested_at_ms: i64) -> Proof {
+        Proof::LookedUp(Lookup::Found {
+            requested_at_ms,
+            amount_cents: 2005,
+        })
+    }
+
+    #[test]
+    fn every_edge_of_the_diagram() {
+        let record = Action::Record {
+            processor: D,
+            stamp: STAMP,
+        };
+        let table = [
+            // From Unsent.
+            (Known::Unsent, paid(Outcome::Stored), record),
+            (
+                Known::Unsent,
+                paid(Outcome::AlreadyStored),
+                Action::Discard(Why::IdTaken),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Refused),
+                Action::Send(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(400)),
+                Action::Discard(Why::Rejected(400)),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(408)),
+                Action::SendLater(PINNED),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(425)),
+                Action::SendLater(PINNED),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Unknown),
+                Action::SendLater(PINNED),
+            ),
+            // From Pinned: never anywhere else, never forgotten.
+            (PINNED, paid(Outcome::Stored), record),
+            (PINNED, paid(Outcome::Refused), Action::SendLater(PINNED)),
+            (PINNED, paid(Outcome::Unknown), Action::SendLater(PINNED)),
+            (
+                PINNED,
+                paid(Outcome::Rejected(408)),
+                Action::SendLater(PINNED),
+            ),
+            (PINNED, paid(Outcome::AlreadyStored), Action::LookUp(PINNED)),
+            (PINNED, paid(Outcome::Rejected(400)), Action::LookUp(PINNED)),
+            // Lookups.
+            (PINNED, found(STAMP), record),
+            (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
+            (
+                PINNED,
+                Proof::LookedUp(Lookup::NotFound),
+                Action::Send(PINNED),
+            ),
+            (
+                PINNED,
+                Proof::LookedUp(Lookup::Unknown),
+                Action::LookUpLater(PINNED),
+            ),
+            (Known::Unsent, found(STAMP), Action::Send(Known::Unsent)),
+        ];
+        for (known, proof, expected) in table {
+            assert_eq!(next(known, proof), expected, "{known:?} + {proof:?}");
+        }
+    }
+
+    #[test]
+    fn a_pinned_payment_never_leaves_its_processor() {
+        let outcomes = [
+            Outcome::Stored,
+            Outcome::AlreadyStored,
+            Outcome::Refused,
+            Outcome::Rejected(400),
+            Outcome::Rejected(408),
+            Outcome::Unknown,
+        ];
+        for outcome in outcomes {
+            match next(PINNED, paid(outcome)) {
+                Action::Send(known) | Action::SendLater(known) | Action::LookUp(known) => {
+                    assert_eq!(known, PINNED, "{outcome:?}")
+                }
+                Action::Record { processor, stamp } => assert_eq!((processor, stamp), (D, STAMP)),
+                other => panic!("{outcome:?} led to {other:?}"),
+            }
+        }
+    }
+}
