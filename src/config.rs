@@ -90,13 +90,22 @@ pub struct ApiConfig {
     pub floor: bool,
     /// Whether this instance stands for election as the drainer.
     pub drain: bool,
-    /// Concurrent requests the drainer keeps open towards the processors.
-    pub workers: usize,
-    /// Budget of one call to a processor before its outcome counts as unknown.
+    /// Requests the drainer keeps out at once to one processor (the
+    /// official processor works on 800 at once, then queues).
+    pub max_in_flight: usize,
+    /// How long a call to a processor may take before its outcome counts
+    /// as unknown. Longer than any delay a processor is set to (5 s in the
+    /// contest): a failing processor's 500 must be seen, or its payment
+    /// stays pinned to it.
     pub processor_timeout: Duration,
-    /// How long payments wait for the default processor to recover before
-    /// the fallback may be used.
+    /// How long payments wait for a failing default processor before the
+    /// fallback may take them.
     pub max_hold: Duration,
+    /// Processor latency from which it is avoided while the other can take
+    /// payments (the consistency check's margin is 2 s).
+    pub safe_latency: Duration,
+    /// Payments the drainer sends per second at most.
+    pub max_send_rate: u32,
 }
 
 /// `rinha processor`: an emulator of the official payment processor.
@@ -246,16 +255,21 @@ impl ApiConfig {
             purge_enabled: !flags.switch("no-purge")?,
             floor: flags.switch("floor")?,
             drain: !flags.switch("no-drain")?,
-            workers: flags.get("workers", 64)?,
-            processor_timeout: flags.millis("processor-timeout-ms", 5_000)?,
+            max_in_flight: flags.get("max-in-flight", 800)?,
+            processor_timeout: flags.millis("processor-timeout-ms", 15_000)?,
             max_hold: flags.millis("max-hold-ms", 25_000)?,
+            safe_latency: flags.millis("safe-latency-ms", 1_750)?,
+            max_send_rate: flags.get("max-send-rate", 2_500)?,
         };
         flags.finish()?;
         if !config.capacities.ring_slots.is_power_of_two() {
             return Err(ConfigError("--ring-slots must be a power of two".into()));
         }
-        if config.workers == 0 {
-            return Err(ConfigError("--workers must be at least 1".into()));
+        if config.max_in_flight == 0 {
+            return Err(ConfigError("--max-in-flight must be at least 1".into()));
+        }
+        if config.max_send_rate == 0 {
+            return Err(ConfigError("--max-send-rate must be at least 1".into()));
         }
         Ok(config)
     }
@@ -304,11 +318,11 @@ mod tests {
     #[test]
     fn flags_override_defaults_in_both_spellings() {
         let config = ApiConfig::parse(&args(
-            "--listen unix:/tmp/a.sock --workers=8 --no-purge --default-url http://d:1",
+            "--listen unix:/tmp/a.sock --max-in-flight=8 --no-purge --default-url http://d:1",
         ))
         .unwrap();
         assert_eq!(config.listen, Listen::Unix("/tmp/a.sock".into()));
-        assert_eq!(config.workers, 8);
+        assert_eq!(config.max_in_flight, 8);
         assert!(!config.purge_enabled);
         assert!(config.drain);
         assert_eq!(config.default_url, "http://d:1");
@@ -318,8 +332,9 @@ mod tests {
     fn bad_flags_are_named_in_the_error() {
         for (line, expected) in [
             ("--bogus 1", "unknown flag --bogus"),
-            ("--workers many", "--workers"),
-            ("--workers 0", "--workers must be at least 1"),
+            ("--max-in-flight many", "--max-in-flight"),
+            ("--max-in-flight 0", "--max-in-flight must be at least 1"),
+            ("--max-send-rate 0", "--max-send-rate must be at least 1"),
             ("--ring-slots 1000", "power of two"),
             ("--listen nowhere", "neither host:port"),
             ("--listen", "--listen needs a value"),

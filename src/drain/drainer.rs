@@ -1,18 +1,20 @@
 //! Forwarding pending payments to the processors: the leader's job.
 //!
-//! One *dispatcher* thread walks the ring in order and hands each payment to
-//! one of `workers` threads; a worker owns its payment until it is `Done`.
+//! One thread runs one mio poll: it reads payments from the ring, asks the
+//! [`Router`] where each goes, keeps hundreds of requests out at once on
+//! the [`Pool`]'s keep-alive connections, and settles each answer with the
+//! pure state machine in [`fate`]. Nothing blocks: a payment whose outcome
+//! is unknown waits in a list for its next attempt without holding a
+//! thread or a connection that others need.
+//!
 //! Every step is written to the payment's ring slot before it is taken, so
 //! a leader that dies at any instant leaves its successor exactly what it
-//! needs (see [`recover`]):
+//! needs:
 //!
 //! ```text
-//!  Pending ──send──► InFlight{processor, requestedAt} ──200──► ledger entry ──► Done
-//!     ▲                         │  │
-//!     └──── 500 / 429 / refused ┘  └── timeout, reset: outcome unknown ──┐
-//!           (proven not stored)       retry at the SAME processor with   │
-//!                                     the SAME requestedAt; 422 → look   │
-//!                                     it up and record what it stored ◄──┘
+//!  Pending ──send──► InFlight{processor, requestedAt} ──stored──► ledger entry ──► Done
+//!     ▲                         │
+//!     └── proven not stored ────┘   (unknown outcome: stays InFlight, pinned)
 //! ```
 //!
 //! A payment is recorded only with the `requestedAt` the processor stored,
@@ -22,23 +24,26 @@
 //! because an unknown outcome is never re-routed and a correlation id
 //! already paid in this generation is never sent again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
+use crossbeam_channel::Receiver;
+use mio::{Events, Poll};
 use uuid::Uuid;
 
 use crate::config::ApiConfig;
-use crate::domain::payment::{Payment, Processor};
+use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
-use crate::drain::client::{Lookup, Outcome, ProcessorClient};
-use crate::drain::router::{Router, Ticket};
+use crate::drain::client::{Lookup, Outcome, ProcessorClient, lookup_of, outcome_of};
+use crate::drain::fate::{self, Action, Known, Proof};
+use crate::drain::health;
+use crate::drain::pacer::Pacer;
+use crate::drain::pool::{Ended, Finished, Pool, Request};
+use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
-use crate::store::shared_file::{HealthRecord, SharedFile};
+use crate::store::shared_file::SharedFile;
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling
@@ -46,318 +51,492 @@ use crate::store::shared_file::{HealthRecord, SharedFile};
 /// if it is, it simply pushes again).
 pub const ABANDON_AFTER: Duration = Duration::from_millis(250);
 
-/// How long the dispatcher sleeps when the ring is empty: a payment waits
-/// at most this long before it is sent, and an idle leader wakes 500 times
-/// a second (under 1 % of a core, measured).
-const IDLE_SLEEP: Duration = Duration::from_millis(2);
+/// The longest the loop sleeps: a payment pushed into an idle ring waits
+/// at most this long before it is read (the ring has no doorbell).
+const TICK: Duration = Duration::from_millis(2);
 
-/// The processors' health endpoint allows one call per 5 s per processor,
-/// in fixed windows; 100 ms of margin keeps two calls out of one window even
-/// when the first one travels slower than the second.
-const HEALTH_INTERVAL_MS: u64 = 5_100;
+/// Payments read from the ring and not yet done, at most. Reading ahead
+/// lets the router see the backlog; the ring keeps the rest.
+const READ_AHEAD: usize = 16_384;
 
-/// What every worker shares.
-struct Context {
+/// How often requests are checked against their deadline.
+const EXPIRY_EVERY: Duration = Duration::from_millis(50);
+
+/// The first and the longest wait before a pinned payment is tried again.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The next call a payment needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Pay,
+    LookUp,
+}
+
+/// A payment the drainer is working on.
+#[derive(Clone, Copy, Debug)]
+struct Job {
+    pending: Pending,
+    known: Known,
+    call: Call,
+    /// Attempts that ended without settling it, for the backoff.
+    retries: u32,
+    not_before: Instant,
+}
+
+impl Job {
+    fn pinned_to(&self) -> Option<Processor> {
+        match self.known {
+            Known::Pinned { processor, .. } => Some(processor),
+            Known::Unsent => None,
+        }
+    }
+
+    /// Waits a little longer after every inconclusive attempt, up to a bound:
+    /// a processor that cannot answer is not hammered, and a payment waiting
+    /// here blocks nothing else.
+    fn back_off(&mut self, now: Instant) {
+        let wait = RETRY_FIRST.saturating_mul(1 << self.retries.min(6));
+        self.not_before = now + wait.min(RETRY_MAX);
+        self.retries += 1;
+    }
+}
+
+/// What the leader knows of the ledger and the purge generation.
+struct Seen {
+    generation: u64,
+    /// Correlation ids already dispatched in this generation.
+    paid: HashSet<Uuid>,
+    /// Ring positions the ledger holds: done, whatever their slot says.
+    recorded: HashSet<u64>,
+}
+
+impl Seen {
+    /// Reads the generation first, then the ids paid in it: a purge in
+    /// between leaves a newer generation in the file, which the next
+    /// [`Drainer::check_generation`] sees and reloads.
+    fn load(shared: &SharedFile) -> Seen {
+        let generation = shared.generation();
+        let ledger = shared.ledger();
+        Seen {
+            generation,
+            paid: ledger.ids_of_current_generation(),
+            recorded: ledger.positions_since(shared.ring().head()),
+        }
+    }
+}
+
+/// The leader's state; see the module docs.
+struct Drainer {
     shared: Arc<SharedFile>,
+    poll: Poll,
+    events: Events,
+    pool: Pool,
     router: Router,
-    clients: [ProcessorClient; 2],
+    pacer: Pacer,
+    cursor: Cursor,
+    seen: Seen,
+    /// Unsent payments in arrival order.
+    backlog: VecDeque<Job>,
+    /// Pinned payments waiting for their next attempt.
+    later: Vec<Job>,
+    /// Requests out, by the pool's id.
+    out: HashMap<u64, (Job, Request)>,
+    finished: Vec<Finished>,
+    health: Receiver<(Processor, Health)>,
+    last_expiry: Instant,
 }
 
 /// Drains the ring forever. Called by the elected leader only.
 pub fn run(shared: Arc<SharedFile>, config: &ApiConfig) -> ! {
-    let context = Arc::new(Context {
-        shared,
-        router: Router::new(config.max_hold),
-        clients: [
-            ProcessorClient::new(
+    let (answers, health_answers) = crossbeam_channel::bounded(16);
+    let clients = [&config.default_url, &config.fallback_url]
+        .map(|url| ProcessorClient::new(url, 1, config.processor_timeout));
+    health::spawn(shared.clone(), clients, answers);
+    let mut drainer = Drainer::new(shared, config, health_answers)
+        .unwrap_or_else(|error| panic!("the drainer cannot poll: {error}"));
+    loop {
+        drainer.turn();
+    }
+}
+
+impl Drainer {
+    fn new(
+        shared: Arc<SharedFile>,
+        config: &ApiConfig,
+        health: Receiver<(Processor, Health)>,
+    ) -> std::io::Result<Drainer> {
+        let now = Instant::now();
+        let seen = Seen::load(&shared);
+        let cursor = Cursor::new(shared.ring().head(), ABANDON_AFTER);
+        crate::log!(
+            "rinha drainer: leading from position {} ({} waiting, {} recorded but not marked done)",
+            cursor.position(),
+            shared.ring().tail().saturating_sub(cursor.position()),
+            seen.recorded.len()
+        );
+        let policy = Policy {
+            max_hold: config.max_hold,
+            safe_latency: config.safe_latency,
+            max_in_flight: config.max_in_flight,
+        };
+        Ok(Drainer {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            pool: Pool::new(
                 &config.default_url,
-                config.workers,
-                config.processor_timeout,
-            ),
-            ProcessorClient::new(
                 &config.fallback_url,
-                config.workers,
                 config.processor_timeout,
             ),
-        ],
-    });
-    let (jobs, inbox) = crossbeam_channel::bounded::<Pending>(config.workers);
-    for index in 0..config.workers {
-        let (context, inbox) = (context.clone(), inbox.clone());
-        spawn(&format!("worker-{index}"), move || work(&context, &inbox));
+            router: Router::new(policy, now),
+            pacer: Pacer::new(config.max_send_rate, now),
+            cursor,
+            seen,
+            backlog: VecDeque::new(),
+            later: Vec::new(),
+            out: HashMap::new(),
+            finished: Vec::new(),
+            health,
+            last_expiry: now,
+            shared,
+        })
     }
-    let health_context = context.clone();
-    spawn("health", move || poll_health(&health_context));
-    dispatch(&context, &jobs)
-}
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) {
-    thread::Builder::new()
-        .name(name.to_string())
-        .stack_size(256 * 1024)
-        .spawn(body)
-        .expect("the drainer cannot run without its threads");
-}
-
-/// What a new leader learns from the file before dispatching anything.
-struct Recovered {
-    /// Ring positions already in the ledger: done, even if not marked so.
-    recorded: HashSet<u64>,
-    /// Correlation ids already paid in this generation.
-    paid: HashSet<Uuid>,
-}
-
-fn recover(shared: &SharedFile) -> Recovered {
-    let ledger = shared.ledger();
-    Recovered {
-        recorded: ledger.positions_since(shared.ring().head()),
-        paid: ledger.ids_of_current_generation(),
-    }
-}
-
-/// The dispatcher: walks the ring from its head and hands out payments.
-fn dispatch(context: &Context, jobs: &Sender<Pending>) -> ! {
-    let shared = &context.shared;
-    let ring = shared.ring();
-    let Recovered { recorded, mut paid } = recover(shared);
-    let mut generation = shared.generation();
-    let mut cursor = Cursor::new(ring.head(), ABANDON_AFTER);
-    crate::log!(
-        "rinha drainer: leading from position {} ({} waiting, {} recorded but not marked done)",
-        cursor.position(),
-        ring.tail().saturating_sub(cursor.position()),
-        recorded.len()
-    );
-    loop {
-        ring.free_done(cursor.position());
-        if shared.generation() != generation {
-            generation = shared.generation();
-            paid.clear();
+    /// One round of the loop: wait, settle what finished, take in, send.
+    fn turn(&mut self) {
+        self.wait_for_events();
+        let now = Instant::now();
+        if now.saturating_duration_since(self.last_expiry) >= EXPIRY_EVERY {
+            self.last_expiry = now;
+            self.pool
+                .expire(self.poll.registry(), now, &mut self.finished);
         }
-        match cursor.step(&ring) {
-            Step::Idle => thread::sleep(IDLE_SLEEP),
-            Step::Abandoned(position) => {
-                crate::log!(
+        let mut finished = std::mem::take(&mut self.finished);
+        for done in finished.drain(..) {
+            self.settle(done, now);
+        }
+        self.finished = finished;
+        while let Ok((processor, health)) = self.health.try_recv() {
+            self.router.health(processor, health, now);
+        }
+        self.check_generation();
+        self.read_ring(now);
+        self.send_later(now);
+        self.send_backlog(now);
+        self.shared.ring().free_done(self.cursor.position());
+    }
+
+    fn wait_for_events(&mut self) {
+        let busy = !self.backlog.is_empty() || !self.later.is_empty();
+        let timeout = if busy { TICK / 2 } else { TICK };
+        if let Err(error) = self.poll.poll(&mut self.events, Some(timeout))
+            && error.kind() != std::io::ErrorKind::Interrupted
+        {
+            crate::log!("rinha drainer: poll failed: {error}");
+        }
+        let now = Instant::now();
+        let registry = self.poll.registry();
+        for event in self.events.iter() {
+            self.pool.on_event(registry, event, now, &mut self.finished);
+        }
+    }
+
+    /// A purge since the last look: payments of the new generation must
+    /// not be mistaken for old ones, nor old paid ids block new payments.
+    fn check_generation(&mut self) {
+        if self.shared.generation() != self.seen.generation {
+            self.seen = Seen::load(&self.shared);
+        }
+    }
+
+    /// Takes published payments from the ring while there is room ahead.
+    fn read_ring(&mut self, now: Instant) {
+        let shared = self.shared.clone();
+        let ring = shared.ring();
+        while self.backlog.len() + self.later.len() + self.out.len() < READ_AHEAD {
+            match self.cursor.step(&ring) {
+                Step::Idle => return,
+                Step::Abandoned(position) => crate::log!(
                     "rinha drainer: abandoned position {position}: claimed, never published"
-                );
-            }
-            Step::Payment(pending) => {
-                if let Some(job) = triage(shared, pending, generation, &recorded, &mut paid) {
-                    hand_over(context, jobs, job, cursor.position());
+                ),
+                Step::Payment(pending) => {
+                    if let Some(job) = self.triage(pending, now) {
+                        match job.known {
+                            Known::Unsent => self.backlog.push_back(job),
+                            Known::Pinned { .. } => self.later.push(job),
+                        }
+                    }
                 }
             }
         }
     }
-}
 
-/// Decides what to do with a published payment: `Some` to send it.
-fn triage(
-    shared: &SharedFile,
-    pending: Pending,
-    generation: u64,
-    recorded: &HashSet<u64>,
-    paid: &mut HashSet<Uuid>,
-) -> Option<Pending> {
-    let ring = shared.ring();
-    let state = pending.state.unwrap_or_else(|| {
-        crate::log!(
-            "rinha drainer: position {} has an unreadable state; treating it as unsent",
-            pending.position
-        );
-        SlotState::Pending
-    });
-    let discard = |why: &str| {
-        if !why.is_empty() {
+    /// Decides what a published payment needs: `Some` to work on it.
+    fn triage(&mut self, pending: Pending, now: Instant) -> Option<Job> {
+        let state = pending.state.unwrap_or_else(|| {
             crate::log!(
-                "rinha drainer: payment {} not sent: {why}",
-                pending.payment.correlation_id
+                "rinha drainer: position {} has an unreadable state; treating it as unsent",
+                pending.position
             );
+            SlotState::Pending
+        });
+        if pending.generation > self.seen.generation {
+            // Accepted after a purge this loop has not seen yet.
+            self.seen = Seen::load(&self.shared);
         }
-        ring.set_state(pending.position, SlotState::Done);
-        None
-    };
-    match state {
-        SlotState::Done => None,
-        _ if pending.generation != generation => discard(""),
-        SlotState::InFlight { .. } if recorded.contains(&pending.position) => discard(""),
-        SlotState::Pending if paid.contains(&pending.payment.correlation_id) => {
-            discard("its correlationId was already paid")
-        }
-        _ => {
-            paid.insert(pending.payment.correlation_id);
-            Some(Pending {
-                state: Some(state),
-                ..pending
-            })
-        }
-    }
-}
-
-/// Sends a job to the workers, freeing done slots while they are all busy.
-fn hand_over(context: &Context, jobs: &Sender<Pending>, mut job: Pending, cursor: u64) {
-    loop {
-        match jobs.send_timeout(job, Duration::from_millis(5)) {
-            Ok(()) => return,
-            Err(SendTimeoutError::Timeout(back)) => {
-                job = back;
-                context.shared.ring().free_done(cursor);
-            }
-            Err(SendTimeoutError::Disconnected(_)) => unreachable!("workers never exit"),
-        }
-    }
-}
-
-/// A worker: resolves one payment at a time, for ever.
-fn work(context: &Context, inbox: &Receiver<Pending>) {
-    let mut body = Vec::with_capacity(256);
-    for pending in inbox {
-        resolve(context, pending, &mut body);
-    }
-}
-
-/// Sends a payment until its fate is known, records it, marks it done.
-fn resolve(context: &Context, pending: Pending, body: &mut Vec<u8>) {
-    let ring = context.shared.ring();
-    let Payment {
-        correlation_id: id,
-        amount_cents,
-    } = pending.payment;
-    let mut pinned = match pending.state {
-        Some(SlotState::InFlight {
-            processor,
-            requested_at_ms,
-        }) => Some((processor, requested_at_ms)),
-        _ => None,
-    };
-    loop {
-        let ticket = context
-            .router
-            .acquire(pinned.map(|(processor, _)| processor));
-        let stamp = pinned.map_or_else(now_millis, |(_, stamp)| stamp);
-        ring.set_state(
-            pending.position,
+        let id = pending.payment.correlation_id;
+        let known = match state {
+            SlotState::Done => return None,
+            _ if self.seen.recorded.contains(&pending.position) => return self.done(&pending),
+            _ if pending.generation < self.seen.generation => return self.done(&pending),
             SlotState::InFlight {
-                processor: ticket.processor,
-                requested_at_ms: stamp,
+                processor,
+                requested_at_ms,
+            } => Known::Pinned {
+                processor,
+                stamp: requested_at_ms,
             },
-        );
-        let client = &context.clients[ticket.processor as usize];
-        let outcome = client.pay(id, amount_cents, stamp, body);
-        context.router.report(ticket, outcome);
-        match outcome {
-            Outcome::Stored => return record(context, &pending, ticket.processor, stamp),
-            Outcome::AlreadyStored if pinned.is_none() => {
-                return finish_unrecorded(
-                    context,
-                    &pending,
-                    "the processor already holds its correlationId",
+            SlotState::Pending if self.seen.paid.contains(&id) => {
+                crate::log!(
+                    "rinha drainer: payment {id} not sent: its correlationId was already paid"
                 );
+                return self.done(&pending);
             }
-            Outcome::AlreadyStored => {
-                if settle_known(context, &pending, ticket, stamp) {
-                    return;
+            SlotState::Pending => Known::Unsent,
+        };
+        self.seen.paid.insert(id);
+        Some(Job {
+            pending,
+            known,
+            call: Call::Pay,
+            retries: 0,
+            not_before: now,
+        })
+    }
+
+    fn done(&self, pending: &Pending) -> Option<Job> {
+        self.shared
+            .ring()
+            .set_state(pending.position, SlotState::Done);
+        None
+    }
+
+    /// Pinned payments whose wait is over: to their processor, if it may
+    /// be sent to now.
+    fn send_later(&mut self, now: Instant) {
+        let mut index = 0;
+        while index < self.later.len() {
+            let job = self.later[index];
+            let processor = job.pinned_to().expect("only pinned payments wait here");
+            let route = match job.call {
+                _ if job.not_before > now => Route::Hold,
+                // A lookup changes nothing at the processor: no gate.
+                Call::LookUp => Route::Send {
+                    processor,
+                    probe: false,
+                },
+                Call::Pay => self.router.route_pinned(processor, now),
+            };
+            if route == Route::Hold {
+                index += 1;
+                continue;
+            }
+            self.later.swap_remove(index);
+            self.send(job, route, now);
+        }
+    }
+
+    /// Unsent payments, oldest first, for as long as the router sends them
+    /// somewhere and the pace allows.
+    fn send_backlog(&mut self, now: Instant) {
+        while let Some(job) = self.backlog.front() {
+            if job.pending.generation < self.seen.generation {
+                let job = self.backlog.pop_front().expect("front exists");
+                self.done(&job.pending);
+                continue;
+            }
+            if !self.pacer.take(now) {
+                return;
+            }
+            let route = self.router.route(now);
+            if route == Route::Hold {
+                self.pacer.give_back();
+                return;
+            }
+            let job = self.backlog.pop_front().expect("front exists");
+            self.send(job, route, now);
+        }
+    }
+
+    /// Starts the job's next call on `route`'s processor.
+    fn send(&mut self, job: Job, route: Route, now: Instant) {
+        let Route::Send { processor, .. } = route else {
+            unreachable!("callers send only on Route::Send");
+        };
+        let payment = job.pending.payment;
+        let request = match (job.call, job.known) {
+            (Call::LookUp, _) => Request::LookUp {
+                id: payment.correlation_id,
+            },
+            (Call::Pay, known) => {
+                let stamp = match known {
+                    Known::Pinned { stamp, .. } => stamp,
+                    Known::Unsent => now_millis(),
+                };
+                // Written before the request leaves: a successor that finds
+                // it knows the payment may be at this processor.
+                self.shared.ring().set_state(
+                    job.pending.position,
+                    SlotState::InFlight {
+                        processor,
+                        requested_at_ms: stamp,
+                    },
+                );
+                Request::Pay {
+                    id: payment.correlation_id,
+                    cents: payment.amount_cents,
+                    stamp,
                 }
             }
-            Outcome::Refused if pinned.is_none() => {
-                ring.set_state(pending.position, SlotState::Pending)
+        };
+        match self
+            .pool
+            .start(self.poll.registry(), processor, request, now)
+        {
+            Ok(id) => {
+                self.router.sent(route, id, now);
+                self.out.insert(id, (job, request));
             }
-            Outcome::Refused => {}
-            Outcome::Rejected(status) => {
-                return finish_unrecorded(
-                    context,
-                    &pending,
-                    &format!("the processor rejected it ({status})"),
+            Err(ended) => {
+                self.router.unreachable(processor, now);
+                self.conclude(job, request, processor, &ended, now);
+            }
+        }
+    }
+
+    /// A request ended: tell the router, then the payment's state machine.
+    fn settle(&mut self, finished: Finished, now: Instant) {
+        let Some((job, request)) = self.out.remove(&finished.id) else {
+            return;
+        };
+        let answer = match request {
+            Request::Pay { .. } => Some(answer_of(outcome(&finished.ended))),
+            Request::LookUp { .. } => None,
+        };
+        self.router
+            .answered(finished.processor, finished.id, answer, now);
+        self.conclude(job, request, finished.processor, &finished.ended, now);
+    }
+
+    fn conclude(
+        &mut self,
+        job: Job,
+        request: Request,
+        processor: Processor,
+        ended: &Ended,
+        now: Instant,
+    ) {
+        let proof = match request {
+            Request::Pay { stamp, .. } => Proof::Paid {
+                processor,
+                stamp,
+                outcome: outcome(ended),
+            },
+            Request::LookUp { .. } => Proof::LookedUp(looked_up(ended)),
+        };
+        self.apply(job, fate::next(job.known, proof), now);
+    }
+
+    fn apply(&mut self, mut job: Job, action: Action, now: Instant) {
+        match action {
+            Action::Record { processor, stamp } => self.record(&job, processor, stamp),
+            Action::Discard(why) => {
+                crate::log!(
+                    "rinha drainer: payment {} not recorded: {}",
+                    job.pending.payment.correlation_id,
+                    why.describe()
                 );
+                self.done(&job.pending);
             }
-            Outcome::Unknown => pinned = Some((ticket.processor, stamp)),
+            Action::Send(Known::Unsent) => {
+                // Proven not stored: any processor may take it, first in line.
+                self.shared
+                    .ring()
+                    .set_state(job.pending.position, SlotState::Pending);
+                job.known = Known::Unsent;
+                self.backlog.push_front(job);
+            }
+            Action::Send(known) | Action::LookUp(known) => {
+                job.known = known;
+                job.call = if matches!(action, Action::LookUp(_)) {
+                    Call::LookUp
+                } else {
+                    Call::Pay
+                };
+                job.not_before = now;
+                self.later.push(job);
+            }
+            Action::SendLater(known) | Action::LookUpLater(known) => {
+                job.known = known;
+                job.call = if matches!(action, Action::LookUpLater(_)) {
+                    Call::LookUp
+                } else {
+                    Call::Pay
+                };
+                job.back_off(now);
+                self.later.push(job);
+            }
         }
     }
-}
 
-/// After a 422 on a retry: was it our own earlier attempt? True when the
-/// payment's fate is settled.
-fn settle_known(context: &Context, pending: &Pending, ticket: Ticket, stamp: i64) -> bool {
-    let client = &context.clients[ticket.processor as usize];
-    match client.lookup(pending.payment.correlation_id) {
-        Lookup::Found {
-            requested_at_ms, ..
-        } if requested_at_ms == stamp => {
-            record(context, pending, ticket.processor, stamp);
-            true
-        }
-        Lookup::Found { .. } => {
-            finish_unrecorded(
-                context,
-                pending,
-                "another payment with its correlationId was stored",
+    /// Appends the confirmed payment to the ledger, then marks it done.
+    fn record(&mut self, job: &Job, processor: Processor, stamp: i64) {
+        let pending = &job.pending;
+        let entry = Record {
+            processor,
+            requested_at_ms: stamp,
+            amount_cents: pending.payment.amount_cents,
+            generation: pending.generation,
+            correlation_id: pending.payment.correlation_id,
+            ring_position: pending.position,
+        };
+        while self.shared.ledger().append(&entry).is_err() {
+            // Unreachable while `accept` keeps room for every waiting
+            // payment (it answers 503 first); never drop a paid one.
+            crate::log!(
+                "rinha drainer: ledger full; payment {} paid but not recorded yet",
+                entry.correlation_id
             );
-            true
+            std::thread::sleep(Duration::from_secs(1));
         }
-        // Not visible yet, or no answer: ask again on the next round.
-        Lookup::NotFound | Lookup::Unknown => false,
+        self.shared
+            .ring()
+            .set_state(pending.position, SlotState::Done);
     }
 }
 
-/// Appends the confirmed payment to the ledger, then marks it done.
-fn record(context: &Context, pending: &Pending, processor: Processor, requested_at_ms: i64) {
-    let entry = Record {
-        processor,
-        requested_at_ms,
-        amount_cents: pending.payment.amount_cents,
-        generation: pending.generation,
-        correlation_id: pending.payment.correlation_id,
-        ring_position: pending.position,
-    };
-    while context.shared.ledger().append(&entry).is_err() {
-        // Never drop a paid payment: wait for an operator to make room.
-        crate::log!(
-            "rinha drainer: ledger full; payment {} paid but not recorded yet",
-            entry.correlation_id
-        );
-        thread::sleep(Duration::from_secs(1));
+/// What a payment request's end proves.
+fn outcome(ended: &Ended) -> Outcome {
+    match ended {
+        Ended::Answer(response) => outcome_of(response.status),
+        Ended::NotSent => Outcome::Refused,
+        Ended::Lost => Outcome::Unknown,
     }
-    context
-        .shared
-        .ring()
-        .set_state(pending.position, SlotState::Done);
 }
 
-fn finish_unrecorded(context: &Context, pending: &Pending, why: &str) {
-    crate::log!(
-        "rinha drainer: payment {} not recorded: {why}",
-        pending.payment.correlation_id
-    );
-    context
-        .shared
-        .ring()
-        .set_state(pending.position, SlotState::Done);
+/// What a lookup's end shows.
+fn looked_up(ended: &Ended) -> Lookup {
+    match ended {
+        Ended::Answer(response) => lookup_of(response.status, &response.body),
+        Ended::NotSent | Ended::Lost => Lookup::Unknown,
+    }
 }
 
-/// Polls each processor's health as often as its limit allows, sharing the
-/// limit with every other instance through the file.
-fn poll_health(context: &Context) {
-    loop {
-        for processor in [Processor::Default, Processor::Fallback] {
-            let record = &context.shared.header().health[processor as usize].0;
-            let now = now_millis() as u64;
-            // Relaxed: a stale value only makes the CAS below fail.
-            let last = record.checked_at_ms.load(Ordering::Relaxed);
-            let due = now.saturating_sub(last) >= HEALTH_INTERVAL_MS;
-            // Relaxed CAS: it only has to let one caller claim each window.
-            if due
-                && record
-                    .checked_at_ms
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                && let Some(health) = context.clients[processor as usize].health()
-            {
-                let answer = HealthRecord::encode(health);
-                // Relaxed: the answer is for status output and humans; no
-                // decision reads it, so nothing needs ordering against it.
-                record.answer.store(answer, Ordering::Relaxed);
-                context.router.report_health(processor, health);
-            }
-        }
-        thread::sleep(Duration::from_millis(250));
+/// What an outcome tells the router about the processor.
+fn answer_of(outcome: Outcome) -> Answer {
+    match outcome {
+        Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => Answer::Works,
+        Outcome::Refused => Answer::Fails,
+        Outcome::Unknown => Answer::Silent,
     }
 }

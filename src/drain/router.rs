@@ -1,372 +1,615 @@
-//! Which processor a payment goes to, and when it waits instead.
+//! Where each payment goes — default, fallback, or nowhere yet — decided
+//! by what it earns.
 //!
-//! The contest pays 95 % of a payment sent to the default processor and
-//! 85 % of one sent to the fallback, and nothing for a payment still
-//! waiting when the test ends. The default processor's outages in the
-//! official test last 20 s and the backlog drains in about 2 s once it
-//! recovers, so the profitable policy is to **hold** payments for the
-//! default processor, and to use the fallback only when the default one
-//! has been failing for longer than `max_hold` (25 s by default, longer
-//! than any outage in the official timeline).
+//! # The economics (see docs/contest.md for the facts)
 //!
-//! Each processor has a circuit. A refusal or an unknown outcome opens it;
-//! while it is open, workers wait on a condition variable instead of
-//! sending, except for *probes*: one every [`PROBE_INTERVAL`], at most
-//! [`MAX_PROBES`] out at once. Several may be out because a failing
-//! processor can take seconds to answer (2 s in the official timeline),
-//! and a probe sent before it recovers cannot see the recovery; a fresh
-//! one sent just after can. A success, or a health check saying the
-//! processor is no longer failing, closes the circuit and wakes everybody.
+//! - The default's fee is always the lower one (7 % against 10 % in the
+//!   final test, 5 % against 15 % in the preview): with both able to store
+//!   a payment at once, the default earns more.
+//! - A payment not stored by a processor when the test ends earns nothing.
+//!   Waiting is free only while the test goes on.
+//! - One inconsistency costs 35 % of everything. The check compares the
+//!   window `[now − 15 s, now − 2 s]`; a processor stores a payment after
+//!   its delay, with the `requestedAt` we stamped at sending. A payment
+//!   whose delay is under 2 s is stored before its stamp enters the window,
+//!   so both sides always agree on it. One with a delay of 2 s or more is
+//!   stored while its stamp is inside the window, and a check that lands
+//!   between the processor's store and our record of the answer sees them
+//!   disagree. So a processor whose latency is at or above
+//!   [`Policy::safe_latency`] (1.75 s: 250 ms of margin for the processor's
+//!   own work and our recording) is not used while the other can store the
+//!   payment quickly; if neither can, payments wait.
+//!
+//! # Each processor's condition
+//!
+//! From what its answers showed (latency of the last answer, 500/429 and
+//! refused connections, the age of the oldest request still out) and its
+//! health endpoint, each processor is in one [`Condition`]: `Ready`,
+//! `Busy` (as many requests out as it processes at once), `Suspect` (a
+//! request has been out much longer than the last latency: the delay just
+//! rose, by how much is not known yet), `Slow` (latency at or above the safe
+//! one) or `Failing` (its last answers stored nothing).
+//!
+//! # The policy
+//!
+//! In this order, for a payment that may go anywhere:
+//!
+//! 1. A `Ready` default takes it.
+//! 2. A `Suspect` default keeps it waiting: within `safe_latency` the
+//!    requests out tell whether it is still safe, and waiting that long
+//!    costs nothing; paying the fallback would cost the fee difference.
+//! 3. A `Failing` default is probed with it, one probe per
+//!    [`PROBE_INTERVAL`] and at most [`MAX_PROBES`] out: a failing
+//!    processor stores nothing, so a probe risks nothing, and one sent just
+//!    after a recovery sees it.
+//! 4. The fallback, if `Ready`, takes it when the default is `Busy`
+//!    (overflow: more waiting would only grow the backlog), `Slow` (it will
+//!    not get safe by waiting on our side), or `Failing` for longer than
+//!    [`Policy::max_hold`]. Holding through a short failure saves the fee
+//!    difference on every held payment; it risks them only if the test ends
+//!    during the hold. The default hold, 25 s, outlasts a typical transient
+//!    outage (the preview's lasts 20 s) while bounding what is at stake to
+//!    25 s of arrivals, which the fallback then drains in seconds.
+//! 5. A `Failing` fallback the payment may go to is probed like the default.
+//! 6. When nothing has been sendable for `max_hold` and a processor is
+//!    merely `Slow`, it takes payments anyway: a bounded wait ends, and a
+//!    late payment is better than none.
+//! 7. Otherwise the payment waits.
+//!
+//! A payment whose outcome is unknown is pinned to its processor and only
+//! ever sent there, as a probe while that processor is failing.
+//!
+//! Nothing here knows the test's timeline: every input is observed.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::domain::payment::{Health, Processor};
-use crate::drain::client::Outcome;
 
-/// How often a probe may test an open circuit.
+/// How often a probe may test a failing processor.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How many probes may be out at once on one circuit.
-pub const MAX_PROBES: u32 = 4;
+/// Probes out at once on one failing processor: enough that one leaves
+/// every interval even when each takes 5 s to fail.
+pub const MAX_PROBES: usize = 64;
 
-/// Permission to send one request to `processor`.
+/// A request out longer than twice the last latency plus this is a sign
+/// the delay rose; below it, scheduling noise.
+const SUSPECT_GRACE: Duration = Duration::from_millis(50);
+
+/// The routing parameters, all observable quantities: no timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ticket {
-    /// Where to send.
-    pub processor: Processor,
-    /// Whether this request tests an open circuit.
-    pub probe: bool,
+pub struct Policy {
+    /// How long payments wait for a failing default before the fallback
+    /// takes them, and for any processor before a slow one does.
+    pub max_hold: Duration,
+    /// Latency at or above which a processor is not used while the other
+    /// can take payments (see the module docs).
+    pub safe_latency: Duration,
+    /// Requests out at once to one processor (the official one works on
+    /// 800 at once and queues 500 more).
+    pub max_in_flight: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Circuit {
-    /// When the current run of failures began; `None` while closed.
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            max_hold: Duration::from_secs(25),
+            safe_latency: Duration::from_millis(1750),
+            max_in_flight: 800,
+        }
+    }
+}
+
+/// What the router says about one processor right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Takes payments and stores them well inside the check's margin.
+    Ready,
+    /// As many requests out as allowed.
+    Busy,
+    /// A request has been out much longer than the last latency.
+    Suspect,
+    /// Latency at or above the safe one.
+    Slow,
+    /// Its last answers stored nothing.
+    Failing,
+}
+
+/// Where one payment goes now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Send it; `probe` when it tests a failing processor.
+    Send {
+        /// Where.
+        processor: Processor,
+        /// Whether this request is a probe.
+        probe: bool,
+    },
+    /// Keep it.
+    Hold,
+}
+
+/// How a request ended, as far as routing cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The processor works: 200, 422 or another 4xx.
+    Works,
+    /// It stored nothing: 5xx, 429, connection refused.
+    Fails,
+    /// No answer (timeout, reset): it may be slow or gone.
+    Silent,
+}
+
+/// One processor as the router sees it.
+struct Lane {
+    /// When its current run of failures began; `None` while it works.
     failing_since: Option<Instant>,
-    /// Probes sent and not yet answered.
-    probes_out: u32,
-    /// The earliest moment of the next probe.
+    probes_out: usize,
     next_probe: Instant,
-    /// When a change of state was last logged: a processor that flaps
-    /// (say, drops one answer in ten) is logged at most once a second.
-    logged_at: Option<Instant>,
+    /// The latency of its last answer (or its health's minResponseTime).
+    latency: Duration,
+    /// Requests out: id → (when sent, whether a probe). Ids grow, so the
+    /// first is the oldest.
+    out: BTreeMap<u64, (Instant, bool)>,
+    /// Requests below this id were sent before the processor's last change
+    /// (a recovery, a health answer): how long they take says nothing
+    /// about it now, so they do not make it suspect or slow.
+    fresh_from: u64,
+    /// When a change of condition was last logged (at most once a second).
+    logged: Option<(Condition, Instant)>,
 }
 
-impl Circuit {
-    fn closed(now: Instant) -> Circuit {
-        Circuit {
+impl Lane {
+    fn new(now: Instant) -> Lane {
+        Lane {
             failing_since: None,
             probes_out: 0,
             next_probe: now,
-            logged_at: None,
+            latency: Duration::ZERO,
+            out: BTreeMap::new(),
+            fresh_from: 0,
+            logged: None,
         }
     }
 
-    fn is_closed(&self) -> bool {
-        self.failing_since.is_none()
+    fn oldest_age(&self, now: Instant) -> Duration {
+        self.out
+            .range(self.fresh_from..)
+            .map(|(_, sent)| sent)
+            .next()
+            .map_or(Duration::ZERO, |&(sent, _)| {
+                now.saturating_duration_since(sent)
+            })
     }
 
-    fn failing_for(&self, now: Instant) -> Duration {
-        self.failing_since
-            .map_or(Duration::ZERO, |since| now - since)
+    fn condition(&self, policy: &Policy, now: Instant) -> Condition {
+        let oldest = self.oldest_age(now);
+        if self.failing_since.is_some() {
+            Condition::Failing
+        } else if self.latency.max(oldest) >= policy.safe_latency {
+            Condition::Slow
+        } else if oldest > self.latency * 2 + SUSPECT_GRACE {
+            Condition::Suspect
+        } else if self.out.len() >= policy.max_in_flight {
+            Condition::Busy
+        } else {
+            Condition::Ready
+        }
     }
 
-    /// Takes a probe if one is due and fewer than [`MAX_PROBES`] are out.
-    fn try_probe(&mut self, now: Instant) -> bool {
-        let due = self.probes_out < MAX_PROBES && now >= self.next_probe;
+    fn probe_due(&self, policy: &Policy, now: Instant) -> bool {
+        self.probes_out < MAX_PROBES
+            && self.out.len() < policy.max_in_flight
+            && now >= self.next_probe
+    }
+
+    /// A failure: the circuit opens (if it was closed) and the next probe
+    /// waits an interval from the latest failure seen.
+    fn fail(&mut self, now: Instant) {
+        self.failing_since.get_or_insert(now);
+        self.next_probe = now + PROBE_INTERVAL;
+    }
+
+    fn recover(&mut self, next_id: u64) {
+        if self.failing_since.take().is_some() {
+            self.fresh_from = next_id;
+        }
+    }
+}
+
+/// The drainer's routing state. Single-threaded: the drainer's event loop
+/// owns it and tells it every request sent and every answer.
+#[derive(Debug)]
+pub struct Router {
+    policy: Policy,
+    lanes: [Lane; 2],
+    /// Since when no payment could be sent anywhere (probes aside).
+    stuck_since: Option<Instant>,
+    /// One more than the largest request id sent.
+    next_id: u64,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("failing_since", &self.failing_since)
+            .field("latency", &self.latency)
+            .field("out", &self.out.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// Both processors presumed ready.
+    pub fn new(policy: Policy, now: Instant) -> Router {
+        Router {
+            policy,
+            lanes: [Lane::new(now), Lane::new(now)],
+            stuck_since: None,
+            next_id: 0,
+        }
+    }
+
+    /// A processor's condition now.
+    pub fn condition(&self, processor: Processor, now: Instant) -> Condition {
+        self.lanes[processor as usize].condition(&self.policy, now)
+    }
+
+    /// Requests out to `processor`.
+    pub fn in_flight(&self, processor: Processor) -> usize {
+        self.lanes[processor as usize].out.len()
+    }
+
+    /// Where a payment that may go anywhere goes now (see the module docs).
+    pub fn route(&mut self, now: Instant) -> Route {
+        use Condition::*;
+        use Processor::{Default, Fallback};
+        let default = self.condition(Default, now);
+        let fallback = self.condition(Fallback, now);
+        let fallback_allowed = match default {
+            Busy | Slow => true,
+            Failing => self.failing_for(Default, now) >= self.policy.max_hold,
+            Ready | Suspect => false,
+        };
+        let route = if default == Ready {
+            self.send(Default)
+        } else if default == Suspect {
+            Route::Hold
+        } else if default == Failing && self.take_probe(Default, now) {
+            self.probe(Default)
+        } else if fallback_allowed && fallback == Ready {
+            self.send(Fallback)
+        } else if fallback_allowed && fallback == Failing && self.take_probe(Fallback, now) {
+            self.probe(Fallback)
+        } else {
+            self.last_resort(default, fallback, now)
+        };
+        match route {
+            Route::Send { probe: false, .. } => self.stuck_since = None,
+            _ => {
+                self.stuck_since.get_or_insert(now);
+            }
+        }
+        route
+    }
+
+    /// Rule 6: after `max_hold` with nothing sendable, a slow processor
+    /// takes payments rather than none doing so.
+    fn last_resort(&self, default: Condition, fallback: Condition, now: Instant) -> Route {
+        let stuck = self
+            .stuck_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= self.policy.max_hold);
+        match (default, fallback) {
+            (Condition::Slow, _) if stuck => self.send(Processor::Default),
+            (_, Condition::Slow) if stuck => self.send(Processor::Fallback),
+            _ => Route::Hold,
+        }
+    }
+
+    /// Where a payment pinned to `processor` goes now: there, or nowhere.
+    pub fn route_pinned(&mut self, processor: Processor, now: Instant) -> Route {
+        match self.condition(processor, now) {
+            Condition::Busy => Route::Hold,
+            Condition::Failing if self.take_probe(processor, now) => self.probe(processor),
+            Condition::Failing => Route::Hold,
+            _ => self.send(processor),
+        }
+    }
+
+    fn send(&self, processor: Processor) -> Route {
+        Route::Send {
+            processor,
+            probe: false,
+        }
+    }
+
+    fn probe(&self, processor: Processor) -> Route {
+        Route::Send {
+            processor,
+            probe: true,
+        }
+    }
+
+    fn take_probe(&mut self, processor: Processor, now: Instant) -> bool {
+        let lane = &mut self.lanes[processor as usize];
+        let due = lane.probe_due(&self.policy, now);
         if due {
-            self.probes_out += 1;
-            self.next_probe = now + PROBE_INTERVAL;
+            lane.next_probe = now + PROBE_INTERVAL;
         }
         due
     }
 
-    fn close(&mut self) {
-        self.failing_since = None;
-        self.probes_out = 0;
+    fn failing_for(&self, processor: Processor, now: Instant) -> Duration {
+        self.lanes[processor as usize]
+            .failing_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// A request `id` went out to `route`'s processor at `now`.
+    pub fn sent(&mut self, route: Route, id: u64, now: Instant) {
+        if let Route::Send { processor, probe } = route {
+            let lane = &mut self.lanes[processor as usize];
+            lane.out.insert(id, (now, probe));
+            lane.probes_out += usize::from(probe);
+            self.next_id = self.next_id.max(id + 1);
+        }
+    }
+
+    /// Request `id` to `processor` ended at `now`. `answer` is what a
+    /// payment's end says about the processor; `None` for a lookup, which
+    /// says nothing about its payments.
+    pub fn answered(
+        &mut self,
+        processor: Processor,
+        id: u64,
+        answer: Option<Answer>,
+        now: Instant,
+    ) {
+        let lane = &mut self.lanes[processor as usize];
+        let Some((sent, probe)) = lane.out.remove(&id) else {
+            return;
+        };
+        lane.probes_out -= usize::from(probe);
+        match answer {
+            Some(Answer::Works) => lane.recover(self.next_id),
+            Some(Answer::Fails | Answer::Silent) => lane.fail(now),
+            None => return,
+        }
+        if answer != Some(Answer::Silent) {
+            lane.latency = now.saturating_duration_since(sent);
+        }
+        self.log_change(processor, now);
+    }
+
+    /// No connection to `processor` could even be started.
+    pub fn unreachable(&mut self, processor: Processor, now: Instant) {
+        self.lanes[processor as usize].fail(now);
+        self.log_change(processor, now);
+    }
+
+    /// What the health endpoint said: its delay replaces the latency (it is
+    /// the configured one, and newer than any answer still to come), and
+    /// its failure flag opens or closes the circuit.
+    pub fn health(&mut self, processor: Processor, health: Health, now: Instant) {
+        let lane = &mut self.lanes[processor as usize];
+        lane.latency = Duration::from_millis(health.min_response_time_ms);
+        lane.fresh_from = self.next_id;
+        if health.failing {
+            lane.fail(now);
+        } else {
+            lane.recover(self.next_id);
+        }
+        self.log_change(processor, now);
     }
 
     fn log_change(&mut self, processor: Processor, now: Instant) {
-        if self
-            .logged_at
-            .is_some_and(|at| now - at < Duration::from_secs(1))
-        {
+        let lane = &self.lanes[processor as usize];
+        let condition = lane.condition(&self.policy, now);
+        let quiet = match lane.logged {
+            Some((last, at)) => {
+                last == condition || now.saturating_duration_since(at) < Duration::from_secs(1)
+            }
+            None => condition == Condition::Ready,
+        };
+        if quiet {
             return;
         }
-        self.logged_at = Some(now);
-        let name = processor.name();
-        match self.is_closed() {
-            true => crate::log!("rinha drainer: {name} processor answers again"),
-            false => crate::log!("rinha drainer: {name} processor failing; holding its payments"),
-        }
-    }
-
-    fn open(&mut self, now: Instant) {
-        self.failing_since.get_or_insert(now);
-        self.next_probe = now + PROBE_INTERVAL;
-    }
-}
-
-/// The drainer's routing state, shared by its workers.
-pub struct Router {
-    circuits: Mutex<[Circuit; 2]>,
-    changed: Condvar,
-    max_hold: Duration,
-}
-
-impl Router {
-    /// Both circuits closed; the fallback is allowed after `max_hold` of
-    /// continuous default failure.
-    pub fn new(max_hold: Duration) -> Router {
-        let now = Instant::now();
-        Router {
-            circuits: Mutex::new([Circuit::closed(now); 2]),
-            changed: Condvar::new(),
-            max_hold,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, [Circuit; 2]> {
-        // A worker that panicked cannot leave the circuits inconsistent
-        // (every update is a single assignment), so poisoning is ignored.
-        self.circuits.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits until a request may be sent; `pinned` restricts the choice to
-    /// the one processor whose outcome for this payment is unknown.
-    pub fn acquire(&self, pinned: Option<Processor>) -> Ticket {
-        let mut circuits = self.lock();
-        loop {
-            let now = Instant::now();
-            if let Some(ticket) = self.choose(&mut circuits, pinned, now) {
-                return ticket;
-            }
-            // Sleep until the next probe may go out. Circuits that cannot be
-            // probed (closed ones, or all probes out) must not shorten the
-            // wait: a closed fallback's `next_probe` lies in the past, and
-            // counting it had 64 held workers waking every millisecond (30 %
-            // of a core while the default failed, measured).
-            let wait = circuits
-                .iter()
-                .filter(|c| !c.is_closed() && c.probes_out < MAX_PROBES)
-                .map(|c| c.next_probe.saturating_duration_since(now))
-                .min()
-                .unwrap_or(PROBE_INTERVAL)
-                .max(Duration::from_millis(1));
-            circuits = self
-                .changed
-                .wait_timeout(circuits, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    fn choose(
-        &self,
-        circuits: &mut [Circuit; 2],
-        pinned: Option<Processor>,
-        now: Instant,
-    ) -> Option<Ticket> {
-        let candidates: &[Processor] = match pinned {
-            Some(Processor::Default) => &[Processor::Default],
-            Some(Processor::Fallback) => &[Processor::Fallback],
-            None if circuits[0].failing_for(now) >= self.max_hold => {
-                &[Processor::Default, Processor::Fallback]
-            }
-            None => &[Processor::Default],
-        };
-        // In order of preference: a closed circuit is used, an open one
-        // probed when a probe is due. So while the fallback carries the load
-        // after the hold, the default is still probed and wins back the
-        // traffic the moment it answers.
-        candidates.iter().find_map(|&processor| {
-            let circuit = &mut circuits[processor as usize];
-            let probe = !circuit.is_closed();
-            (!probe || circuit.try_probe(now)).then_some(Ticket { processor, probe })
-        })
-    }
-
-    /// Learns from the outcome of a request sent with `ticket`.
-    pub fn report(&self, ticket: Ticket, outcome: Outcome) {
-        let now = Instant::now();
-        let mut circuits = self.lock();
-        let circuit = &mut circuits[ticket.processor as usize];
-        let was_closed = circuit.is_closed();
-        match outcome {
-            Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => {
-                circuit.close();
-                if !was_closed {
-                    self.changed.notify_all();
-                }
-            }
-            Outcome::Refused | Outcome::Unknown => {
-                circuit.open(now);
-                if ticket.probe {
-                    circuit.probes_out = circuit.probes_out.saturating_sub(1);
-                }
-            }
-        }
-        if was_closed != circuit.is_closed() {
-            circuit.log_change(ticket.processor, now);
-        }
-    }
-    /// Learns from a health check: a processor that says it is not failing
-    /// is trusted at once (saving the wait for a probe); one that says it is
-    /// failing is not sent to before a probe proves otherwise.
-    pub fn report_health(&self, processor: Processor, health: Health) {
-        let now = Instant::now();
-        let mut circuits = self.lock();
-        let circuit = &mut circuits[processor as usize];
-        let was_closed = circuit.is_closed();
-        if health.failing {
-            circuit.open(now);
-        } else if !was_closed {
-            circuit.close();
-            self.changed.notify_all();
-        }
-        if was_closed != circuit.is_closed() {
-            circuit.log_change(processor, now);
-        }
+        crate::log!(
+            "rinha drainer: {} processor {:?} (latency {} ms, {} out)",
+            processor.name(),
+            condition,
+            lane.latency.as_millis(),
+            lane.out.len()
+        );
+        self.lanes[processor as usize].logged = Some((condition, now));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Processor::{Default as D, Fallback as F};
 
-    const DEFAULT: Ticket = Ticket {
-        processor: Processor::Default,
-        probe: false,
-    };
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn send(processor: Processor) -> Route {
+        Route::Send {
+            processor,
+            probe: false,
+        }
+    }
+
+    fn probe(processor: Processor) -> Route {
+        Route::Send {
+            processor,
+            probe: true,
+        }
+    }
+
+    /// A router at `t0` and a way to send through it with fresh ids.
+    struct Bench {
+        router: Router,
+        t0: Instant,
+        next_id: u64,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            let t0 = Instant::now();
+            Bench {
+                router: Router::new(Policy::default(), t0),
+                t0,
+                next_id: 0,
+            }
+        }
+
+        fn at(&self, millis: u64) -> Instant {
+            self.t0 + ms(millis)
+        }
+
+        /// Routes one payment at `millis` and sends it if told to.
+        fn route(&mut self, millis: u64) -> (Route, u64) {
+            let now = self.at(millis);
+            let route = self.router.route(now);
+            self.next_id += 1;
+            self.router.sent(route, self.next_id, now);
+            (route, self.next_id)
+        }
+
+        fn answer(&mut self, processor: Processor, id: u64, answer: Answer, millis: u64) {
+            let now = self.at(millis);
+            self.router.answered(processor, id, Some(answer), now);
+        }
+    }
 
     #[test]
     fn a_healthy_default_takes_everything() {
-        let router = Router::new(Duration::from_secs(25));
-        assert_eq!(router.acquire(None), DEFAULT);
-        router.report(DEFAULT, Outcome::Stored);
-        assert_eq!(router.acquire(None), DEFAULT);
-    }
-
-    #[test]
-    fn a_failing_default_is_probed_at_a_bounded_rate() {
-        let router = Router::new(Duration::from_secs(25));
-        let start = Instant::now();
-        let mut circuits = [Circuit::closed(start); 2];
-        circuits[0].open(start);
-        let probe = Some(Ticket {
-            probe: true,
-            ..DEFAULT
-        });
-        assert_eq!(
-            router.choose(&mut circuits, None, start),
-            None,
-            "not due yet"
-        );
-        let mut at = start;
-        for _ in 0..MAX_PROBES {
-            at += PROBE_INTERVAL;
-            assert_eq!(router.choose(&mut circuits, None, at), probe);
-            assert_eq!(
-                router.choose(&mut circuits, None, at),
-                None,
-                "one per interval"
-            );
+        let mut bench = Bench::new();
+        for t in 0..100 {
+            let (route, id) = bench.route(t);
+            assert_eq!(route, send(D));
+            bench.answer(D, id, Answer::Works, t + 1);
         }
-        at += PROBE_INTERVAL * 10;
-        assert_eq!(
-            router.choose(&mut circuits, None, at),
-            None,
-            "all probes out"
-        );
-        circuits[0].close();
-        assert_eq!(router.choose(&mut circuits, None, at), Some(DEFAULT));
     }
 
     #[test]
-    fn a_successful_probe_closes_the_circuit() {
-        let router = Router::new(Duration::from_secs(25));
-        router.report(DEFAULT, Outcome::Refused);
-        let probe = router.acquire(None);
-        assert!(probe.probe);
-        router.report(probe, Outcome::Stored);
-        assert_eq!(router.acquire(None), DEFAULT);
-    }
-
-    #[test]
-    fn the_fallback_is_used_only_after_the_hold_expires() {
-        let hold = Duration::from_secs(25);
-        let router = Router::new(hold);
-        let start = Instant::now();
-        let mut circuits = [Circuit::closed(start); 2];
-        circuits[0].open(start);
-        let probe = router.choose(&mut circuits, None, start + PROBE_INTERVAL);
+    fn a_rising_delay_holds_payments_until_it_is_known() {
+        let mut bench = Bench::new();
+        let (_, first) = bench.route(0);
+        bench.answer(D, first, Answer::Works, 5);
+        // The delay rises to 1 s: the request sent at 10 ms is still out.
+        let (route, slow) = bench.route(10);
+        assert_eq!(route, send(D));
+        assert_eq!(bench.route(30).0, send(D), "within 2 × 5 ms + grace");
         assert_eq!(
-            probe,
-            Some(Ticket {
-                probe: true,
-                ..DEFAULT
-            }),
-            "holding for default"
+            bench.route(100).0,
+            Route::Hold,
+            "suspect: hold, not the fallback"
         );
-        let meanwhile = router.choose(&mut circuits, None, start + hold / 2);
-        assert_eq!(meanwhile, probe, "only probes to default meanwhile");
-        let fallback = Some(Ticket {
-            processor: Processor::Fallback,
-            probe: false,
-        });
-        let expired = start + hold;
+        bench.answer(D, slow, Answer::Works, 1010);
+        bench.answer(D, slow + 1, Answer::Works, 1030);
         assert_eq!(
-            router.choose(&mut circuits, None, expired),
-            probe,
-            "default probed first"
-        );
-        assert_eq!(
-            router.choose(&mut circuits, None, expired),
-            fallback,
-            "then the fallback"
-        );
-        assert_eq!(router.choose(&mut circuits, None, expired), fallback);
-        let later = expired + PROBE_INTERVAL;
-        assert_eq!(
-            router.choose(&mut circuits, None, later),
-            probe,
-            "still probed"
+            bench.route(1031).0,
+            send(D),
+            "1 s is safe: back to the default"
         );
     }
 
     #[test]
-    fn a_pinned_payment_never_changes_processor() {
-        let router = Router::new(Duration::ZERO);
-        router.report(DEFAULT, Outcome::Unknown);
-        let ticket = router.acquire(Some(Processor::Default));
+    fn a_delay_past_the_safe_latency_moves_payments_to_a_ready_fallback() {
+        let mut bench = Bench::new();
+        let (_, id) = bench.route(0);
+        assert_eq!(bench.route(1000).0, Route::Hold, "suspect");
+        let (route, on_fallback) = bench.route(1750);
+        assert_eq!(route, send(F), "slow: the fallback takes it");
+        bench.answer(F, on_fallback, Answer::Works, 1751);
+        bench.answer(D, id, Answer::Works, 2000);
+        assert_eq!(bench.route(2001).0, send(F), "2 s is not safe");
+        let health = Health {
+            failing: false,
+            min_response_time_ms: 100,
+        };
+        bench.router.health(D, health, bench.at(5000));
+        assert_eq!(bench.route(5001).0, send(D), "health says it is fast again");
+    }
+
+    #[test]
+    fn a_failing_default_is_probed_and_held_for_until_the_hold_ends() {
+        let mut bench = Bench::new();
+        let (_, id) = bench.route(0);
+        bench.answer(D, id, Answer::Fails, 10);
+        assert_eq!(bench.route(20).0, Route::Hold, "no probe due yet");
+        let (route, probe_id) = bench.route(110);
+        assert_eq!(route, probe(D));
+        assert_eq!(bench.route(150).0, Route::Hold, "one probe per interval");
+        bench.answer(D, probe_id, Answer::Fails, 160);
         assert_eq!(
-            ticket,
-            Ticket {
-                probe: true,
-                ..DEFAULT
-            }
+            bench.route(24_999).0,
+            probe(D),
+            "still holding for the default"
+        );
+        assert_eq!(bench.route(25_010).0, send(F), "the hold is over");
+        let (route, probe_id) = bench.route(25_200);
+        assert_eq!(
+            route,
+            probe(D),
+            "still probed while the fallback carries the load"
+        );
+        bench.answer(D, probe_id, Answer::Works, 25_201);
+        assert_eq!(
+            bench.route(25_202).0,
+            send(D),
+            "and wins back the traffic, though older probes are still out"
         );
     }
 
     #[test]
-    fn a_health_check_closes_and_opens_circuits() {
-        let router = Router::new(Duration::from_secs(25));
-        router.report(DEFAULT, Outcome::Refused);
-        router.report_health(
-            Processor::Default,
-            Health {
-                failing: false,
-                min_response_time_ms: 0,
-            },
+    fn overflow_goes_to_a_ready_fallback() {
+        let mut bench = Bench::new();
+        bench.router.policy.max_in_flight = 2;
+        assert_eq!(bench.route(0).0, send(D));
+        assert_eq!(bench.route(0).0, send(D));
+        assert_eq!(bench.route(0).0, send(F), "the default is busy");
+        assert_eq!(bench.route(0).0, send(F));
+        assert_eq!(bench.route(0).0, Route::Hold, "both busy");
+    }
+
+    #[test]
+    fn when_nothing_is_usable_a_slow_processor_is_used_only_after_the_hold() {
+        let mut bench = Bench::new();
+        let slow = Health {
+            failing: false,
+            min_response_time_ms: 3000,
+        };
+        let failing = Health {
+            failing: true,
+            min_response_time_ms: 0,
+        };
+        bench.router.health(D, slow, bench.at(0));
+        bench.router.health(F, failing, bench.at(0));
+        assert_eq!(bench.route(1).0, Route::Hold, "no probe due yet");
+        assert_eq!(bench.route(100).0, probe(F), "the failing fallback is probed");
+        assert_eq!(bench.route(101).0, Route::Hold);
+        assert_eq!(bench.route(25_001).0, probe(F));
+        assert_eq!(bench.route(25_002).0, send(D), "the wait is bounded");
+    }
+
+    #[test]
+    fn a_pinned_payment_goes_only_to_its_processor() {
+        let mut bench = Bench::new();
+        let (_, id) = bench.route(0);
+        bench.answer(D, id, Answer::Silent, 5000);
+        let now = bench.at(5001);
+        assert_eq!(
+            bench.router.route_pinned(D, now),
+            Route::Hold,
+            "probe not due"
         );
-        assert_eq!(router.acquire(None), DEFAULT);
-        router.report_health(
-            Processor::Default,
-            Health {
-                failing: true,
-                min_response_time_ms: 0,
-            },
-        );
-        assert!(router.acquire(None).probe);
+        let later = bench.at(5200);
+        assert_eq!(bench.router.route_pinned(D, later), probe(D));
+        assert_eq!(bench.router.route_pinned(F, later), send(F));
     }
 }
