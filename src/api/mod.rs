@@ -19,10 +19,11 @@
 //! against it measures HAProxy, the kernel, the event loop and the HTTP
 //! parser alone, and the gap to [`handle`] is what the payment path costs.
 
-use crate::domain::payment;
 use crate::domain::summary;
 use crate::http::{self, Method, Request};
 use crate::store::shared_file::SharedFile;
+
+pub mod payment_body;
 
 const PAYMENTS: &[u8] = b"/payments";
 const SUMMARY: &[u8] = b"/payments-summary";
@@ -47,7 +48,7 @@ pub fn handle(
         http::write_response(out, status, true, body, keep_alive);
     };
     match (request.path, request.method) {
-        (PAYMENTS, Method::Post) => match payment::parse_payment(request.body) {
+        (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
                 Err(error) => json(out, 503, error.message()),
@@ -101,9 +102,9 @@ fn write_summary(out: &mut Vec<u8>, summary: summary::Summary, keep_alive: bool)
 
 #[cfg(test)]
 mod tests {
+    use super::payment_body::PaymentError;
     use super::*;
     use crate::config::Capacities;
-    use crate::domain::payment::PaymentError;
     use crate::domain::summary::{QueryError, Summary};
     use crate::http::{Status, parse_request};
 
