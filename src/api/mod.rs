@@ -324,18 +324,24 @@ mod tests {
     #[test]
     fn a_full_ring_is_answered_503_until_drained() {
         let temp = TempShared::new("full", 2);
-        let mut statuses = Vec::new();
-        for _ in 0..3 {
-            let (status_line, body, _, _) =
-                exchange(&temp.shared, true, &post("/payments", PAYMENT));
-            statuses.push((status_line, body));
-        }
-        assert_eq!(statuses[0].0, "HTTP/1.1 200 OK");
-        assert_eq!(statuses[1].0, "HTTP/1.1 200 OK");
-        assert_eq!(statuses[2].0, "HTTP/1.1 503 Service Unavailable");
+        let pay = || exchange(&temp.shared, true, &post("/payments", PAYMENT));
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        let (status_line, body, kept, _) = pay();
+        assert_eq!(status_line, "HTTP/1.1 503 Service Unavailable");
         assert_eq!(
-            statuses[2].1.as_bytes(),
+            body.as_bytes(),
             crate::store::shared_file::AcceptError::Full.message()
         );
+        assert!(kept, "a 503 keeps the connection");
+        // Drain as the leader does (each slot marked done, then freed): the
+        // two accepted payments come out, the refused one was never queued,
+        // and the ring takes payments again.
+        let drained = temp.shared.ring().drain_all_for_test();
+        assert_eq!(drained.len(), 2);
+        assert!(drained.iter().all(|p| p.payment.amount_cents == 1990));
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 503 Service Unavailable");
     }
 }
