@@ -352,7 +352,7 @@ fn poll_health(context: &Context) {
                 && let Some(health) = context.clients[processor as usize].health()
             {
                 let answer = HealthRecord::encode(health);
-                // Relaxed: the answer is for status output and humans; no
+                // Relaxed: the answer is for `rinha stat` and humans; no
                 // decision reads it, so nothing needs ordering against it.
                 record.answer.store(answer, Ordering::Relaxed);
                 context.router.report_health(processor, health);
