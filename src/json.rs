@@ -12,7 +12,8 @@
 //!
 //! What this module deliberately leaves to its callers:
 //!
-//! - **Repeated keys.** Every occurrence is visited, in order. The payment
+//! - **Repeated keys.** Every occurrence is visited, in order, and
+//!   [`named_fields`] reports that a name repeated. The payment
 //!   parser refuses a repeated field, the emulator lets the last one win (as
 //!   the official processor's deserializer does), the processor client
 //!   distrusts the answer.
@@ -88,6 +89,39 @@ pub fn for_each_field<'a>(
     cursor.pos += 1;
     cursor.members(1, &mut visit).ok_or(JsonError::Invalid)?;
     cursor.at_clean_end().ok_or(JsonError::Invalid)
+}
+
+/// The top-level fields a caller asked for by name; see [`named_fields`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Named<'a, const N: usize> {
+    /// The value of each name, in the order asked (the last occurrence of
+    /// a repeated one); `None` for a name that does not occur.
+    pub values: [Option<Value<'a>>; N],
+    /// Whether any of the names occurs more than once.
+    pub repeated: bool,
+}
+
+/// Scans the object in `body` (see [`for_each_field`]) for the top-level
+/// fields named in `names`, matched after unescaping.
+///
+/// Every other field is skipped. A repeat is reported, not judged: the
+/// last occurrence is in `values`, and `repeated` lets a caller refuse
+/// the body instead.
+pub fn named_fields<'a, const N: usize>(
+    body: &'a [u8],
+    max_depth: usize,
+    names: [&str; N],
+) -> Result<Named<'a, N>, JsonError> {
+    let mut named = Named {
+        values: [None; N],
+        repeated: false,
+    };
+    for_each_field(body, max_depth, |key, value| {
+        if let Some(index) = names.iter().position(|name| key.is(name)) {
+            named.repeated |= named.values[index].replace(value).is_some();
+        }
+    })?;
+    Ok(named)
 }
 
 impl JsonStr<'_> {

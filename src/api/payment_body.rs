@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::domain::money::{self, AmountError};
 use crate::domain::payment::Payment;
-use crate::json::{self, JsonError, JsonStr, Value};
+use crate::json::{self, JsonError, Value};
 
 /// Why a body is not a payment. Each has a one-line JSON [`message`](Self::message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,60 +82,25 @@ const UUID_MAX_TEXT: usize = uuid::fmt::Urn::LENGTH;
 /// not an object, a duplicate field, then `correlationId`'s problem, then
 /// `amount`'s.
 pub fn parse_payment(body: &[u8]) -> Result<Payment, PaymentError> {
-    let mut fields = Fields::default();
-    json::for_each_field(body, MAX_DEPTH, |key, value| fields.visit(key, value)).map_err(
-        |error| match error {
-            JsonError::Invalid => PaymentError::NotJson,
-            JsonError::NotAnObject => PaymentError::NotAnObject,
-        },
-    )?;
-    fields.into_payment()
-}
-
-/// What the top-level object said about the two fields we care about.
-/// Field-level errors wait here until the whole body is known to be JSON.
-#[derive(Default)]
-struct Fields {
-    correlation_id: Option<Result<Uuid, PaymentError>>,
-    amount: Option<Result<u64, PaymentError>>,
-    duplicate: bool,
-}
-
-impl Fields {
-    fn visit(&mut self, key: JsonStr<'_>, value: Value<'_>) {
-        if key.is("correlationId") {
-            Self::set(
-                &mut self.correlation_id,
-                correlation_id(value),
-                &mut self.duplicate,
-            );
-        } else if key.is("amount") {
-            Self::set(&mut self.amount, amount(value), &mut self.duplicate);
-        }
+    let named =
+        json::named_fields(body, MAX_DEPTH, ["correlationId", "amount"]).map_err(|error| {
+            match error {
+                JsonError::Invalid => PaymentError::NotJson,
+                JsonError::NotAnObject => PaymentError::NotAnObject,
+            }
+        })?;
+    if named.repeated {
+        return Err(PaymentError::DuplicateField);
     }
-
-    fn set<T>(slot: &mut Option<T>, value: T, duplicate: &mut bool) {
-        *duplicate |= slot.is_some();
-        *slot = Some(value);
-    }
-
-    fn into_payment(self) -> Result<Payment, PaymentError> {
-        if self.duplicate {
-            return Err(PaymentError::DuplicateField);
-        }
-        let correlation_id = self
-            .correlation_id
-            .ok_or(PaymentError::MissingCorrelationId)??;
-        let amount_cents = self.amount.ok_or(PaymentError::MissingAmount)??;
-        Ok(Payment {
-            correlation_id,
-            amount_cents,
-        })
-    }
+    let [correlation_id, amount] = named.values;
+    Ok(Payment {
+        correlation_id: uuid_of(correlation_id.ok_or(PaymentError::MissingCorrelationId)?)?,
+        amount_cents: cents_of(amount.ok_or(PaymentError::MissingAmount)?)?,
+    })
 }
 
 /// `correlationId`'s value: a string holding a UUID, escapes allowed.
-fn correlation_id(value: Value<'_>) -> Result<Uuid, PaymentError> {
+fn uuid_of(value: Value<'_>) -> Result<Uuid, PaymentError> {
     let Value::Str(text) = value else {
         return Err(PaymentError::InvalidCorrelationId);
     };
@@ -146,7 +111,7 @@ fn correlation_id(value: Value<'_>) -> Result<Uuid, PaymentError> {
 }
 
 /// `amount`'s value: a JSON number, in range once rounded to cents.
-fn amount(value: Value<'_>) -> Result<u64, PaymentError> {
+fn cents_of(value: Value<'_>) -> Result<u64, PaymentError> {
     let Value::Number(text) = value else {
         return Err(PaymentError::InvalidAmount);
     };

@@ -281,15 +281,8 @@ fn unique_fields<'a, const N: usize>(
     body: &'a [u8],
     names: [&str; N],
 ) -> Option<[Option<Value<'a>>; N]> {
-    let mut found = [None; N];
-    let mut repeated = false;
-    json::for_each_field(body, MAX_DEPTH, |key, value| {
-        if let Some(index) = names.iter().position(|name| key.is(name)) {
-            repeated |= found[index].replace(value).is_some();
-        }
-    })
-    .ok()?;
-    (!repeated).then_some(found)
+    let named = json::named_fields(body, MAX_DEPTH, names).ok()?;
+    (!named.repeated).then_some(named.values)
 }
 
 #[cfg(test)]

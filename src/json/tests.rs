@@ -167,3 +167,29 @@ fn strings_compare_and_unescape_as_json_reads_them() {
     };
     assert_eq!(raw_utf8.unescape_ascii(&mut buffer), None);
 }
+
+#[test]
+fn named_fields_come_back_in_order_with_repeats_reported() {
+    let named = named_fields(
+        br#"{"b":true,"x":[1],"a":1,"\u0062":false}"#,
+        DEPTH,
+        ["a", "b", "c"],
+    );
+    assert_eq!(
+        named,
+        Ok(Named {
+            values: [Some(Value::Number(b"1")), Some(Value::Bool(false)), None],
+            repeated: true,
+        })
+    );
+    let once = named_fields(br#"{"a":1,"x":1,"x":2}"#, DEPTH, ["a"]).unwrap();
+    assert!(!once.repeated, "only the names asked for count");
+    assert_eq!(
+        named_fields(b"[]", DEPTH, ["a"]),
+        Err(JsonError::NotAnObject)
+    );
+    assert_eq!(
+        named_fields(br#"{"a":1"#, DEPTH, ["a"]),
+        Err(JsonError::Invalid)
+    );
+}

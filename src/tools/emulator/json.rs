@@ -24,14 +24,10 @@ pub fn fields<'a, const N: usize>(
     body: &'a [u8],
     names: [&str; N],
 ) -> Result<[Option<Value<'a>>; N], NotJson> {
-    let mut found = [None; N];
-    crate::json::for_each_field(body, MAX_DEPTH, |key, value| {
-        if let Some(index) = names.iter().position(|name| key.is(name)) {
-            found[index] = Some(value);
-        }
-    })
-    .map_err(|_| NotJson)?;
-    Ok(found)
+    match crate::json::named_fields(body, MAX_DEPTH, names) {
+        Ok(named) => Ok(named.values),
+        Err(_) => Err(NotJson),
+    }
 }
 
 #[cfg(test)]
