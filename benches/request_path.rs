@@ -11,8 +11,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rinha::api;
+use rinha::api::payment_body;
 use rinha::config::Capacities;
-use rinha::domain::payment::{self, Payment};
+use rinha::domain::payment::Payment;
 use rinha::http::{self, Status};
 
 mod common;
@@ -84,7 +85,7 @@ fn request_path(c: &mut Criterion) {
     });
 
     group.bench_function("accept_only", |b| {
-        let payment = payment::parse_payment(body()).expect("valid body");
+        let payment = payment_body::parse_payment(body()).expect("valid body");
         b.iter_custom(|iters| {
             timed_with_ring_drained(shared, iters, || {
                 black_box(shared.accept(black_box(&payment))).expect("drained ring");
@@ -104,7 +105,7 @@ fn request_path(c: &mut Criterion) {
     let body = body();
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("payment_parse_payment", |b| {
-        b.iter(|| -> Payment { payment::parse_payment(black_box(body)).expect("valid body") });
+        b.iter(|| -> Payment { payment_body::parse_payment(black_box(body)).expect("valid body") });
     });
     group.finish();
 }

@@ -29,8 +29,8 @@
 //! ## Layout
 //!
 //! One folder per layer; dependencies point down this list only (a module
-//! never imports one listed above it), and [`config`] and [`log`] are leaves
-//! every layer may use.
+//! never imports one listed above it), and [`config`], [`log`] and [`json`]
+//! are leaves every layer may use.
 //!
 //! - [`domain`]: payments, money in cents, timestamps, summary windows — the
 //!   contest's vocabulary, with no I/O.
@@ -46,6 +46,8 @@
 //! - [`cli`]: the subcommands' wiring: flags in, layers connected, run.
 //! - [`config`]: flags and their environment twins, one struct per subcommand.
 //! - [`log`]: one stderr line per write, whole even when processes share a pipe.
+//! - [`json`]: the one JSON scanner — a validating visitor over an object's
+//!   top-level fields, for every body the crate reads.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
@@ -56,6 +58,7 @@ pub mod config;
 pub mod domain;
 pub mod drain;
 pub mod http;
+pub mod json;
 pub mod log;
 pub mod store;
 pub mod tools;

@@ -3,7 +3,7 @@
 //! A table of raw requests, each sent on its own connection while a steady
 //! load of valid payments runs on others. For each case: the statuses the
 //! server documents (`src/http/mod.rs` for framing, `src/api/mod.rs` and
-//! `src/domain/payment.rs` for content), whether the connection is then closed or
+//! `src/api/payment_body.rs` for content), whether the connection is then closed or
 //! kept (kept ones must serve one more request), and, at the end, that the
 //! ledger holds exactly the valid payments: every correlation id a case
 //! refused is looked up at both processors and must be at neither; every id

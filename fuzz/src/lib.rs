@@ -23,8 +23,9 @@
 //!   implementation (string arithmetic, round half to even), and
 //!   `write_cents` parses back to the same cents.
 
+use rinha::api::payment_body::{self, PaymentError};
 use rinha::domain::money::{self, AmountError, MAX_CENTS};
-use rinha::domain::payment::{self, PaymentError};
+use rinha::domain::payment;
 use rinha::domain::summary::{self, Window};
 use rinha::domain::time::{self, ISO8601_LEN, Round};
 use rinha::http::{self, HttpError, MAX_BODY, MAX_HEAD, Method, Status};
@@ -171,9 +172,9 @@ pub fn parse_request(data: &[u8]) {
     }
 }
 
-/// `payment::parse_payment`.
+/// `payment_body::parse_payment`.
 pub fn parse_payment(data: &[u8]) {
-    match payment::parse_payment(data) {
+    match payment_body::parse_payment(data) {
         Ok(parsed) => {
             assert!((1..=MAX_CENTS).contains(&parsed.amount_cents), "{parsed:?}");
             // What the drainer forwards is itself a valid payment body (the
@@ -186,12 +187,12 @@ pub fn parse_payment(data: &[u8]) {
                 1_752_150_896_000,
                 &mut forwarded,
             );
-            assert_eq!(payment::parse_payment(&forwarded), Ok(parsed));
+            assert_eq!(payment_body::parse_payment(&forwarded), Ok(parsed));
             // JSON whitespace around the object changes nothing.
             let mut padded = b" \n".to_vec();
             padded.extend_from_slice(data);
             padded.extend_from_slice(b"\t\r");
-            assert_eq!(payment::parse_payment(&padded), Ok(parsed));
+            assert_eq!(payment_body::parse_payment(&padded), Ok(parsed));
         }
         Err(error) => {
             let message = error.message();
@@ -201,7 +202,7 @@ pub fn parse_payment(data: &[u8]) {
                 let mut trailing = data.to_vec();
                 trailing.extend_from_slice(b" x");
                 assert_eq!(
-                    payment::parse_payment(&trailing),
+                    payment_body::parse_payment(&trailing),
                     Err(PaymentError::NotJson)
                 );
             }

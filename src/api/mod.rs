@@ -19,10 +19,11 @@
 //! against it measures HAProxy, the kernel, the event loop and the HTTP
 //! parser alone, and the gap to [`handle`] is what the payment path costs.
 
-use crate::domain::payment;
 use crate::domain::summary;
 use crate::http::{self, Method, Request};
 use crate::store::shared_file::SharedFile;
+
+pub mod payment_body;
 
 const PAYMENTS: &[u8] = b"/payments";
 const SUMMARY: &[u8] = b"/payments-summary";
@@ -47,7 +48,7 @@ pub fn handle(
         http::write_response(out, status, true, body, keep_alive);
     };
     match (request.path, request.method) {
-        (PAYMENTS, Method::Post) => match payment::parse_payment(request.body) {
+        (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
                 Err(error) => json(out, 503, error.message()),
@@ -101,9 +102,9 @@ fn write_summary(out: &mut Vec<u8>, summary: summary::Summary, keep_alive: bool)
 
 #[cfg(test)]
 mod tests {
+    use super::payment_body::PaymentError;
     use super::*;
     use crate::config::Capacities;
-    use crate::domain::payment::PaymentError;
     use crate::domain::summary::{QueryError, Summary};
     use crate::http::{Status, parse_request};
 
@@ -323,18 +324,24 @@ mod tests {
     #[test]
     fn a_full_ring_is_answered_503_until_drained() {
         let temp = TempShared::new("full", 2);
-        let mut statuses = Vec::new();
-        for _ in 0..3 {
-            let (status_line, body, _, _) =
-                exchange(&temp.shared, true, &post("/payments", PAYMENT));
-            statuses.push((status_line, body));
-        }
-        assert_eq!(statuses[0].0, "HTTP/1.1 200 OK");
-        assert_eq!(statuses[1].0, "HTTP/1.1 200 OK");
-        assert_eq!(statuses[2].0, "HTTP/1.1 503 Service Unavailable");
+        let pay = || exchange(&temp.shared, true, &post("/payments", PAYMENT));
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        let (status_line, body, kept, _) = pay();
+        assert_eq!(status_line, "HTTP/1.1 503 Service Unavailable");
         assert_eq!(
-            statuses[2].1.as_bytes(),
+            body.as_bytes(),
             crate::store::shared_file::AcceptError::Full.message()
         );
+        assert!(kept, "a 503 keeps the connection");
+        // Drain as the leader does (each slot marked done, then freed): the
+        // two accepted payments come out, the refused one was never queued,
+        // and the ring takes payments again.
+        let drained = temp.shared.ring().drain_all_for_test();
+        assert_eq!(drained.len(), 2);
+        assert!(drained.iter().all(|p| p.payment.amount_cents == 1990));
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 200 OK");
+        assert_eq!(pay().0, "HTTP/1.1 503 Service Unavailable");
     }
 }

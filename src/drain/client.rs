@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::domain::money;
 use crate::domain::payment::{Health, write_payment_json};
 use crate::domain::time::{self, Round};
+use crate::json::{self, Value};
 
 /// What a `POST /payments` achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,13 +178,7 @@ impl ProcessorClient {
         if status != 200 {
             return None;
         }
-        Some(Health {
-            failing: json_number(&body, "failing")? == b"true",
-            min_response_time_ms: std::str::from_utf8(json_number(&body, "minResponseTime")?)
-                .ok()?
-                .parse()
-                .ok()?,
-        })
+        parse_health_body(&body)
     }
 
     fn get(&self, url: &str) -> Option<(u16, Vec<u8>)> {
@@ -211,20 +206,11 @@ pub fn outcome_of(status: u16) -> Outcome {
 
 /// What an answer to `GET /payments/{id}` says was stored.
 pub fn lookup_of(status: u16, body: &[u8]) -> Lookup {
-    if status == 404 {
-        return Lookup::NotFound;
+    match status {
+        200 => parse_lookup_body(body),
+        404 => Lookup::NotFound,
+        _ => Lookup::Unknown,
     }
-    let found = (status == 200)
-        .then(|| {
-            let requested_at = json_string(body, "requestedAt")?;
-            let amount = json_number(body, "amount")?;
-            Some(Lookup::Found {
-                requested_at_ms: time::parse_iso8601(requested_at, Round::Down)?,
-                amount_cents: money::parse_cents(amount).ok()?,
-            })
-        })
-        .flatten();
-    found.unwrap_or(Lookup::Unknown)
 }
 
 /// `http://name:port` with the name replaced by its first address, or the
@@ -252,32 +238,61 @@ fn never_sent(error: &ureq::Error) -> bool {
     }
 }
 
-/// The raw text of a scalar field in a flat JSON object the processor wrote
-/// (`"key": value`), up to the next `,` or `}`; whitespace trimmed.
-fn json_number<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
-    let rest = after_key(body, key)?;
-    let end = rest.iter().position(|&b| b == b',' || b == b'}')?;
-    Some(rest[..end].trim_ascii())
+/// Nesting accepted in a processor's answer, its object included. The
+/// answers we read are flat; the room is for fields a processor may add.
+const MAX_DEPTH: usize = 8;
+
+/// What a 200 answer to `GET /payments/{id}` says was stored:
+/// `{"correlationId":…,"amount":19.9,"requestedAt":"2025-07-15T12:34:56.000Z"}`.
+/// [`Lookup::Unknown`] unless the body is one JSON object with a plain
+/// ISO-8601 `requestedAt` string and an `amount` number in range, each once.
+pub fn parse_lookup_body(body: &[u8]) -> Lookup {
+    let found = match unique_fields(body, ["requestedAt", "amount"]) {
+        Some([Some(Value::Str(requested_at)), Some(Value::Number(amount))]) => {
+            let requested_at_ms = match requested_at.escaped {
+                false => time::parse_iso8601(requested_at.raw, Round::Down),
+                true => None,
+            };
+            requested_at_ms.zip(money::parse_cents(amount).ok())
+        }
+        _ => None,
+    };
+    match found {
+        Some((requested_at_ms, amount_cents)) => Lookup::Found {
+            requested_at_ms,
+            amount_cents,
+        },
+        None => Lookup::Unknown,
+    }
 }
 
-/// The contents of a string field (no escapes: the processor's timestamps
-/// and ids never contain any).
-fn json_string<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
-    let rest = after_key(body, key)?.strip_prefix(b"\"")?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    Some(&rest[..end])
+/// What a 200 answer to `GET /payments/service-health` says:
+/// `{"failing":false,"minResponseTime":100}`; `None` unless the body is one
+/// JSON object with a boolean `failing` and a whole-number
+/// `minResponseTime`, each once.
+pub fn parse_health_body(body: &[u8]) -> Option<Health> {
+    let [Some(Value::Bool(failing)), Some(Value::Number(ms))] =
+        unique_fields(body, ["failing", "minResponseTime"])?
+    else {
+        return None;
+    };
+    let min_response_time_ms = std::str::from_utf8(ms).ok()?.parse().ok()?;
+    Some(Health {
+        failing,
+        min_response_time_ms,
+    })
 }
 
-/// What follows `"key"` and its colon.
-fn after_key<'b>(body: &'b [u8], key: &str) -> Option<&'b [u8]> {
-    let quoted_len = key.len() + 2;
-    let start = body.windows(quoted_len).position(|w| {
-        w[0] == b'"' && w[quoted_len - 1] == b'"' && &w[1..quoted_len - 1] == key.as_bytes()
-    })?;
-    let rest = body[start + quoted_len..]
-        .trim_ascii_start()
-        .strip_prefix(b":")?;
-    Some(rest.trim_ascii_start())
+/// The top-level fields named in `names`, in that order (`None` for an
+/// absent one). `None` when the body is not one JSON object, or when a named
+/// field repeats: an answer that reads two ways about money or health is no
+/// answer, whichever occurrence another parser would pick.
+fn unique_fields<'a, const N: usize>(
+    body: &'a [u8],
+    names: [&str; N],
+) -> Option<[Option<Value<'a>>; N]> {
+    let named = json::named_fields(body, MAX_DEPTH, names).ok()?;
+    (!named.repeated).then_some(named.values)
 }
 
 #[cfg(test)]
@@ -285,17 +300,79 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_of_the_processors_responses_are_found() {
-        let body = br#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", "amount" : 19.9,"requestedAt":"2025-07-15T12:34:56.000Z"}"#;
-        assert_eq!(
-            json_string(body, "requestedAt"),
-            Some(&b"2025-07-15T12:34:56.000Z"[..])
-        );
-        assert_eq!(json_number(body, "amount"), Some(&b"19.9"[..]));
-        assert_eq!(json_number(body, "missing"), None);
-        let health = br#"{"failing":true,"minResponseTime":100}"#;
-        assert_eq!(json_number(health, "failing"), Some(&b"true"[..]));
-        assert_eq!(json_number(health, "minResponseTime"), Some(&b"100"[..]));
+    fn lookup_answers_are_read_only_when_unambiguous() {
+        let found = Lookup::Found {
+            requested_at_ms: 1_752_582_896_000,
+            amount_cents: 1990,
+        };
+        let cases: &[(&str, Lookup)] = &[
+            (
+                r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", "amount" : 19.9,"requestedAt":"2025-07-15T12:34:56.000Z"}"#,
+                found,
+            ),
+            // Only top-level fields count: a substring search would take
+            // the nested amount, which comes first.
+            (
+                r#"{"requestedAt":"2025-07-15T12:34:56.000Z","extra":{"amount":1},"amount":19.90}"#,
+                found,
+            ),
+            (r#"{"amount":19.9}"#, Lookup::Unknown),
+            (
+                r#"{"requestedAt":"2025-07-15T12:34:56.000Z"}"#,
+                Lookup::Unknown,
+            ),
+            (
+                r#"{"requestedAt":"2025-07-15T12:34:56.000Z","amount":"19.9"}"#,
+                Lookup::Unknown,
+            ),
+            (
+                r#"{"requestedAt":"2025-07-15T12:34:56.000Z","amount":19.9,"amount":1}"#,
+                Lookup::Unknown,
+            ),
+            (
+                r#"{"requestedAt":"2025-07-15T12:34:56.000Z","amount":19.9"#,
+                Lookup::Unknown,
+            ),
+            (
+                r#"{"requestedAt":"yesterday","amount":19.9}"#,
+                Lookup::Unknown,
+            ),
+        ];
+        for &(body, expected) in cases {
+            assert_eq!(parse_lookup_body(body.as_bytes()), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn health_answers_are_read_only_when_unambiguous() {
+        let cases: &[(&str, Option<Health>)] = &[
+            (
+                r#"{"failing":true,"minResponseTime":100}"#,
+                Some(Health {
+                    failing: true,
+                    min_response_time_ms: 100,
+                }),
+            ),
+            (
+                r#" {"minResponseTime":0, "failing":false} "#,
+                Some(Health {
+                    failing: false,
+                    min_response_time_ms: 0,
+                }),
+            ),
+            (r#"{"failing":"true","minResponseTime":100}"#, None),
+            (r#"{"failing":false,"minResponseTime":1.5}"#, None),
+            (r#"{"failing":false,"minResponseTime":-1}"#, None),
+            (r#"{"failing":false}"#, None),
+            (
+                r#"{"failing":false,"failing":true,"minResponseTime":0}"#,
+                None,
+            ),
+            (r#"{"failing":false,"minResponseTime":0"#, None),
+        ];
+        for &(body, expected) in cases {
+            assert_eq!(parse_health_body(body.as_bytes()), expected, "{body}");
+        }
     }
 
     #[test]

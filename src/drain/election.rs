@@ -52,7 +52,7 @@ pub fn spawn_candidate(shared: Arc<SharedFile>, config: &ApiConfig) -> io::Resul
                 return;
             }
             let leader = &shared.header().leader.0;
-            // Relaxed: informational fields for humans and status output.
+            // Relaxed: informational fields for `rinha stat` and humans.
             leader
                 .pid
                 .store(std::process::id().into(), Ordering::Relaxed);

@@ -591,7 +591,11 @@ mod tests {
         bench.router.health(D, slow, bench.at(0));
         bench.router.health(F, failing, bench.at(0));
         assert_eq!(bench.route(1).0, Route::Hold, "no probe due yet");
-        assert_eq!(bench.route(100).0, probe(F), "the failing fallback is probed");
+        assert_eq!(
+            bench.route(100).0,
+            probe(F),
+            "the failing fallback is probed"
+        );
         assert_eq!(bench.route(101).0, Route::Hold);
         assert_eq!(bench.route(25_001).0, probe(F));
         assert_eq!(bench.route(25_002).0, send(D), "the wait is bounded");

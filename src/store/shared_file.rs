@@ -93,7 +93,8 @@ pub struct Purge {
 pub struct HealthRecord {
     /// When the last call was claimed, in ms since the epoch (0: never).
     pub checked_at_ms: AtomicU64,
-    /// Its answer, see [`HealthRecord::encode`]; 0 = none yet.
+    /// Its answer, see [`HealthRecord::encode`]; 0 = none yet. Only
+    /// `rinha stat` reads it: the router acts on the answer its own call got.
     pub answer: AtomicU64,
 }
 
@@ -106,7 +107,7 @@ impl HealthRecord {
     }
 }
 
-/// Who drains, for `rinha` status output and for humans reading the file.
+/// Who drains, for `rinha stat` and for humans reading the file.
 #[repr(C)]
 pub struct LeaderRecord {
     /// Process id of the current leader (0: none yet).

@@ -3,7 +3,7 @@
 //! The token is checked before anything else, the body included, so a
 //! request without it can neither change nor probe the emulator.
 
-use super::json::{self, Value};
+use super::json::{self, JsonStr, Value};
 use super::routes::{Answer, Emulator, Settings, bool_text, empty, json, lock, ok_json};
 use crate::domain::money;
 use crate::domain::summary;
@@ -95,7 +95,7 @@ impl Emulator {
 
 /// A string field without escapes, as UTF-8.
 fn string_field(body: &[u8], name: &str) -> Option<String> {
-    let Ok([Some(Value::Str { raw, escaped })]) = json::fields(body, [name]) else {
+    let Ok([Some(Value::Str(JsonStr { raw, escaped }))]) = json::fields(body, [name]) else {
         return None;
     };
     match escaped {

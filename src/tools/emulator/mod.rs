@@ -1,7 +1,8 @@
 //! `rinha processor`: a faithful stand-in for the official payment processor.
 //!
 //! Our tests and `rinha local` need processors that behave like the contest's
-//! (a .NET service over Postgres, see `shared/rinha-2025.md`) without Docker.
+//! (a .NET service over Postgres; what it does is in `docs/contest.md`)
+//! without Docker.
 //! Every behaviour the backend can observe is reproduced:
 //!
 //! | request | answer |

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::fee::Fee;
 use super::gate::{self, Gate};
 use super::health::{Admission, HealthLimiter};
-use super::json::{self, Value};
+use super::json::{self, JsonStr, Value};
 use super::store::{Insert, Store, Stored};
 use crate::domain::money;
 use crate::domain::time::{self, Round};
@@ -285,10 +285,10 @@ fn parse_payment(body: &[u8]) -> Result<(Uuid, Stored), PaymentBodyError> {
     let [id, amount, requested_at] = json::fields(body, ["correlationId", "amount", "requestedAt"])
         .map_err(|_| PaymentBodyError::NotJson)?;
     let id = match id {
-        Some(Value::Str {
+        Some(Value::Str(JsonStr {
             raw,
             escaped: false,
-        }) => Uuid::try_parse_ascii(raw).ok(),
+        })) => Uuid::try_parse_ascii(raw).ok(),
         _ => None,
     }
     .ok_or(PaymentBodyError::CorrelationId)?;
@@ -298,10 +298,10 @@ fn parse_payment(body: &[u8]) -> Result<(Uuid, Stored), PaymentBodyError> {
     }
     .ok_or(PaymentBodyError::Amount)?;
     let requested_at_ms = match requested_at {
-        Some(Value::Str {
+        Some(Value::Str(JsonStr {
             raw,
             escaped: false,
-        }) => time::parse_iso8601(raw, Round::Down),
+        })) => time::parse_iso8601(raw, Round::Down),
         _ => None,
     }
     .ok_or(PaymentBodyError::RequestedAt)?;
