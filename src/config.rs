@@ -132,6 +132,21 @@ pub struct LocalConfig {
     pub haproxy_cfg: PathBuf,
     /// Whether HAProxy is used at all (`--no-haproxy` forces the fallback).
     pub use_haproxy: bool,
+    /// The default emulator's `--fee` (the preview's 0.05; the final ran 0.07).
+    pub default_fee: String,
+    /// The fallback emulator's `--fee` (the preview's 0.15; the final ran 0.10).
+    pub fallback_fee: String,
+}
+
+/// `rinha stat`: a read-only look at a shared file.
+#[derive(Clone, Debug)]
+pub struct StatConfig {
+    /// The file to read (the same default and twin as `rinha api`'s).
+    pub shared_file: PathBuf,
+    /// Print every second until interrupted.
+    pub watch: bool,
+    /// One JSON object per line instead of text.
+    pub json: bool,
 }
 
 /// A parse failure that names the offending flag.
@@ -301,6 +316,22 @@ impl LocalConfig {
             fallback_port: flags.get("fallback-port", 8002)?,
             haproxy_cfg: flags.get("haproxy-cfg", PathBuf::from("haproxy.cfg"))?,
             use_haproxy: !flags.switch("no-haproxy")?,
+            default_fee: flags.get("default-fee", "0.05".to_string())?,
+            fallback_fee: flags.get("fallback-fee", "0.15".to_string())?,
+        };
+        flags.finish()?;
+        Ok(config)
+    }
+}
+
+impl StatConfig {
+    /// Parses the flags that follow `rinha stat`.
+    pub fn parse(args: &[String]) -> Result<StatConfig, ConfigError> {
+        let mut flags = Flags::new(args)?;
+        let config = StatConfig {
+            shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
+            watch: flags.switch("watch")?,
+            json: flags.switch("json")?,
         };
         flags.finish()?;
         Ok(config)
@@ -351,5 +382,19 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8001".parse().unwrap());
         assert_eq!(config.fee, "0.15");
         assert_eq!(config.token, "123");
+    }
+
+    #[test]
+    fn local_passes_the_preview_fees_unless_told_the_finals() {
+        let config = LocalConfig::parse(&args("")).unwrap();
+        assert_eq!(
+            (config.default_fee.as_str(), config.fallback_fee.as_str()),
+            ("0.05", "0.15")
+        );
+        let config = LocalConfig::parse(&args("--default-fee 0.07 --fallback-fee=0.10")).unwrap();
+        assert_eq!(
+            (config.default_fee.as_str(), config.fallback_fee.as_str()),
+            ("0.07", "0.10")
+        );
     }
 }

@@ -43,7 +43,7 @@ use crate::drain::pool::{Ended, Finished, Pool, Request};
 use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
-use crate::store::shared_file::SharedFile;
+use crate::store::shared_file::{self, SharedFile};
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling
@@ -145,6 +145,8 @@ struct Drainer {
     finished: Vec<Finished>,
     health: Receiver<(Processor, Health)>,
     last_expiry: Instant,
+    /// The choice last written to the file for `rinha stat`.
+    published: shared_file::Route,
 }
 
 /// Drains the ring forever. Called by the elected leader only.
@@ -198,6 +200,7 @@ impl Drainer {
             finished: Vec::new(),
             health,
             last_expiry: now,
+            published: shared_file::Route::Unknown,
             shared,
         })
     }
@@ -359,12 +362,33 @@ impl Drainer {
                 return;
             }
             let route = self.router.route(now);
+            self.publish(route);
             if route == Route::Hold {
                 self.pacer.give_back();
                 return;
             }
             let job = self.backlog.pop_front().expect("front exists");
             self.send(job, route, now);
+        }
+    }
+
+    /// Writes where payments go now into the file, when it changes: a
+    /// probe is not a choice, the payments behind it are held.
+    fn publish(&mut self, route: Route) {
+        let choice = match route {
+            Route::Send {
+                processor: Processor::Default,
+                probe: false,
+            } => shared_file::Route::Default,
+            Route::Send {
+                processor: Processor::Fallback,
+                probe: false,
+            } => shared_file::Route::Fallback,
+            Route::Send { probe: true, .. } | Route::Hold => shared_file::Route::Holding,
+        };
+        if choice != self.published {
+            self.published = choice;
+            self.shared.set_route(choice);
         }
     }
 
