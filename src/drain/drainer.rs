@@ -39,7 +39,7 @@ use crate::drain::client::{Lookup, Outcome, ProcessorClient, lookup_of, outcome_
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
 use crate::drain::pacer::Pacer;
-use crate::drain::pool::{Ended, Finished, Pool, Request};
+use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
@@ -147,6 +147,8 @@ struct Drainer {
     last_expiry: Instant,
     /// The choice last written to the file for `rinha stat`.
     published: shared_file::Route,
+    /// When running out of sockets was last logged.
+    socket_warning: Option<Instant>,
 }
 
 /// Drains the ring forever. Called by the elected leader only.
@@ -201,6 +203,7 @@ impl Drainer {
             health,
             last_expiry: now,
             published: shared_file::Route::Unknown,
+            socket_warning: None,
             shared,
         })
     }
@@ -368,7 +371,9 @@ impl Drainer {
                 return;
             }
             let job = self.backlog.pop_front().expect("front exists");
-            self.send(job, route, now);
+            if !self.send(job, route, now) {
+                return;
+            }
         }
     }
 
@@ -392,8 +397,9 @@ impl Drainer {
         }
     }
 
-    /// Starts the job's next call on `route`'s processor.
-    fn send(&mut self, job: Job, route: Route, now: Instant) {
+    /// Starts the job's next call on `route`'s processor; `false` when it
+    /// had to be put back for want of a socket.
+    fn send(&mut self, job: Job, route: Route, now: Instant) -> bool {
         let Route::Send { processor, .. } = route else {
             unreachable!("callers send only on Route::Send");
         };
@@ -431,10 +437,46 @@ impl Drainer {
                 self.router.sent(route, id, now);
                 self.out.insert(id, (job, request));
             }
-            Err(ended) => {
+            Err(StartError::Unreachable) => {
                 self.router.unreachable(processor, now);
-                self.conclude(job, request, processor, &ended, now);
+                self.conclude(job, request, processor, &Ended::NotSent, now);
             }
+            Err(StartError::NoSocket) => {
+                self.out_of_sockets(now);
+                self.put_back(job, now);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Returns a job that could not be sent to where it came from: it is
+    /// tried again on a later turn, in its place.
+    fn put_back(&mut self, mut job: Job, now: Instant) {
+        match job.known {
+            Known::Unsent => {
+                self.shared
+                    .ring()
+                    .set_state(job.pending.position, SlotState::Pending);
+                self.backlog.push_front(job);
+            }
+            Known::Pinned { .. } => {
+                job.back_off(now);
+                self.later.push(job);
+            }
+        }
+    }
+
+    /// Says, once a second at most, that sends wait for sockets.
+    fn out_of_sockets(&mut self, now: Instant) {
+        let quiet = self
+            .socket_warning
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
+        if !quiet {
+            self.socket_warning = Some(now);
+            crate::log!(
+                "rinha drainer: out of sockets (raise the descriptor limit, or lower --max-in-flight); sends wait"
+            );
         }
     }
 

@@ -30,6 +30,12 @@ use mio::{Interest, Registry, Token};
 use crate::domain::payment::Processor;
 use crate::drain::wire::{self, MAX_RESPONSE, Response};
 
+/// `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL` (Linux
+/// numbers): this process or host ran out of something, the processor did
+/// not refuse. (Docker's default soft limit of 1 024 descriptors is below
+/// two processors × 800 connections: docker-compose.yml raises it.)
+const LOCAL_EXHAUSTION: [i32; 5] = [24, 23, 105, 12, 99];
+
 /// A request to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -58,6 +64,16 @@ pub enum Ended {
     NotSent,
     /// The request may have been processed; no answer says how.
     Lost,
+}
+
+/// Why [`Pool::start`] sent nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// The processor's name does not resolve: it is not there.
+    Unreachable,
+    /// This process is out of sockets (descriptors, ports or buffers): our
+    /// own limit, which says nothing about the processor. Try later.
+    NoSocket,
 }
 
 /// A request that ended, with what [`Pool::start`] returned for it.
@@ -142,6 +158,10 @@ pub struct Pool {
     next_id: u64,
     /// Reused for request bodies.
     scratch: Vec<u8>,
+    /// Connections open now, and the most this process may hold: half its
+    /// descriptor limit, so the HTTP side always has the other half.
+    open: usize,
+    max_open: usize,
 }
 
 impl Pool {
@@ -156,19 +176,20 @@ impl Pool {
             timeout,
             next_id: 0,
             scratch: Vec::with_capacity(256),
+            open: 0,
+            max_open: descriptor_budget(),
         }
     }
 
     /// Sends `request` to `processor` on an idle connection, or a new one.
-    /// Returns its id, or `Err(Ended::NotSent)` when no connection could be
-    /// started (nothing left this process).
+    /// Returns its id, or why nothing left this process.
     pub fn start(
         &mut self,
         registry: &Registry,
         processor: Processor,
         request: Request,
         now: Instant,
-    ) -> Result<u64, Ended> {
+    ) -> Result<u64, StartError> {
         let index = match self.idle[processor as usize].pop() {
             Some(index) => index,
             None => self.connect(registry, processor, now)?,
@@ -206,16 +227,30 @@ impl Pool {
         registry: &Registry,
         processor: Processor,
         now: Instant,
-    ) -> Result<usize, Ended> {
+    ) -> Result<usize, StartError> {
+        if self.open >= self.max_open && !self.close_idle(registry) {
+            return Err(StartError::NoSocket);
+        }
         let target = &mut self.targets[processor as usize];
         let address = match target.address {
             Some(address) => address,
             None => {
                 target.resolve(now);
-                target.address.ok_or(Ended::NotSent)?
+                target.address.ok_or(StartError::Unreachable)?
             }
         };
-        let mut stream = TcpStream::connect(address).map_err(|_| Ended::NotSent)?;
+        // A non-blocking connect reports the peer's refusal later, on the
+        // socket; failing here means a local resource ran out (or, rarely,
+        // no route: then the processor is unreachable all the same).
+        let mut stream =
+            TcpStream::connect(address).map_err(|error| match error.raw_os_error() {
+                Some(code) if LOCAL_EXHAUSTION.contains(&code) => {
+                    // The limit may have been lowered under us (prlimit): learn it.
+                    self.max_open = descriptor_budget().min(self.open.max(1));
+                    StartError::NoSocket
+                }
+                _ => StartError::Unreachable,
+            })?;
         let index = self.free.pop().unwrap_or_else(|| {
             self.connections.push(None);
             self.connections.len() - 1
@@ -226,8 +261,9 @@ impl Pool {
             .is_err()
         {
             self.free.push(index);
-            return Err(Ended::NotSent);
+            return Err(StartError::NoSocket);
         }
+        self.open += 1;
         self.connections[index] = Some(Connection {
             stream,
             processor,
@@ -322,23 +358,44 @@ impl Pool {
         self.close(registry, index);
     }
 
+    /// Closes the idle connection unused the longest (the bottom of the
+    /// larger idle stack), to make room for one elsewhere.
+    fn close_idle(&mut self, registry: &Registry) -> bool {
+        let stack = if self.idle[0].len() >= self.idle[1].len() {
+            0
+        } else {
+            1
+        };
+        if self.idle[stack].is_empty() {
+            return false;
+        }
+        let index = self.idle[stack].remove(0);
+        self.close(registry, index);
+        true
+    }
+
     fn close(&mut self, registry: &Registry, index: usize) {
         if let Some(mut connection) = self.connections[index].take() {
+            self.open -= 1;
             // Deregistering a socket we are about to drop cannot matter.
             let _ = registry.deregister(&mut connection.stream);
             self.idle[connection.processor as usize].retain(|&i| i != index);
             self.free.push(index);
         }
     }
+}
 
-    /// Open connections to `processor`, idle or busy.
-    pub fn open(&self, processor: Processor) -> usize {
-        self.connections
-            .iter()
-            .flatten()
-            .filter(|c| c.processor == processor)
-            .count()
-    }
+/// Half the soft descriptor limit from `/proc/self/limits` (the other
+/// half is the HTTP side's), or no bound where it cannot be read.
+fn descriptor_budget() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            let soft = line.split_whitespace().nth(3)?;
+            soft.parse::<usize>().ok()
+        })
+        .map_or(usize::MAX, |soft| soft / 2)
 }
 
 /// What an event did to a connection.

@@ -1,0 +1,144 @@
+//! The drainer's throughput follows the processors' latency, and it stays
+//! correct when its own process runs short of sockets.
+//!
+//! Real parts only: `rinha api` instances and `rinha processor` emulators
+//! from the cluster harness, `rinha stat` reading the shared file, and
+//! `prlimit` (util-linux) shrinking a live instance's descriptor limit.
+
+mod cluster;
+mod common;
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cluster::{Cluster, Tally};
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Posts `count` payments to `addr` from `threads` threads, as fast as
+/// the instance answers.
+fn post(addr: std::net::SocketAddr, count: usize, threads: usize) -> Tally {
+    let per_thread = count.div_ceil(threads);
+    let tallies: Vec<Tally> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut client = common::Client::new(addr);
+                    let mut tally = Tally::default();
+                    for _ in 0..per_thread {
+                        let id = common::new_id();
+                        let body = common::payment_body(&id, "19.90");
+                        match client.send("POST", "/payments", &[], body.as_bytes()) {
+                            Ok(r) if (200..300).contains(&r.status) => tally.acked.push(id),
+                            Ok(_) => tally.refused.push(id),
+                            Err(_) => tally.unknown.push(id),
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut total = Tally::default();
+    for tally in tallies {
+        total.merge(tally);
+    }
+    assert_eq!(
+        total.acked(),
+        (per_thread * threads) as u64,
+        "{}",
+        total.brief()
+    );
+    total
+}
+
+/// `rinha stat --json`'s payments in flight at each processor.
+fn in_flight(shared_file: &std::path::Path) -> (u64, u64) {
+    let output = Command::new(env!("CARGO_BIN_EXE_rinha"))
+        .args(["stat", "--json", "--shared-file"])
+        .arg(shared_file)
+        .output()
+        .expect("rinha stat runs");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let block = text
+        .split(r#""in_flight":{"#)
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_else(|| panic!("no in_flight in {text}"));
+    let field = |name: &str| -> u64 {
+        block
+            .split(&format!(r#""{name}":"#))
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {block}"))
+    };
+    (field("default"), field("fallback"))
+}
+
+fn settle_and_verify(cluster: &mut Cluster, tally: &Tally) {
+    let settled = cluster.settle(tally.acked(), SETTLE);
+    assert_eq!(cluster.verify(tally), settled.requests());
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+}
+
+#[test]
+fn hundreds_of_payments_are_out_at_once_at_a_slow_processor() {
+    // 64 blocking workers once capped this at 64: Little's law then gave
+    // 64 / latency payments a second, 32/s at a 2 s delay.
+    let mut cluster = Cluster::start("in-flight", 1, &["--safe-latency-ms", "10000"]);
+    cluster.default.delay(4000);
+    let addr = cluster.apis[0].addr;
+    let tally = post(addr, 600, 8);
+    // Every payment is sent within a second (pacing: 2 500/s) and each
+    // stays out for 4 s: look while they all are.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut most = 0;
+    while Instant::now() < deadline && most < 500 {
+        most = most.max(in_flight(&cluster.shared_file).0);
+        thread::sleep(ms(100));
+    }
+    assert!(most >= 500, "at most {most} payments out at once");
+    settle_and_verify(&mut cluster, &tally);
+    assert_eq!(
+        cluster.processors_summary(None).fallback.requests,
+        0,
+        "a slow but safe default takes everything"
+    );
+}
+
+#[test]
+fn an_instance_out_of_descriptors_defers_sends_and_pays_everything_once() {
+    let mut cluster = Cluster::start("no-fds", 1, &[]);
+    cluster.default.delay(200);
+    let api = &cluster.apis[0];
+    assert!(api.wait_leader(Duration::from_secs(10)));
+    // Enough descriptors for the listener, the shared file, the epolls and
+    // a few connections, far fewer than the payments in flight want.
+    let limited = Command::new("prlimit")
+        .args(["--nofile=48:48", "--pid", &api.proc.pid.to_string()])
+        .status();
+    match limited {
+        Ok(status) if status.success() => {}
+        other => {
+            eprintln!("skipped: prlimit unavailable ({other:?})");
+            return;
+        }
+    }
+    let tally = post(api.addr, 400, 4);
+    settle_and_verify(&mut cluster, &tally);
+    let log = cluster.apis[0].proc.log.lines().join("\n");
+    assert!(log.contains("out of sockets"), "{log}");
+    assert_eq!(
+        cluster.processors_summary(None).fallback.requests,
+        0,
+        "running out of our own sockets says nothing about the default"
+    );
+}
