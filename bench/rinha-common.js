@@ -1,0 +1,195 @@
+// What bench/rinha-2025.js (the preview) and bench/rinha-final.js (the
+// final) share: the addresses, UUIDs, the processors' admin calls, the
+// backend's summary, the setup, the timeline's PUTs and the small numeric
+// helpers of the score. A plain k6 module: no remote imports.
+
+import http from "k6/http";
+import { sleep } from "k6";
+import crypto from "k6/crypto";
+import exec from "k6/execution";
+
+export const BACKEND_URL = __ENV.BACKEND_URL || "http://127.0.0.1:9999";
+export const PROCESSOR_URL = {
+  default: __ENV.DEFAULT_URL || "http://127.0.0.1:8001",
+  fallback: __ENV.FALLBACK_URL || "http://127.0.0.1:8002",
+};
+export const PROCESSORS = ["default", "fallback"];
+export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || "123";
+export const MODE = __ENV.MODE || "ours";
+
+// Every request the official tests make has this budget.
+export const TIMEOUT = "1500ms";
+export const JSON_HEADERS = { "Content-Type": "application/json" };
+const SUCCESS = [200, 201, 202, 204];
+
+// 256 two-digit lower-case hex strings, so a UUID costs 16 lookups.
+const HEX = Array.from({ length: 256 }, (_, i) => (i + 0x100).toString(16).slice(1));
+
+/** A random (version 4, RFC 9562) UUID from 16 bytes of `k6/crypto`. */
+export function uuidv4() {
+  const b = new Uint8Array(crypto.randomBytes(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  let text = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text += "-";
+    text += HEX[b[i]];
+  }
+  return text;
+}
+
+function adminParams(token, kind) {
+  return {
+    headers: { ...JSON_HEADERS, "X-Rinha-Token": token },
+    timeout: TIMEOUT,
+    tags: { kind: kind || "admin" },
+  };
+}
+
+export function adminCall(method, processor, path, body, token) {
+  return http.asyncRequest(
+    method,
+    `${PROCESSOR_URL[processor]}${path}`,
+    body === null ? null : JSON.stringify(body),
+    adminParams(token),
+  );
+}
+
+export function expectStatus(response, status, what) {
+  if (response.status !== status) {
+    exec.test.abort(`${what}: HTTP ${response.status} (expected ${status}) ${response.body}`);
+  }
+}
+
+/** `{totalRequests, totalAmount, feePerTransaction}`, zeros on failure as the official does. */
+export async function processorSummary(processor, from, to, token) {
+  const query = `?from=${from}&to=${to}`;
+  const response = await adminCall("GET", processor, `/admin/payments-summary${query}`, null, token);
+  if (response.status === 200) return JSON.parse(response.body);
+  console.error(`${processor} /admin/payments-summary${query}: HTTP ${response.status}`);
+  return { totalRequests: 0, totalAmount: 0, feePerTransaction: 0, totalFee: 0 };
+}
+
+export async function backendSummary(from, to) {
+  const url = `${BACKEND_URL}/payments-summary?from=${from}&to=${to}`;
+  const response = await http.asyncRequest("GET", url, null, {
+    timeout: TIMEOUT,
+    tags: { kind: "summary" },
+  });
+  if (response.status === 200) return JSON.parse(response.body);
+  console.error(`backend /payments-summary?from=${from}&to=${to}: HTTP ${response.status}`);
+  const zero = { totalRequests: 0, totalAmount: 0 };
+  return { default: zero, fallback: zero };
+}
+
+/** One `POST /payments` of `amount`; whether it got a 2xx. */
+export async function postPayment(amount) {
+  const body = JSON.stringify({ correlationId: uuidv4(), amount });
+  const response = await http.asyncRequest("POST", `${BACKEND_URL}/payments`, body, {
+    headers: JSON_HEADERS,
+    timeout: TIMEOUT,
+    tags: { kind: "payment" },
+  });
+  return SUCCESS.includes(response.status);
+}
+
+function randomToken() {
+  return `rinha-bench-${uuidv4()}`;
+}
+
+export async function setup() {
+  // The official tests set a random token (so a backend cannot cheat with
+  // the admin API), purge both processors and the backend.
+  const token = __ENV.TOKEN || randomToken();
+  for (const processor of PROCESSORS) {
+    const response = await adminCall("PUT", processor, "/admin/configurations/token", { token }, ADMIN_TOKEN);
+    expectStatus(response, 204, `${processor}: PUT /admin/configurations/token`);
+  }
+  for (const processor of PROCESSORS) {
+    const response = await adminCall("POST", processor, "/admin/purge-payments", null, token);
+    expectStatus(response, 200, `${processor}: POST /admin/purge-payments`);
+  }
+  // Optional in the contest: a failure is ignored.
+  const purge = await http.asyncRequest("POST", `${BACKEND_URL}/purge-payments`, null, {
+    timeout: TIMEOUT,
+    tags: { kind: "purge" },
+  });
+  if (purge.status !== 200) console.info(`backend POST /purge-payments: HTTP ${purge.status}`);
+  return { token };
+}
+
+/**
+ * Sets each stage at its second after this scenario started. A stage is
+ * `{at, default: [delayMs, failing], fallback: [delayMs, failing]}`; the
+ * calls are sequential, in the official order: both delays, then both
+ * failures (report.py dates a stage by its last failure PUT).
+ */
+export async function runTimeline(stages, token) {
+  const start = exec.scenario.startTime;
+  for (const stage of stages) {
+    const wait = start + stage.at * 1000 - Date.now();
+    if (wait > 0) sleep(wait / 1000);
+    for (const processor of PROCESSORS) {
+      const [delay] = stage[processor];
+      const response = await adminCall("PUT", processor, "/admin/configurations/delay", { delay }, token);
+      expectStatus(response, 200, `${processor}: PUT /admin/configurations/delay`);
+    }
+    for (const processor of PROCESSORS) {
+      const [, failure] = stage[processor];
+      const response = await adminCall("PUT", processor, "/admin/configurations/failure", { failure }, token);
+      expectStatus(response, 200, `${processor}: PUT /admin/configurations/failure`);
+    }
+  }
+}
+
+/**
+ * Not in the official tests (their processors are thrown away after a
+ * run): gives the processors their initial token back, so that the same
+ * stack can be measured again and bench/run.sh can read them after k6.
+ */
+export async function restoreToken(token) {
+  for (const processor of PROCESSORS) {
+    await adminCall("PUT", processor, "/admin/configurations/token", { token: ADMIN_TOKEN }, token);
+  }
+}
+
+/** Half-up to 2 places, as big.js `round(2)` does for the official score. */
+export function round2(x) {
+  return Math.round((x + Number.EPSILON) * 100) / 100;
+}
+
+/** The contest's latency bonus for a p99 in ms. */
+export function bonusFor(p99) {
+  return Math.max(round2((11 - p99) * 0.02), 0);
+}
+
+export function count(data, name) {
+  const metric = data.metrics[name];
+  return metric ? metric.values.count : 0;
+}
+
+export function trend(data, name) {
+  const metric = data.metrics[name];
+  if (!metric) return null;
+  const v = metric.values;
+  return {
+    count: v.count,
+    min: v.min,
+    p50: v.med,
+    avg: v.avg,
+    p90: v["p(90)"],
+    p99: v["p(99)"],
+    p999: v["p(99.9)"],
+    max: v.max,
+  };
+}
+
+export function fmt(x, digits) {
+  return typeof x === "number" && isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+/** `  key  value` lines, the keys padded to one width. */
+export function table(rows) {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n");
+}
