@@ -6,9 +6,17 @@
 #   bench/run.sh                      # official size: MAX_REQUESTS=550, ~3 minutes
 #   bench/run.sh --limits             # the same inside cgroups sized like docker-compose.yml
 #   MAX_REQUESTS=100 bench/run.sh --no-floor   # a quick functional run
+#   bench/run.sh --final --no-floor   # the final: 603 VUs over 300 s, fees 0.07/0.10
+#   bench/run.sh --timeline bench/timelines/both-failing-20s.txt --seconds 60 --no-floor
 #
 # Options:
-#   --max-requests N       VUs at the end of the ramp (default $MAX_REQUESTS or 550)
+#   --max-requests N       VUs at the end of the ramp (default $MAX_REQUESTS or 550;
+#                          with --final / --timeline, the timeline's vus)
+#   --final                bench/rinha-final.js with bench/timelines/final.txt
+#   --timeline FILE        bench/rinha-final.js with this stage table (format:
+#                          bench/timeline.py; examples in bench/timelines/)
+#   --duration-scale X     with --final / --timeline: stage times and ramp times X
+#   --seconds N            the same, as the load's length in seconds
 #   --limits               put haproxy, api1, api2 in cgroups with the cpus and
 #                          memory of docker-compose.yml (needs writable cgroups)
 #   --no-floor             skip the floor run
@@ -29,13 +37,15 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 K6_VERSION=1.1.0
-max_requests="${MAX_REQUESTS:-550}"
+max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
+[ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
 limits=0 floor=1 publish=1
 port=9999 default_port=8001 fallback_port=8002
 bin="" out="" result_copy=""
+timeline="" scale_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --max-requests) max_requests="$2"; shift 2 ;;
+        --max-requests) max_requests="$2"; max_requests_given=1; shift 2 ;;
         --limits) limits=1; shift ;;
         --no-floor) floor=0; shift ;;
         --port) port="$2"; shift 2 ;;
@@ -45,6 +55,10 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --result) result_copy="$2"; shift 2 ;;
         --no-publish) publish=0; shift ;;
+        --final) timeline=bench/timelines/final.txt; shift ;;
+        --timeline) timeline="$2"; shift 2 ;;
+        --duration-scale) scale_args=(--duration-scale "$2"); shift 2 ;;
+        --seconds) scale_args=(--seconds "$2"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -52,6 +66,24 @@ done
 
 say() { echo "==> $*" >&2; }
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ timeline
+
+# The preview (bench/rinha-2025.js, its own table, fees 0.05/0.15) unless a
+# timeline is given: then bench/rinha-final.js with that table, scaled, and
+# the processors at the timeline's fees (the final's: 0.07/0.10).
+script=bench/rinha-2025.js duration=60 default_fee=0.05 fallback_fee=0.15
+if [ -n "$timeline" ]; then
+    [ "${#scale_args[@]}" -gt 0 ] || scale_args=(--duration-scale 1)
+    [ "$max_requests_given" = 1 ] && scale_args+=(--vus "$max_requests")
+    settings="$(python3 bench/timeline.py shell "$timeline" "${scale_args[@]}")" ||
+        die "cannot read the timeline $timeline"
+    eval "$settings" # duration= vus= default_fee= fallback_fee=, numbers only
+    max_requests="$vus"
+    script=bench/rinha-final.js
+elif [ "${#scale_args[@]}" -gt 0 ]; then
+    die "--duration-scale and --seconds need --final or --timeline"
+fi
 
 # ------------------------------------------------------------------ k6
 
@@ -94,12 +126,17 @@ command -v haproxy >/dev/null ||
 
 if [ -z "$out" ]; then
     suffix="mr$max_requests"
+    [ -n "$timeline" ] && suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
     [ "$limits" = 1 ] && suffix="$suffix-limits"
     out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
 fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 say "results in $out"
+if [ -n "$timeline" ]; then
+    python3 bench/timeline.py json "$timeline" "${scale_args[@]}" >"$out/timeline.json"
+    python3 bench/timeline.py best "$timeline" "${scale_args[@]}" | tee "$out/best.txt" >&2
+fi
 
 for p in "$port" "$default_port" "$fallback_port"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -243,7 +280,8 @@ stop_stack() {
     wait "$stack_pid" 2>/dev/null || true
     stack_pid=""
 }
-trap '[ -z "$sampler_pid" ] || kill "$sampler_pid" 2>/dev/null; stop_stack; cg_cleanup' EXIT
+stat_pid=""
+trap 'kill $sampler_pid $stat_pid 2>/dev/null; stop_stack; cg_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A pid_of=()
@@ -253,7 +291,10 @@ start_stack() {
     local mode="$1" log="$out/$1-stack.log"
     local floor_env=0
     [ "$mode" = floor ] && floor_env=1
-    RINHA_FLOOR="$floor_env" "$bin" local --port "$port" --default-port "$default_port" \
+    # The fees reach `rinha local` through the environment twins of its
+    # --default-fee / --fallback-fee, which it hands to the processors.
+    RINHA_FLOOR="$floor_env" RINHA_DEFAULT_FEE="$default_fee" RINHA_FALLBACK_FEE="$fallback_fee" \
+        "$bin" local --port "$port" --default-port "$default_port" \
         --fallback-port "$fallback_port" 2>"$log" &
     stack_pid=$!
     local i
@@ -313,22 +354,39 @@ sample_cpu() {
     done
 }
 
+# sample_stat: `rinha stat --watch --json` on the shared file of our
+# stack (found on api1's command line) into ours-stat.jsonl, one line a
+# second, until killed: ring depth, the oldest payment's age, payments in
+# flight per processor and the router's choice. A binary without `stat`
+# leaves the file empty and the report without those series.
+sample_stat() {
+    local pid="${pid_of[api1]:-}" shared=""
+    [ -n "$pid" ] && shared="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^--shared-file$/{n;p;q}')"
+    if [ -z "$shared" ] || ! "$bin" stat --json --shared-file "$shared" >/dev/null 2>&1; then
+        echo "bench/run.sh: note: no \`rinha stat\` readings (binary without it, or no shared file)" >&2
+        return 0
+    fi
+    exec "$bin" stat --watch --json --shared-file "$shared" >"$out/ours-stat.jsonl" 2>/dev/null
+}
+
 load_before=""
 run_k6() {
     local mode="$1"
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
-    say "k6: MAX_REQUESTS=$max_requests against $mode (about 65 s)"
+    say "k6: $(basename "$script") MAX_REQUESTS=$max_requests against $mode (about $duration s)"
     local status=0
     # k6 shares the machine with the stack: what it burns is in the report.
     local TIMEFORMAT="cpu k6 %U %S"
-    { time K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 240 "$K6" run --no-usage-report --no-color \
+    local limit
+    limit="$(awk -v d="$duration" 'BEGIN { printf "%d", d + 180 }')"
+    { time K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout "$limit" "$K6" run --no-usage-report --no-color \
         --out "csv=$out/$mode.csv" \
         -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
         -e "BACKEND_URL=http://127.0.0.1:$port" \
         -e "DEFAULT_URL=http://127.0.0.1:$default_port" \
         -e "FALLBACK_URL=http://127.0.0.1:$fallback_port" \
-        -e "RESULT_JSON=$out/$mode.json" \
-        bench/rinha-2025.js >"$out/$mode-k6.log" 2>&1 || status=$?; } 2>"$out/$mode-k6-cpu.txt"
+        -e "RESULT_JSON=$out/$mode.json" -e "TIMELINE_FILE=$out/timeline.json" \
+        "$script" >"$out/$mode-k6.log" 2>&1 || status=$?; } 2>"$out/$mode-k6-cpu.txt"
     if [ "$status" -ne 0 ] || [ ! -s "$out/$mode.json" ]; then
         tail -n 30 "$out/$mode-k6.log" >&2
         die "k6 against $mode failed (status $status); see $out/$mode-k6.log"
@@ -351,12 +409,22 @@ for mode in "${modes[@]}"; do
     fi
     sample_cpu "$mode" &
     sampler_pid=$!
-    run_k6 "$mode"
-    kill "$sampler_pid" 2>/dev/null || true
-    wait "$sampler_pid" 2>/dev/null || true
-    sampler_pid=""
-    collect_stats "$mode"
+    stat_pid=""
     if [ "$mode" = ours ]; then
+        sample_stat &
+        stat_pid=$!
+    fi
+    run_k6 "$mode"
+    kill "$sampler_pid" ${stat_pid:+"$stat_pid"} 2>/dev/null || true
+    wait "$sampler_pid" ${stat_pid:+"$stat_pid"} 2>/dev/null || true
+    sampler_pid="" stat_pid=""
+    collect_stats "$mode"
+    if [ "$mode" = ours ] && [ -n "$timeline" ]; then
+        say "reading what each processor stored, second by second"
+        timeout 300 python3 bench/report.py processors "$out" \
+            "http://127.0.0.1:$default_port" "http://127.0.0.1:$fallback_port" ||
+            echo "bench/run.sh: warning: no per-second reading of the processors" >&2
+    elif [ "$mode" = ours ]; then
         say "reading the backlog back from the processors"
         timeout 120 python3 bench/report.py backlog "$out" \
             "http://127.0.0.1:$default_port" "http://127.0.0.1:$fallback_port" ||
@@ -369,7 +437,7 @@ done
 
 python3 bench/report.py report "$out" "$out/result.json"
 [ -z "$result_copy" ] || cp "$out/result.json" "$result_copy"
-if [ "$publish" = 1 ] && [ "$floor" = 1 ] && [ "$max_requests" = 550 ]; then
+if [ "$publish" = 1 ] && [ "$floor" = 1 ] && [ "$max_requests" = 550 ] && [ -z "$timeline" ]; then
     cp "$out/chart.svg" docs/bench-latest.svg
     say "picture: $out/chart.svg (copied to docs/bench-latest.svg)"
 else

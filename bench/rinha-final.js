@@ -1,0 +1,287 @@
+// The Rinha de Backend 2025 *final* test, written for this project from the
+// facts in shared/rinha-2025.md ("The final test"), so that it runs offline
+// with k6 v1.1.0 and reports what the final would score, plus the profit
+// the routing made. docs/bench.md describes it; bench/rinha-2025.js is the
+// preview, and both share bench/rinha-common.js.
+//
+//   python3 bench/timeline.py json bench/timelines/final.txt > /tmp/final.json
+//   k6 run --no-usage-report -e TIMELINE_FILE=/tmp/final.json bench/rinha-final.js
+//
+// (--no-usage-report, or K6_NO_USAGE_REPORT=true: k6 must send nothing
+// anywhere.) bench/run.sh --final / --timeline FILE does all of it.
+//
+// Environment:
+//   TIMELINE_FILE  the timeline as bench/timeline.py json writes it (required):
+//                  duration (s), vus, stages; times already scaled
+//   MAX_REQUESTS   VUs at the end of the ramp (default: the timeline's vus)
+//   BACKEND_URL, DEFAULT_URL, FALLBACK_URL, ADMIN_TOKEN, MODE   as rinha-2025.js
+//   RESULT_JSON    where the result goes (bench-final-result.json)
+//
+// What the final does, and so this script:
+// - setup: a random admin token on both processors, both purged, the
+//   backend's POST /purge-payments (a failure ignored);
+// - payments: ramping VUs from 1 to MAX_REQUESTS over the duration,
+//   gracefulRampDown 0s; each iteration posts a fresh UUID v4 with amount
+//   20.05 (timeout 1.5 s), then sleeps 1 s;
+// - the processors' stage table, set through their admin API at its seconds;
+// - consistency: one VU, about every 10 s, asks the backend and both
+//   processors at the same time for [now − 15 s, now − 2 s];
+//   inconsistencies = |Δdefault.totalRequests| + |Δfallback.totalRequests|;
+// - teardown right after the load: gross and fees from the PROCESSORS'
+//   admin summaries over [now − (duration + 60 s), now]; fees =
+//   feePerTransaction × totalAmount each; lag = successful POSTs − the
+//   processors' default + fallback totalRequests; score = liquid × (1 +
+//   bonus − fine) with the preview's bonus and 35 % fine.
+// Only the stage times and the ramp scale with bench/run.sh's
+// --duration-scale; the 15 s / 2 s window, the 10 s period, the 1.5 s
+// timeout and the processors' delays never do.
+
+import { sleep } from "k6";
+import { Counter } from "k6/metrics";
+import {
+  BACKEND_URL,
+  MODE,
+  PROCESSORS,
+  backendSummary,
+  bonusFor,
+  count,
+  fmt,
+  postPayment,
+  processorSummary,
+  restoreToken,
+  round2,
+  runTimeline,
+  table,
+  trend,
+} from "./rinha-common.js";
+
+export { setup } from "./rinha-common.js";
+
+if (!__ENV.TIMELINE_FILE) {
+  throw new Error("TIMELINE_FILE is required: python3 bench/timeline.py json FILE > timeline.json");
+}
+const TIMELINE = JSON.parse(open(__ENV.TIMELINE_FILE));
+const DURATION_S = TIMELINE.duration;
+const MAX_REQUESTS = parseInt(__ENV.MAX_REQUESTS || String(TIMELINE.vus), 10);
+const RESULT_JSON = __ENV.RESULT_JSON || "bench-final-result.json";
+const AMOUNT = 20.05;
+const AMOUNT_CENTS = 2005;
+// The check's window ends this long before now; it starts 15 s before.
+const CHECK_MARGIN_MS = 2000;
+const CHECK_SPAN_MS = 15000;
+const CHECK_PERIOD_S = 10;
+// The teardown reads this much more than the load lasted (360 s for 300).
+const TEARDOWN_EXTRA_S = 60;
+
+const STAGES = TIMELINE.stages.map((s) => ({
+  at: s.at,
+  label: s.label,
+  default: [s.default.delay, s.default.failing],
+  fallback: [s.fallback.delay, s.fallback.failing],
+}));
+
+export const options = {
+  summaryTrendStats: ["min", "med", "avg", "p(90)", "p(99)", "p(99.9)", "max", "count"],
+  // Always-true thresholds: they make k6 keep these sub-metrics, so that
+  // handleSummary can read them. The first one is the one the score uses.
+  thresholds: {
+    "http_req_duration{expected_response:true}": ["max>=0"],
+    "http_req_duration{kind:payment}": ["max>=0"],
+    "http_req_duration{kind:summary}": ["max>=0"],
+  },
+  scenarios: {
+    payments: {
+      exec: "payments",
+      executor: "ramping-vus",
+      startVUs: 1,
+      gracefulRampDown: "0s",
+      stages: [{ target: MAX_REQUESTS, duration: `${DURATION_S}s` }],
+    },
+    payments_consistency: {
+      exec: "checkPaymentsConsistency",
+      executor: "constant-vus",
+      vus: 1,
+      duration: `${DURATION_S}s`,
+      // A check sleeping out its 10 s must not push the teardown past the
+      // load's end: that would give the backend extra seconds to drain.
+      gracefulStop: "0s",
+    },
+    processors_timeline: {
+      exec: "timeline",
+      executor: "per-vu-iterations",
+      vus: 1,
+      iterations: 1,
+      maxDuration: `${DURATION_S}s`,
+    },
+  },
+};
+
+const transactionsSuccess = new Counter("transactions_success");
+const transactionsFailure = new Counter("transactions_failure");
+const paymentsInconsistency = new Counter("payments_inconsistency");
+const consistencyChecks = new Counter("consistency_checks");
+const totals = {};
+for (const processor of PROCESSORS) {
+  for (const what of ["requests", "amount", "fee", "fee_per_transaction", "backend_requests", "backend_amount"]) {
+    totals[`${processor}_${what}`] = new Counter(`final_${processor}_${what}`);
+  }
+}
+
+export async function payments() {
+  if (await postPayment(AMOUNT)) {
+    transactionsSuccess.add(1);
+    transactionsFailure.add(0);
+  } else {
+    transactionsSuccess.add(0);
+    transactionsFailure.add(1);
+  }
+  sleep(1);
+}
+
+export async function checkPaymentsConsistency(data) {
+  const now = Date.now();
+  const from = new Date(now - CHECK_SPAN_MS).toISOString();
+  const to = new Date(now - CHECK_MARGIN_MS).toISOString();
+  // All three at the same time, as the final asks them.
+  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
+    processorSummary("default", from, to, data.token),
+    processorSummary("fallback", from, to, data.token),
+    backendSummary(from, to),
+  ]);
+  const deltaDefault = backend.default.totalRequests - defaultAdmin.totalRequests;
+  const deltaFallback = backend.fallback.totalRequests - fallbackAdmin.totalRequests;
+  const inconsistencies = Math.abs(deltaDefault) + Math.abs(deltaFallback);
+  paymentsInconsistency.add(inconsistencies);
+  consistencyChecks.add(1);
+  if (inconsistencies > 0) {
+    console.warn(
+      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
+        `vs processor ${defaultAdmin.totalRequests}, backend fallback ` +
+        `${backend.fallback.totalRequests} vs processor ${fallbackAdmin.totalRequests}`,
+    );
+  }
+  sleep(CHECK_PERIOD_S);
+}
+
+export async function timeline(data) {
+  await runTimeline(STAGES, data.token);
+}
+
+export async function teardown(data) {
+  const to = new Date();
+  const from = new Date(to.getTime() - (DURATION_S + TEARDOWN_EXTRA_S) * 1000);
+  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
+    processorSummary("default", from.toISOString(), to.toISOString(), data.token),
+    processorSummary("fallback", from.toISOString(), to.toISOString(), data.token),
+    backendSummary(from.toISOString(), to.toISOString()),
+  ]);
+  const admin = { default: defaultAdmin, fallback: fallbackAdmin };
+  for (const processor of PROCESSORS) {
+    const summary = admin[processor];
+    // The final scores what the processors hold, at their own rate.
+    totals[`${processor}_requests`].add(summary.totalRequests);
+    totals[`${processor}_amount`].add(summary.totalAmount);
+    totals[`${processor}_fee`].add(summary.feePerTransaction * summary.totalAmount);
+    totals[`${processor}_fee_per_transaction`].add(summary.feePerTransaction);
+    // Not scored: what the backend says, to check it equals the above.
+    totals[`${processor}_backend_requests`].add(backend[processor].totalRequests);
+    totals[`${processor}_backend_amount`].add(backend[processor].totalAmount);
+  }
+  await restoreToken(data.token);
+}
+
+/** The final's scoring, from the counters the scenarios and teardown filled. */
+export function score(data) {
+  const success = count(data, "transactions_success");
+  const processors = {};
+  for (const processor of PROCESSORS) {
+    processors[processor] = {
+      requests: count(data, `final_${processor}_requests`),
+      amount: count(data, `final_${processor}_amount`),
+      fee: count(data, `final_${processor}_fee`),
+      fee_per_transaction: count(data, `final_${processor}_fee_per_transaction`),
+      backend_requests: count(data, `final_${processor}_backend_requests`),
+      backend_amount: count(data, `final_${processor}_backend_amount`),
+    };
+  }
+  const gross = processors.default.amount + processors.fallback.amount;
+  const fees = processors.default.fee + processors.fallback.fee;
+  const all = trend(data, "http_req_duration{expected_response:true}");
+  const p99Raw = all ? all.p99 : NaN;
+  const p99 = round2(p99Raw);
+  const bonus = bonusFor(p99);
+  const inconsistencies = count(data, "payments_inconsistency");
+  const fine = inconsistencies > 0 ? 0.35 : 0;
+  const liquid = gross - fees;
+  const stored = processors.default.requests + processors.fallback.requests;
+  const lag = success - stored;
+  // What the acknowledged payments were worth, in cents then units: the
+  // share of it we kept after fees is what routing is judged by.
+  const acknowledged = (success * AMOUNT_CENTS) / 100;
+  return {
+    test: "final",
+    mode: MODE,
+    max_requests: MAX_REQUESTS,
+    duration_s: DURATION_S,
+    scale: TIMELINE.scale || 1,
+    timeline: TIMELINE,
+    backend_url: BACKEND_URL,
+    timestamp: new Date().toISOString(),
+    score: liquid + liquid * bonus - liquid * fine,
+    liquid,
+    gross,
+    fees,
+    acknowledged_amount: acknowledged,
+    profit: acknowledged > 0 ? liquid / acknowledged : null,
+    p99_ms: p99,
+    p99_raw_ms: p99Raw,
+    bonus,
+    fine,
+    inconsistencies,
+    inconsistencies_per_processor: inconsistencies,
+    consistency_checks: count(data, "consistency_checks"),
+    lag,
+    disqualified: lag < 0,
+    backend_matches_processors:
+      processors.default.backend_requests === processors.default.requests &&
+      processors.fallback.backend_requests === processors.fallback.requests &&
+      Math.round(processors.default.backend_amount * 100) === Math.round(processors.default.amount * 100) &&
+      Math.round(processors.fallback.backend_amount * 100) === Math.round(processors.fallback.amount * 100),
+    payments: { success, failure: count(data, "transactions_failure") },
+    default: processors.default,
+    fallback: processors.fallback,
+    default_share: stored > 0 ? processors.default.requests / stored : null,
+    http: {
+      requests: count(data, "http_reqs"),
+      failed: data.metrics.http_req_failed ? data.metrics.http_req_failed.values.passes : 0,
+    },
+    latency_ms: {
+      expected: all,
+      payments: trend(data, "http_req_duration{kind:payment}"),
+      summary: trend(data, "http_req_duration{kind:summary}"),
+    },
+  };
+}
+
+export function handleSummary(data) {
+  const result = score(data);
+  const rows = [
+    ["mode", `${result.mode} (final, ${result.duration_s} s, scale ${result.scale})`],
+    ["MAX_REQUESTS", String(result.max_requests)],
+    ["payments ok / failed", `${result.payments.success} / ${result.payments.failure}`],
+    ["p99 (ms)", `${fmt(result.p99_ms, 2)}  (raw ${fmt(result.p99_raw_ms, 3)})`],
+    ["bonus", `${fmt(result.bonus * 100, 0)} %`],
+    ["inconsistencies", `${result.inconsistencies} in ${result.consistency_checks} checks`],
+    ["lag", String(result.lag)],
+    ["default / fallback", `${result.default.requests} / ${result.fallback.requests}`],
+    ["fees per transaction", `${result.default.fee_per_transaction} / ${result.fallback.fee_per_transaction}`],
+    ["gross / fees", `${fmt(result.gross, 2)} / ${fmt(result.fees, 2)}`],
+    ["profit", `${fmt(result.profit === null ? NaN : result.profit * 100, 2)} % of the acknowledged amount`],
+    ["backend = processors", String(result.backend_matches_processors)],
+    ["score", fmt(result.score, 2)],
+  ];
+  return {
+    stdout: `\nrinha final (${result.mode})\n${table(rows)}\n\n`,
+    [RESULT_JSON]: JSON.stringify(result, null, 2),
+  };
+}
