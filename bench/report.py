@@ -6,11 +6,15 @@ Standard library only, so a fresh machine needs nothing but python3.
 
     report.py limits docker-compose.yml          # "service cpus bytes" lines
     report.py backlog DIR DEFAULT_URL FALLBACK_URL [TOKEN]   # DIR/ours-backlog.json
+    report.py processors DIR DEFAULT_URL FALLBACK_URL [TOKEN] # DIR/ours-processors.json
     report.py report DIR RESULT_JSON             # DIR/chart.svg, the table
 
-DIR holds what run.sh wrote: <mode>.json (bench/rinha-2025.js's result),
-<mode>.csv (k6 --out csv with unix_milli timestamps), <mode>-stats.txt (cgroup
-and memory lines), for mode in ours and floor (the floor is optional).
+DIR holds what run.sh wrote: <mode>.json (bench/rinha-2025.js's or
+bench/rinha-final.js's result), <mode>.csv (k6 --out csv with unix_milli
+timestamps), <mode>-stats.txt (cgroup and memory lines), for mode in ours and
+floor (the floor is optional); for a final or --timeline run also
+timeline.json (bench/timeline.py json) and ours-stat.jsonl (`rinha stat
+--watch --json`, one object a second, when the binary has it).
 """
 
 import csv
@@ -21,6 +25,8 @@ import re
 import sys
 import urllib.request
 from datetime import datetime, timezone
+
+import timeline as timelines
 
 # The processors' timeline of bench/rinha-2025.js: second, short label.
 STAGES = [
@@ -33,6 +39,13 @@ STAGES = [
 ]
 RECOVERY_STAGE = 4  # index in STAGES: both processors answer again at 40 s
 BACKLOG_STEP_MS = 100
+# The preview's picture: 61 seconds, the outages shaded.
+PREVIEW_SPEC = {
+    "seconds": 61,
+    "stages": STAGES,
+    "shades": [(20, 30, "#fff1e0"), (30, 40, "#fde0e0")],
+    "tick": 10,
+}
 
 
 # ---------------------------------------------------------------- limits
@@ -110,17 +123,18 @@ def read_csv(path):
     return requests
 
 
-def stage_times(requests):
-    """When each stage took effect (ms): the later of its two failure PUTs,
-    the last calls the timeline makes for a stage. None if absent."""
+def stage_times(requests, count=len(STAGES)):
+    """When each of `count` stages took effect (ms): the later of its two
+    failure PUTs, the last calls the timeline makes for a stage. None if
+    absent."""
     puts = [
         r[0]
         for r in requests
         if r[3] == "processors_timeline" and r[5].endswith("/admin/configurations/failure")
     ]
-    if len(puts) < 2 * len(STAGES):
+    if len(puts) < 2 * count:
         return None
-    return [max(puts[2 * i], puts[2 * i + 1]) for i in range(len(STAGES))]
+    return [max(puts[2 * i], puts[2 * i + 1]) for i in range(count)]
 
 
 def percentile(sorted_values, q):
@@ -154,11 +168,13 @@ def per_second(requests, t0, seconds=62):
     return rows
 
 
-def test_start(requests):
-    """Test start (ms): 1 s before the first stage, else the first payment."""
-    stages = stage_times(requests)
+def test_start(requests, timeline=None):
+    """Test start (ms): the first stage's second before it took effect, else
+    the first payment."""
+    first_at = timeline["stages"][0]["at"] if timeline else STAGES[0][0]
+    stages = stage_times(requests, len(timeline["stages"]) if timeline else len(STAGES))
     if stages:
-        return stages[0] - 1000
+        return stages[0] - round(first_at * 1000)
     return min(r[0] for r in requests if r[3] == "payments")
 
 
@@ -219,6 +235,306 @@ def drain(points, recovery_ms):
         "drained_threshold": threshold,
         "drain_ms": None if drained is None else drained - recovery_ms,
     }
+
+
+# ---------------------------------------------------------------- final: per second
+
+
+def load_timeline(directory):
+    """The run's timeline.json (a final or --timeline run), else None."""
+    return load_json(os.path.join(directory, "timeline.json"))
+
+
+def cmd_processors(directory, default_url, fallback_url, token="123"):
+    """What each processor stored per second of requestedAt, asked after
+    the run (so the asking adds no load to it): the payments the drainer
+    sent in that second and that were stored, at either processor."""
+    timeline = load_timeline(directory)
+    requests = read_csv(os.path.join(directory, "ours.csv"))
+    t0 = test_start(requests, timeline)
+    seconds = math.ceil(timeline["duration"]) + 5
+    rows = []
+    for second in range(-5, seconds):
+        start = t0 + 1000 * second
+        stored = []
+        for url in (default_url, fallback_url):
+            summary = get_json(
+                f"{url}/admin/payments-summary?from={iso(start)}&to={iso(start + 999)}", token
+            )
+            stored.append(summary["totalRequests"])
+        rows.append([second] + stored)
+    with open(os.path.join(directory, "ours-processors.json"), "w", encoding="utf-8") as f:
+        json.dump({"t0_ms": t0, "seconds": rows}, f)
+
+
+def read_stat(path, t0):
+    """{second: last `rinha stat --json` sample taken in it}."""
+    samples = {}
+    if not os.path.exists(path):
+        return samples
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            try:
+                sample = json.loads(raw)
+            except json.JSONDecodeError:
+                continue  # the line being written when the sampler was stopped
+            if isinstance(sample, dict) and "now_ms" in sample:
+                samples[(sample["now_ms"] - t0) // 1000] = sample
+    return samples
+
+
+def final_per_second(requests, t0, seconds, processors, stat):
+    """One dict per second: arrivals and accepted POSTs, latency
+    percentiles, payments stored per processor (by requestedAt), what was
+    accepted but not yet sent, and `rinha stat`'s readings."""
+    arrivals = [0] * seconds
+    accepted = [0] * seconds
+    for ms, _, _, scenario, status, _ in requests:
+        second = (ms - t0) // 1000
+        if scenario == "payments" and 0 <= second < seconds:
+            arrivals[second] += 1
+            accepted[second] += status in ("200", "201", "202", "204")
+    stored = {row[0]: row[1:] for row in (processors or {}).get("seconds", [])}
+    # Payments stored with a requestedAt before the test (none, normally)
+    # count as sent before second 0.
+    sent_so_far = sum(sum(v) for k, v in stored.items() if k < 0)
+    accepted_so_far = 0
+    rows = []
+    for (second, count, p50, p90, p99), ok in zip(per_second(requests, t0, seconds), accepted):
+        default, fallback = stored.get(second, (None, None))
+        accepted_so_far += ok
+        if default is not None:
+            sent_so_far += default + fallback
+        sample = stat.get(second) or {}
+        ring = sample.get("ring") or {}
+        in_flight = ring.get("in_flight") or {}
+        rows.append(
+            {
+                "second": second,
+                "arrivals": arrivals[second],
+                "accepted": ok,
+                "count": count,
+                "p50": p50,
+                "p90": p90,
+                "p99": p99,
+                "stored_default": default,
+                "stored_fallback": fallback,
+                "not_yet_sent": accepted_so_far - sent_so_far if processors else None,
+                "ring_depth": ring.get("depth"),
+                "oldest_age_ms": ring.get("oldest_age_ms"),
+                "in_flight_default": in_flight.get("default"),
+                "in_flight_fallback": in_flight.get("fallback"),
+                "route": sample.get("route"),
+            }
+        )
+    return rows
+
+
+def final_spec(timeline):
+    """The picture's stages, ticks and shading: default failing (orange),
+    both failing (red), the fallback failing (yellow), the default's delay
+    past the check's margin (violet)."""
+    duration = timeline["duration"]
+    stages = timeline["stages"]
+    shades = []
+    for i, stage in enumerate(stages):
+        end = stages[i + 1]["at"] if i + 1 < len(stages) else duration
+        d, f = stage["default"], stage["fallback"]
+        if d["failing"] and f["failing"]:
+            shades.append((stage["at"], end, "#fde0e0"))
+        elif d["failing"]:
+            shades.append((stage["at"], end, "#fff1e0"))
+        elif f["failing"]:
+            shades.append((stage["at"], end, "#fffbd0"))
+        elif d["delay"] + timelines.RECORD_ALLOWANCE_MS >= timelines.CHECK_MARGIN_MS:
+            shades.append((stage["at"], end, "#efe6fb"))
+    tick = 30 if duration > 150 else 10 if duration > 40 else 5
+    return {
+        "seconds": math.ceil(duration) + 1,
+        "stages": [(s["at"], s["label"]) for s in stages],
+        "shades": shades,
+        "tick": tick,
+        "stagger": True,
+    }
+
+
+ROUTE_COLOURS = {"default": "#2b8cbe", "fallback": "#f4a300", "holding": "#d7301f", "unknown": "#bbbbbb"}
+
+
+def series_panel(y0, h, left, plot_w, x, spec, title, series, unit=""):
+    """A linear panel of (name, colour, [(second, value)], dash) series."""
+    values = [v for _, _, points, _ in series for _, v in points if v is not None]
+    top_value = nice_ceiling(max(max(values, default=1), 1))
+    y = lambda v: y0 + h - h * v / top_value  # noqa: E731
+    out = frame(left, y0, plot_w, h, x, spec)
+    for v in (0, top_value / 2, top_value):
+        out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">{v:g}{unit}</text>')
+    lx = left + plot_w - 95 * len(series)
+    for i, (name, colour, points, dash) in enumerate(series):
+        pts = " ".join(f"{x(t + 0.5):.1f},{y(v):.1f}" for t, v in points if v is not None)
+        if pts:
+            extra = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"{extra}/>')
+        out.append(line(lx + 95 * i, y0 + 12, lx + 95 * i + 16, y0 + 12, colour, 3, dash))
+        out.append(f'<text x="{lx + 95 * i + 20}" y="{y0 + 16}" font-size="11">{esc(name)}</text>')
+    out.append(f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">{esc(title)}</text>')
+    return out
+
+
+def route_strip(y0, h, left, plot_w, x, spec, rows):
+    """One coloured cell per second: the router's choice `rinha stat` read."""
+    out = frame(left, y0, plot_w, h, x, dict(spec, stages=[(t, "") for t, _ in spec["stages"]]))
+    for row in rows:
+        route = row["route"]
+        if route:
+            colour = ROUTE_COLOURS.get(route, "#bbbbbb")
+            out.append(
+                f'<rect x="{x(row["second"]):.1f}" y="{y0 + 2}" width="{x(1) - x(0) + 0.3:.1f}" '
+                f'height="{h - 4}" fill="{colour}"/>'
+            )
+    lx = left + plot_w - 95 * len(ROUTE_COLOURS)
+    for i, (name, colour) in enumerate(ROUTE_COLOURS.items()):
+        out.append(f'<rect x="{lx + 95 * i}" y="{y0 - 14}" width="14" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{lx + 95 * i + 18}" y="{y0 - 5}" font-size="11">{name}</text>')
+    out.append(f'<text x="{left}" y="{y0 - 5}" font-weight="bold">the router\'s choice (rinha stat)</text>')
+    return out
+
+
+def svg_final(panels, rows, cpu, spec, caption, title):
+    """The final's picture: latency per second, payments per second,
+    what waits and what is in flight, the oldest payment's age, the route,
+    CPU; every panel with the stages marked."""
+    width, left, right, gap, top = 980, 70, 20, 46, 56
+    plot_w = width - left - right
+    seconds = spec["seconds"]
+    x = lambda s: left + plot_w * s / seconds  # noqa: E731
+    have_stat = any(r["ring_depth"] is not None for r in rows)
+    have_route = any(r["route"] for r in rows)
+    blocks = [("latency", 190)] * len(panels) + [("rate", 150), ("waiting", 150)]
+    blocks += [("age", 110)] if have_stat else []
+    blocks += [("route", 26)] if have_route else []
+    blocks += [("cpu", 110)] if cpu else []
+    height = top + sum(h + gap for _, h in blocks) + 40 + 18 * len(caption)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
+        f'<text x="{left}" y="42" fill="#555">per second of the test; shaded: default failing (orange), '
+        "both failing (red), fallback failing (yellow), default delay past the 2 s margin (violet)</text>",
+    ]
+    y0 = top
+    bounds = latency_range(panels)
+    series = lambda key: [(r["second"], r[key]) for r in rows]  # noqa: E731
+    for kind, h in blocks:
+        if kind == "latency":
+            name, latency_rows = panels.pop(0)
+            out += latency_panel(y0, h, left, plot_w, x, bounds, name, latency_rows, spec)
+        elif kind == "rate":
+            out += series_panel(
+                y0, h, left, plot_w, x, spec, "payments per second: POSTed, stored (by requestedAt)",
+                [("POSTed", "#777777", series("arrivals"), None),
+                 ("default", ROUTE_COLOURS["default"], series("stored_default"), None),
+                 ("fallback", ROUTE_COLOURS["fallback"], series("stored_fallback"), None)],
+            )
+        elif kind == "waiting":
+            out += series_panel(
+                y0, h, left, plot_w, x, spec, "accepted, not yet sent; ring depth; in flight",
+                [("not sent", "#6a3d9a", series("not_yet_sent"), None),
+                 ("ring depth", "#222222", series("ring_depth"), "4 3"),
+                 ("in flight d", ROUTE_COLOURS["default"], series("in_flight_default"), None),
+                 ("in flight f", ROUTE_COLOURS["fallback"], series("in_flight_fallback"), None)],
+            )
+        elif kind == "age":
+            ages = [(r["second"], None if r["oldest_age_ms"] is None else r["oldest_age_ms"] / 1000) for r in rows]
+            out += series_panel(
+                y0, h, left, plot_w, x, spec, "age of the oldest waiting payment",
+                [("age", "#d7301f", ages, None)], " s",
+            )
+        elif kind == "route":
+            out += route_strip(y0, h, left, plot_w, x, spec, rows)
+        elif kind == "cpu":
+            colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
+            out += series_panel(
+                y0, h, left, plot_w, x, spec, "CPU per service, % of one core",
+                [(name, colours.get(name, "#666"), list(enumerate(values)), None) for name, values in cpu.items()],
+                " %",
+            )
+        y0 += h + gap
+    out.append(
+        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
+        "seconds since the test started</text>"
+    )
+    for i, text in enumerate(caption):
+        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def report_final(directory, result_path, ours, floor, timeline):
+    """The result JSON, picture and table of a final or --timeline run."""
+    seconds = math.ceil(timeline["duration"]) + 2
+    processors = load_json(os.path.join(directory, "ours-processors.json"))
+    result = {"ours": ours, "floor": floor, "timeline": timeline}
+    panels = []
+    rows = []
+    for mode, k6 in (("ours", ours), ("floor", floor)):
+        if k6 is None:
+            continue
+        add_stats(directory, mode, k6)
+        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
+        t0 = test_start(requests, timeline)
+        stat = read_stat(os.path.join(directory, f"{mode}-stat.jsonl"), t0)
+        mode_rows = final_per_second(requests, t0, seconds, processors if mode == "ours" else None, stat)
+        k6["per_second"] = mode_rows
+        k6["cpu_percent_per_second"] = cpu_per_second(os.path.join(directory, f"{mode}-cpu.tsv"), t0, seconds)
+        p99s = sorted(r["p99"] for r in mode_rows[1:-2] if r["p99"] is not None)
+        k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
+        stages = stage_times(requests, len(timeline["stages"]))
+        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
+        label = "ours (rinha api)" if mode == "ours" else "floor (rinha api --floor)"
+        panels.append(
+            (f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", [(r["second"], r["count"], r["p50"], r["p90"], r["p99"]) for r in mode_rows])
+        )
+        if mode == "ours":
+            rows = mode_rows
+    best = timelines.best(timeline)
+    result["best"] = {k: v for k, v in best.items() if k != "stages"}
+    result["best"]["stages"] = best["stages"]
+    profit = ours.get("profit")
+    result["profit_points_below_best"] = None if profit is None else round(100 * (best["profit"] - profit), 3)
+    if floor and floor.get("p99_raw_ms"):
+        result["p99_ratio_to_floor"] = ours["p99_raw_ms"] / floor["p99_raw_ms"]
+    with open(result_path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, default=lambda v: None)
+
+    share = ours.get("default_share")
+    fees = f"{ours['default']['fee_per_transaction']:g} / {ours['fallback']['fee_per_transaction']:g}"
+    caption = [
+        f"ours: score {ours['score']:,.2f} · profit {pct(profit)} of the acknowledged amount "
+        f"(best for this timeline {100 * best['profit']:.2f} %) · p99 {ours['p99_raw_ms']:.3f} ms",
+        f"inconsistencies {ours['inconsistencies']} in {ours['consistency_checks']} checks · lag {ours['lag']}"
+        f" · failed POSTs {ours['payments']['failure']} · backend = processors: {ours['backend_matches_processors']}",
+        f"stored: default {ours['default']['requests']:,} · fallback {ours['fallback']['requests']:,}"
+        + (f" ({share * 100:.1f} % default)" if share is not None else "")
+        + f" · fees {fees}",
+        f"{ours['max_requests']} VUs over {timeline['duration']:g} s (scale {timeline.get('scale', 1):g})"
+        f" · {ours['timestamp'][:19]}Z · {os.cpu_count()} CPUs, load before the run {ours.get('load_before')}"
+        f" · limits: {ours.get('limits') or 'none'}",
+    ]
+    title = "rinha — the final's scenario (bench/rinha-final.js), local run"
+    with open(os.path.join(directory, "chart.svg"), "w", encoding="utf-8") as f:
+        f.write(svg_final(panels, rows, ours.get("cpu_percent_per_second"), final_spec(timeline), caption, title))
+    print_table(ours, floor, result.get("p99_ratio_to_floor"), None)
+    print(f"  best profit for this timeline {100 * best['profit']:.2f} %; ours {pct(profit)}"
+          + ("" if profit is None else f" ({result['profit_points_below_best']:.2f} points below)"))
+    print()
+
+
+def pct(fraction):
+    return "-" if fraction is None else f"{100 * fraction:.2f} %"
 
 
 # ---------------------------------------------------------------- stats
@@ -283,10 +599,7 @@ def svg_chart(panels, backlog, cpu, caption, title):
     seconds = 61
     x = lambda s: left + plot_w * s / seconds  # noqa: E731
 
-    values = [v for _, rows in panels for r in rows for v in r[2:] if v is not None]
-    lo = 10 ** math.floor(math.log10(max(min(values, default=0.1), 0.01)))
-    hi = 10 ** math.ceil(math.log10(max(values, default=1.0)))
-    hi = max(hi, lo * 100)
+    lo, hi = latency_range(panels)
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -297,43 +610,10 @@ def svg_chart(panels, backlog, cpu, caption, title):
         f'<text x="{left}" y="42" fill="#555">k6 http_req_duration of expected responses, '
         "per second of the test: p50, p90, p99 (log scale; the same scale in every panel)</text>",
     ]
-    colours = {"p50": "#2b8cbe", "p90": "#f4a300", "p99": "#d7301f"}
     y0 = top
     for name, rows in panels:
-        h = latency_h
-        y = lambda v: y0 + h - h * (math.log10(v) - math.log10(lo)) / (  # noqa: E731
-            math.log10(hi) - math.log10(lo)
-        )
-        out += frame(left, y0, plot_w, h, x)
-        tick = lo
-        while tick <= hi * 1.0001:
-            for m in (1, 2, 5):
-                v = tick * m
-                if v > hi * 1.0001:
-                    break
-                out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6" if m != 1 else "#c8c8c8"))
-                out.append(
-                    f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">'
-                    f"{fmt_ms(v)}</text>"
-                )
-            tick *= 10
-        for i, key in enumerate(("p50", "p90", "p99")):
-            pts = [(x(r[0] + 0.5), y(max(r[2 + i], lo))) for r in rows if r[2 + i] is not None]
-            if pts:
-                d = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
-                out.append(
-                    f'<polyline points="{d}" fill="none" stroke="{colours[key]}" stroke-width="2"/>'
-                )
-        out.append(f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">{esc(name)}</text>')
-        lx = left + plot_w - 170
-        for i, key in enumerate(("p50", "p90", "p99")):
-            out.append(line(lx + 55 * i, y0 + 12, lx + 55 * i + 18, y0 + 12, colours[key], 3))
-            out.append(f'<text x="{lx + 55 * i + 22}" y="{y0 + 16}">{key}</text>')
-        out.append(
-            f'<text x="{left - 52}" y="{y0 + h / 2}" transform="rotate(-90 {left - 52} {y0 + h / 2})" '
-            'text-anchor="middle" fill="#444">ms</text>'
-        )
-        y0 += h + gap
+        out += latency_panel(y0, latency_h, left, plot_w, x, (lo, hi), name, rows, PREVIEW_SPEC)
+        y0 += latency_h + gap
     if backlog:
         h = backlog_h
         peak = max(max(b for _, b in backlog), 1)
@@ -384,18 +664,70 @@ def svg_chart(panels, backlog, cpu, caption, title):
     return "\n".join(out) + "\n"
 
 
-def frame(left, top, w, h, x):
-    """The plot box, the outage shading, the stage markers and second ticks."""
+LATENCY_COLOURS = {"p50": "#2b8cbe", "p90": "#f4a300", "p99": "#d7301f"}
+
+
+def latency_range(panels):
+    """(lo, hi) powers of ten around every percentile of every panel."""
+    values = [v for _, rows in panels for r in rows for v in r[2:5] if v is not None]
+    lo = 10 ** math.floor(math.log10(max(min(values, default=0.1), 0.01)))
+    hi = 10 ** math.ceil(math.log10(max(values, default=1.0)))
+    return lo, max(hi, lo * 100)
+
+
+def latency_panel(y0, h, left, plot_w, x, bounds, name, rows, spec):
+    """One panel of p50/p90/p99 per second, log scale between `bounds`;
+    rows are (second, count, p50, p90, p99, ...)."""
+    lo, hi = bounds
+    y = lambda v: y0 + h - h * (math.log10(v) - math.log10(lo)) / (  # noqa: E731
+        math.log10(hi) - math.log10(lo)
+    )
+    out = frame(left, y0, plot_w, h, x, spec)
+    tick = lo
+    while tick <= hi * 1.0001:
+        for m in (1, 2, 5):
+            v = tick * m
+            if v > hi * 1.0001:
+                break
+            out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6" if m != 1 else "#c8c8c8"))
+            out.append(
+                f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">'
+                f"{fmt_ms(v)}</text>"
+            )
+        tick *= 10
+    for i, key in enumerate(("p50", "p90", "p99")):
+        pts = [(x(r[0] + 0.5), y(max(r[2 + i], lo))) for r in rows if r[2 + i] is not None]
+        if pts:
+            d = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+            out.append(
+                f'<polyline points="{d}" fill="none" stroke="{LATENCY_COLOURS[key]}" stroke-width="2"/>'
+            )
+    out.append(f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">{esc(name)}</text>')
+    lx = left + plot_w - 170
+    for i, key in enumerate(("p50", "p90", "p99")):
+        out.append(line(lx + 55 * i, y0 + 12, lx + 55 * i + 18, y0 + 12, LATENCY_COLOURS[key], 3))
+        out.append(f'<text x="{lx + 55 * i + 22}" y="{y0 + 16}">{key}</text>')
+    out.append(
+        f'<text x="{left - 52}" y="{y0 + h / 2}" transform="rotate(-90 {left - 52} {y0 + h / 2})" '
+        'text-anchor="middle" fill="#444">ms</text>'
+    )
+    return out
+
+
+def frame(left, top, w, h, x, spec=None):
+    """The plot box, the outage shading, the stage markers and second ticks
+    of `spec` (the preview's by default)."""
+    spec = spec or PREVIEW_SPEC
     out = [
-        f'<rect x="{x(20):.1f}" y="{top}" width="{x(30) - x(20):.1f}" height="{h}" fill="#fff1e0"/>',
-        f'<rect x="{x(30):.1f}" y="{top}" width="{x(40) - x(30):.1f}" height="{h}" fill="#fde0e0"/>',
+        f'<rect x="{x(a):.1f}" y="{top}" width="{x(b) - x(a):.1f}" height="{h}" fill="{colour}"/>'
+        for a, b, colour in spec["shades"]
     ]
-    for second, label in STAGES:
+    for i, (second, label) in enumerate(spec["stages"]):
         out.append(line(x(second), top, x(second), top + h, "#888", 1, "4 3"))
-        out.append(
-            f'<text x="{x(second) + 3:.1f}" y="{top + h - 6}" font-size="10" fill="#666">{esc(label)}</text>'
-        )
-    for second in range(0, 61, 10):
+        # Alternate two rows so that neighbouring labels do not overlap.
+        y = top + h - 6 - 11 * (i % 2 if spec.get("stagger") else 0)
+        out.append(f'<text x="{x(second) + 3:.1f}" y="{y}" font-size="10" fill="#666">{esc(label)}</text>')
+    for second in range(0, int(spec["seconds"]), spec["tick"]):
         out.append(
             f'<text x="{x(second):.1f}" y="{top + h + 14}" text-anchor="middle" fill="#444">{second}</text>'
         )
@@ -437,24 +769,33 @@ def load_json(path):
         return json.load(f)
 
 
+def add_stats(directory, mode, k6):
+    """Memory, cgroup counters, load and CPU seconds from <mode>-stats.txt."""
+    memory, cgroups, extra = read_stats(os.path.join(directory, f"{mode}-stats.txt"))
+    k6["memory"] = memory
+    k6["total_pss_mb"] = round(sum(m["pss_kb"] for m in memory.values()) / 1024, 1)
+    k6["cgroups"] = cgroups
+    k6["limits"] = extra["note"]
+    k6["load_before"] = extra["load"]
+    k6["cpu_seconds"] = extra["cpu"]
+
+
 def cmd_report(directory, result_path):
     ours = load_json(os.path.join(directory, "ours.json"))
     if ours is None:
         sys.exit(f"{directory}/ours.json is missing: k6 did not finish")
     floor = load_json(os.path.join(directory, "floor.json"))
     backlog = load_json(os.path.join(directory, "ours-backlog.json"))
+    timeline = load_timeline(directory)
+    if timeline is not None:
+        report_final(directory, result_path, ours, floor, timeline)
+        return
     result = {"ours": ours, "floor": floor}
     panels = []
     for mode, k6 in (("ours", ours), ("floor", floor)):
         if k6 is None:
             continue
-        memory, cgroups, extra = read_stats(os.path.join(directory, f"{mode}-stats.txt"))
-        k6["memory"] = memory
-        k6["total_pss_mb"] = round(sum(m["pss_kb"] for m in memory.values()) / 1024, 1)
-        k6["cgroups"] = cgroups
-        k6["limits"] = extra["note"]
-        k6["load_before"] = extra["load"]
-        k6["cpu_seconds"] = extra["cpu"]
+        add_stats(directory, mode, k6)
         requests = read_csv(os.path.join(directory, f"{mode}.csv"))
         t0 = test_start(requests)
         rows = per_second(requests, t0)
@@ -515,6 +856,7 @@ def cmd_report(directory, result_path):
 def print_table(ours, floor, ratio, median_ratio):
     rows = [
         ("score", lambda k: f"{k['score']:,.2f}"),
+        ("profit", lambda k: pct(k["profit"])),
         ("p99 ms (score)", lambda k: f"{k['p99_raw_ms']:.3f}"),
         ("median 1-s p99 ms", lambda k: f"{k['p99_per_second_median_ms']:.3f}"),
         ("p99 ms payments", lambda k: f"{k['latency_ms']['payments']['p99']:.3f}"),
@@ -522,6 +864,7 @@ def print_table(ours, floor, ratio, median_ratio):
         ("POSTs ok / failed", lambda k: f"{k['payments']['success']:,} / {k['payments']['failure']}"),
         ("inconsistencies", lambda k: f"{k['inconsistencies']} ({k['inconsistencies_per_processor']} per proc.)"),
         ("lag", lambda k: str(k["lag"])),
+        ("backend = processors", lambda k: str(k["backend_matches_processors"])),
         ("default / fallback", lambda k: f"{k['default']['requests']:,} / {k['fallback']['requests']:,}"),
         ("backlog drain s", lambda k: f"{k['backlog']['drain_ms'] / 1000:.1f}" if k.get("backlog") and k["backlog"]["drain_ms"] is not None else "-"),
         ("stack PSS MB", lambda k: f"{k['total_pss_mb']:.1f}" if k.get("memory") else "-"),
@@ -556,7 +899,12 @@ def print_table(ours, floor, ratio, median_ratio):
 
 
 def main(argv):
-    commands = {"limits": cmd_limits, "backlog": cmd_backlog, "report": cmd_report}
+    commands = {
+        "limits": cmd_limits,
+        "backlog": cmd_backlog,
+        "processors": cmd_processors,
+        "report": cmd_report,
+    }
     if len(argv) < 2 or argv[1] not in commands:
         sys.exit(__doc__)
     commands[argv[1]](*argv[2:])
