@@ -123,6 +123,10 @@ pub struct LocalConfig {
     pub haproxy_cfg: PathBuf,
     /// Whether HAProxy is used at all (`--no-haproxy` forces the fallback).
     pub use_haproxy: bool,
+    /// The default emulator's `--fee` (the preview's 0.05; the final ran 0.07).
+    pub default_fee: String,
+    /// The fallback emulator's `--fee` (the preview's 0.15; the final ran 0.10).
+    pub fallback_fee: String,
 }
 
 /// A parse failure that names the offending flag.
@@ -287,6 +291,8 @@ impl LocalConfig {
             fallback_port: flags.get("fallback-port", 8002)?,
             haproxy_cfg: flags.get("haproxy-cfg", PathBuf::from("haproxy.cfg"))?,
             use_haproxy: !flags.switch("no-haproxy")?,
+            default_fee: flags.get("default-fee", "0.05".to_string())?,
+            fallback_fee: flags.get("fallback-fee", "0.15".to_string())?,
         };
         flags.finish()?;
         Ok(config)
@@ -336,5 +342,19 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8001".parse().unwrap());
         assert_eq!(config.fee, "0.15");
         assert_eq!(config.token, "123");
+    }
+
+    #[test]
+    fn local_passes_the_preview_fees_unless_told_the_finals() {
+        let config = LocalConfig::parse(&args("")).unwrap();
+        assert_eq!(
+            (config.default_fee.as_str(), config.fallback_fee.as_str()),
+            ("0.05", "0.15")
+        );
+        let config = LocalConfig::parse(&args("--default-fee 0.07 --fallback-fee=0.10")).unwrap();
+        assert_eq!(
+            (config.default_fee.as_str(), config.fallback_fee.as_str()),
+            ("0.07", "0.10")
+        );
     }
 }

@@ -87,8 +87,16 @@ fn start(
     let exe = std::env::current_exe()?;
     let backend = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
     for (name, port, fee) in [
-        ("processor-default", config.default_port, "0.05"),
-        ("processor-fallback", config.fallback_port, "0.15"),
+        (
+            "processor-default",
+            config.default_port,
+            &config.default_fee,
+        ),
+        (
+            "processor-fallback",
+            config.fallback_port,
+            &config.fallback_fee,
+        ),
     ] {
         let mut command = Command::new(&exe);
         command.args(["processor", "--port", &port.to_string(), "--fee", fee]);
@@ -401,6 +409,8 @@ mod tests {
             fallback_port: 18002,
             haproxy_cfg: PathBuf::from("/nonexistent/but/explicit.cfg"),
             use_haproxy: true,
+            default_fee: "0.05".into(),
+            fallback_fee: "0.15".into(),
         };
         assert!(write_haproxy_cfg(&config, &dir.0).is_err());
         let config = LocalConfig {
