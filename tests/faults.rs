@@ -284,8 +284,8 @@ fn a_shared_file_of_another_layout_or_truncated_is_refused_at_start() {
     let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "another layout version",
-            Box::new(set_word(8, 2)),
-            "version is 2 in the file but this binary expects 1",
+            Box::new(set_word(8, 1)),
+            "version is 1 in the file but this binary expects 2",
         ),
         (
             "truncated to half",

@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::domain::payment::{Payment, Processor};
+use crate::domain::time::now_millis;
 
 /// One ring slot: a 64-byte line of atomics.
 #[repr(C, align(64))]
@@ -73,7 +74,11 @@ pub struct Slot {
     amount_cents: AtomicU64,
     /// The purge generation the payment was accepted in.
     generation: AtomicU64,
-    _reserved: [AtomicU64; 2],
+    /// When a producer wrote the payment, in ms since the epoch (layout
+    /// version 2): only for status output (`rinha stat`'s oldest age), no
+    /// decision reads it.
+    accepted_at_ms: AtomicU64,
+    _reserved: AtomicU64,
 }
 
 /// Where a published payment stands.
@@ -267,6 +272,9 @@ impl<'a> Ring<'a> {
         slot.amount_cents
             .store(payment.amount_cents, Ordering::Relaxed);
         slot.generation.store(generation, Ordering::Relaxed);
+        // A vDSO clock read (tens of ns), the request path's only one.
+        slot.accepted_at_ms
+            .store(now_millis().max(0) as u64, Ordering::Relaxed);
     }
 
     /// Makes the payload visible; false if the leader abandoned the claim.
@@ -378,6 +386,43 @@ impl<'a> Ring<'a> {
         head
     }
 
+    /// Counts what lies between head and tail, reading only (`rinha stat`
+    /// uses it on a read-only mapping). Positions are scanned from head for
+    /// at most one lap, so a corrupt head or tail costs a wrong count,
+    /// never a long loop; slots move while we read, so the figures are a
+    /// moment's approximation, each one exact for the slot it read.
+    pub fn snapshot(&self) -> RingSnapshot {
+        let head = self.head();
+        let tail = self.tail();
+        let mut snapshot = RingSnapshot {
+            head,
+            tail,
+            ..RingSnapshot::default()
+        };
+        for position in head..tail.min(head.saturating_add(self.capacity())) {
+            let Peek::Published(pending) = self.peek(position) else {
+                snapshot.unpublished += 1;
+                continue;
+            };
+            match pending.state {
+                Some(SlotState::Done) => continue,
+                Some(SlotState::Pending) => snapshot.pending += 1,
+                Some(SlotState::InFlight { processor, .. }) => {
+                    snapshot.in_flight[processor as usize] += 1;
+                }
+                None => snapshot.unreadable += 1,
+            }
+            // Relaxed: published with the payload by the producer's Release
+            // CAS, which `peek`'s Acquire load of `seq` paired with.
+            let accepted = self.slot(position).accepted_at_ms.load(Ordering::Relaxed);
+            snapshot.oldest_accepted_at_ms = Some(match snapshot.oldest_accepted_at_ms {
+                Some(oldest) => oldest.min(accepted),
+                None => accepted,
+            });
+        }
+        snapshot
+    }
+
     /// Drops every pending payment: moves head to tail as if all were done.
     /// Test helper for a file nobody else uses.
     #[cfg(test)]
@@ -392,6 +437,34 @@ impl<'a> Ring<'a> {
         }
         self.free_done(tail);
         taken
+    }
+}
+
+/// What [`Ring::snapshot`] counted between head and tail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingSnapshot {
+    /// The first position not yet freed.
+    pub head: u64,
+    /// The next position a producer will claim.
+    pub tail: u64,
+    /// Published payments never sent, or sent and refused.
+    pub pending: u64,
+    /// Published payments sent and not yet resolved, by processor index.
+    pub in_flight: [u64; 2],
+    /// Positions claimed but not (yet) published, or abandoned.
+    pub unpublished: u64,
+    /// Published slots whose state word decodes to no state (corrupt).
+    pub unreadable: u64,
+    /// The earliest acceptance time among the payments not done, ms since
+    /// the epoch; `None` when none waits.
+    pub oldest_accepted_at_ms: Option<u64>,
+}
+
+impl RingSnapshot {
+    /// Positions between head and tail: what waits, and what is done but
+    /// not yet freed behind a slot that is not.
+    pub fn depth(&self) -> u64 {
+        self.tail.saturating_sub(self.head)
     }
 }
 
@@ -482,6 +555,47 @@ mod tests {
             correlation_id: Uuid::from_u128(n),
             amount_cents: 1990,
         }
+    }
+
+    #[test]
+    fn a_snapshot_counts_each_slot_between_head_and_tail_by_its_state() {
+        let shared = shared("snapshot", 8);
+        let ring = shared.ring();
+        assert_eq!(ring.snapshot(), RingSnapshot::default());
+        let before = now_millis() as u64;
+        for n in 0..5 {
+            ring.push(&payment(n), 0).unwrap();
+        }
+        let after = now_millis() as u64;
+        let in_flight = |processor| SlotState::InFlight {
+            processor,
+            requested_at_ms: 1,
+        };
+        ring.set_state(0, SlotState::Done);
+        ring.set_state(1, in_flight(Processor::Default));
+        ring.set_state(2, in_flight(Processor::Fallback));
+        ring.set_state(3, in_flight(Processor::Fallback));
+        let claimed = ring.claim().unwrap();
+        let snapshot = ring.snapshot();
+        assert_eq!((snapshot.head, snapshot.tail, snapshot.depth()), (0, 6, 6));
+        assert_eq!(snapshot.in_flight, [1, 2]);
+        assert_eq!((snapshot.pending, snapshot.unpublished), (1, 1));
+        let oldest = snapshot.oldest_accepted_at_ms.unwrap();
+        assert!(
+            (before..=after).contains(&oldest),
+            "{before} {oldest} {after}"
+        );
+        // Once everything is done and freed, nothing waits.
+        assert!(ring.abandon(claimed));
+        for position in 1..5 {
+            ring.set_state(position, SlotState::Done);
+        }
+        ring.free_done(ring.tail());
+        let snapshot = ring.snapshot();
+        assert_eq!(
+            (snapshot.depth(), snapshot.oldest_accepted_at_ms),
+            (0, None)
+        );
     }
 
     #[test]

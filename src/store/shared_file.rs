@@ -1,6 +1,6 @@
 //! The memory-mapped file every instance shares: layout, version, creation.
 //!
-//! # Layout (version 1)
+//! # Layout (version 2)
 //!
 //! ```text
 //!  offset  size                      what                                   written by
@@ -13,10 +13,15 @@
 //!     512  128                       purge: generation, ledger start        any instance
 //!     640  2 × 128                   health of default, fallback            leader
 //!     896  128                       leader: pid, since (for humans)        leader
-//!    1024  ring_slots × 64           ring slots        (ring.rs)            producers, leader
+//!    1024  128                       route: the router's choice (Route)     leader
+//!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
 //!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
 //!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
 //! ```
+//!
+//! Version 2 added the `route` line and, in each ring slot, the time the
+//! producer accepted the payment (one of version 1's two reserved words).
+//! Both are for status output only (`rinha stat`): no decision reads them.
 //!
 //! Each header field sits on its own 128-byte line, so producers hammering
 //! the tail never invalidate the line the leader reads the head from (128,
@@ -58,7 +63,7 @@ use crate::store::ring::{PushError, Ring, Slot};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
 
 /// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 1;
+pub const LAYOUT_VERSION: u64 = 2;
 
 /// One header field alone on a 128-byte line (see the module docs).
 #[repr(C, align(128))]
@@ -105,6 +110,53 @@ impl HealthRecord {
         let delay = health.min_response_time_ms.min((1 << 62) - 1);
         1 << 63 | delay << 1 | u64::from(health.failing)
     }
+
+    /// The answer stored by [`HealthRecord::encode`]; `None` for 0 (no
+    /// answer yet) or any word without bit 63.
+    pub fn decode(answer: u64) -> Option<crate::domain::payment::Health> {
+        (answer >> 63 == 1).then_some(crate::domain::payment::Health {
+            failing: answer & 1 == 1,
+            min_response_time_ms: (answer >> 1) & ((1 << 62) - 1),
+        })
+    }
+}
+
+/// What the router is doing with the payments it takes, as stored in the
+/// header's `route` word: 0 default, 1 fallback, 2 holding (waiting for a
+/// processor), 3 unknown (never set; a fresh file starts there). Any other
+/// word reads as unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Payments go to the default processor.
+    Default = 0,
+    /// Payments go to the fallback processor.
+    Fallback = 1,
+    /// Payments wait in the ring for a processor to recover.
+    Holding = 2,
+    /// Nobody said (no leader yet, or a drainer that does not set it).
+    Unknown = 3,
+}
+
+impl Route {
+    /// The word read from the file, trusted only as far as its four values.
+    pub fn decode(word: u64) -> Route {
+        match word {
+            0 => Route::Default,
+            1 => Route::Fallback,
+            2 => Route::Holding,
+            _ => Route::Unknown,
+        }
+    }
+
+    /// Its name in `rinha stat`'s output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Default => "default",
+            Route::Fallback => "fallback",
+            Route::Holding => "holding",
+            Route::Unknown => "unknown",
+        }
+    }
 }
 
 /// Who drains, for `rinha stat` and for humans reading the file.
@@ -132,13 +184,84 @@ pub struct Header {
     pub health: [Line<HealthRecord>; 2],
     /// See [`LeaderRecord`].
     pub leader: Line<LeaderRecord>,
+    /// A [`Route`]; read and written through [`SharedFile::route`] and
+    /// [`SharedFile::set_route`].
+    route: Line<AtomicU64>,
 }
 
-const HEADER_LEN: usize = 1024;
+const HEADER_LEN: usize = 1152;
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
 const _: () = assert!(std::mem::size_of::<Slot>() == 64);
 const _: () = assert!(std::mem::size_of::<Entry>() == 24);
 const _: () = assert!(std::mem::size_of::<EntryKey>() == 24);
+
+/// The identity words of a file opened read-only, before its capacities are
+/// known (so before [`SharedFile::header`] can be trusted).
+struct IdentityWords {
+    ring_slots: u64,
+    ledger_entries: u64,
+    total_len: u64,
+}
+
+impl IdentityWords {
+    /// Reads and checks magic and version from a mapping of at least
+    /// `HEADER_LEN` bytes.
+    fn read(map: &MmapRaw) -> Result<IdentityWords, OpenError> {
+        debug_assert!(map.len() >= HEADER_LEN);
+        // SAFETY: the mapping holds at least HEADER_LEN bytes (the file
+        // length was checked by the caller and a mapping covers the whole
+        // file) and is page-aligned, so it holds an aligned Identity, made
+        // only of AtomicU64 (valid for any bits). The mapping is read-only:
+        // only Relaxed/Acquire loads of 8 bytes are done through it, which
+        // std documents as allowed on read-only memory.
+        let identity = unsafe { &*map.as_ptr().cast::<Identity>() };
+        // Acquire pairs with the creator's Release store of the magic: a
+        // non-zero magic proves the identity words were written.
+        match identity.magic.load(Ordering::Acquire) {
+            MAGIC => {}
+            0 => {
+                return Err(OpenError::Incompatible(
+                    "is not initialised yet (its magic is 0): no instance has created it".into(),
+                ));
+            }
+            other => {
+                return Err(OpenError::Incompatible(format!(
+                    "bad magic {other:#018x}: not a rinha shared file"
+                )));
+            }
+        }
+        let version = identity.version.load(Ordering::Relaxed);
+        if version != LAYOUT_VERSION {
+            return Err(OpenError::Incompatible(format!(
+                "has layout version {version}, this binary reads version {LAYOUT_VERSION}"
+            )));
+        }
+        Ok(IdentityWords {
+            ring_slots: identity.ring_slots.load(Ordering::Relaxed),
+            ledger_entries: identity.ledger_entries.load(Ordering::Relaxed),
+            total_len: identity.total_len.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The capacities, if they can describe a file at all.
+    fn capacities(&self) -> Result<Capacities, OpenError> {
+        let bad = || {
+            OpenError::Incompatible(format!(
+                "its header has ring_slots={} ledger_entries={}: not a valid layout",
+                self.ring_slots, self.ledger_entries
+            ))
+        };
+        let ring_slots = u32::try_from(self.ring_slots).map_err(|_| bad())?;
+        let ledger_entries = u32::try_from(self.ledger_entries).map_err(|_| bad())?;
+        if !ring_slots.is_power_of_two() || ledger_entries == 0 {
+            return Err(bad());
+        }
+        Ok(Capacities {
+            ring_slots,
+            ledger_entries,
+        })
+    }
+}
 
 /// Byte offsets of the three arrays, derived from the capacities alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,6 +430,7 @@ impl SharedFile {
             .total_len
             .store(self.offsets.total as u64, Ordering::Relaxed);
         self.ring().initialise();
+        self.set_route(Route::Unknown);
         // Release: everything above happens-before any Acquire load that
         // sees the magic (in `initialise_or_validate` of another process).
         identity.magic.store(MAGIC, Ordering::Release);
@@ -346,6 +470,55 @@ impl SharedFile {
         Ok(())
     }
 
+    /// Maps an existing file for reading only, taking its capacities from
+    /// its own header: what `rinha stat` looks through. The file is opened
+    /// read-only and mapped `PROT_READ`, so nothing done through the result
+    /// can modify it (a store would fault); it is never created, locked or
+    /// resized. A missing file, a file of another magic or layout version,
+    /// one not yet initialised, or one whose length disagrees with its
+    /// capacities is refused with the reason.
+    pub fn open_read_only(path: &Path) -> Result<SharedFile, OpenError> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if len < HEADER_LEN as u64 {
+            return Err(OpenError::Incompatible(format!(
+                "is {len} bytes, shorter than a header ({HEADER_LEN}): not a rinha shared file"
+            )));
+        }
+        let map = memmap2::MmapOptions::new().map_raw_read_only(&file)?;
+        let identity = IdentityWords::read(&map)?;
+        let caps = identity.capacities()?;
+        let offsets = Offsets::of(caps);
+        if len != offsets.total as u64 || identity.total_len != offsets.total as u64 {
+            return Err(OpenError::Incompatible(format!(
+                "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {}",
+                identity.total_len, caps.ring_slots, caps.ledger_entries, offsets.total
+            )));
+        }
+        if map.len() < offsets.total {
+            return Err(OpenError::Incompatible(
+                "mapping is shorter than the layout".into(),
+            ));
+        }
+        Ok(SharedFile {
+            map,
+            capacities: caps,
+            offsets,
+        })
+    }
+
+    /// The router's current choice (see [`Route`]).
+    pub fn route(&self) -> Route {
+        // Relaxed: a status value; nothing else is published through it.
+        Route::decode(self.header().route.0.load(Ordering::Relaxed))
+    }
+
+    /// Records the router's choice for status output. Leader only.
+    pub fn set_route(&self, route: Route) {
+        // Relaxed: for `rinha stat` and humans; no decision reads it.
+        self.header().route.0.store(route as u64, Ordering::Relaxed);
+    }
+
     /// The capacities the file was opened with (validated against it).
     pub fn capacities(&self) -> Capacities {
         self.capacities
@@ -358,7 +531,8 @@ impl SharedFile {
         // (checked at open) and page-aligned, so offset 0 satisfies Header's
         // 128-byte alignment; Header is repr(C) and made only of atomics, for
         // which every bit pattern is valid and concurrent access from other
-        // processes is defined. The mapping lives as long as `self`.
+        // processes is defined. The mapping lives as long as `self`. Through
+        // a read-only mapping (`open_read_only`) callers only load.
         unsafe { &*self.map.as_ptr().cast::<Header>() }
     }
 
@@ -374,7 +548,8 @@ impl SharedFile {
         // the mapping length was checked against it at open), the base is
         // page-aligned and every offset is a multiple of T's alignment (8),
         // and the T used (Slot, Entry, EntryKey) consist only of AtomicU64,
-        // valid for any bits and safe to share across processes.
+        // valid for any bits and safe to share across processes (and, on a
+        // read-only mapping, only loaded).
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<T>(), len) }
     }
 
@@ -548,6 +723,68 @@ pub(crate) mod tests {
             assert_eq!(shared.accept(&payment), Ok(()));
         }
         assert_eq!(shared.accept(&payment), Err(AcceptError::LedgerFull));
+    }
+
+    #[test]
+    fn a_read_only_view_sees_the_writers_state_and_refuses_what_is_not_ours() {
+        let path = temp_path("read-only");
+        let missing = SharedFile::open_read_only(&path).err().unwrap().to_string();
+        assert!(missing.contains("No such file"), "{missing}");
+        assert!(
+            !path.exists(),
+            "a read-only open must never create the file"
+        );
+
+        let writer = SharedFile::open_or_create(&path, SMALL).unwrap();
+        let reader = SharedFile::open_read_only(&path).unwrap();
+        assert_eq!(reader.capacities(), SMALL);
+        assert_eq!(reader.route(), Route::Unknown, "a fresh file says unknown");
+        for route in [Route::Holding, Route::Fallback, Route::Default] {
+            writer.set_route(route);
+            assert_eq!(reader.route(), route);
+        }
+        writer.header().route.0.store(77, Ordering::Relaxed);
+        assert_eq!(
+            reader.route(),
+            Route::Unknown,
+            "a corrupt word reads as unknown"
+        );
+
+        let identity = &writer.header().identity.0;
+        for (magic, version, expected) in [
+            (MAGIC, 1, "has layout version 1"),
+            (0, LAYOUT_VERSION, "not initialised"),
+            (7, LAYOUT_VERSION, "not a rinha shared file"),
+        ] {
+            identity.magic.store(magic, Ordering::Relaxed);
+            identity.version.store(version, Ordering::Relaxed);
+            let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        std::fs::write(&path, b"short").unwrap();
+        let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
+        assert!(error.contains("is 5 bytes"), "{error}");
+    }
+
+    #[test]
+    fn health_answers_decode_to_what_was_encoded() {
+        use crate::domain::payment::Health;
+        assert_eq!(HealthRecord::decode(0), None);
+        for health in [
+            Health {
+                failing: false,
+                min_response_time_ms: 0,
+            },
+            Health {
+                failing: true,
+                min_response_time_ms: 2000,
+            },
+        ] {
+            assert_eq!(
+                HealthRecord::decode(HealthRecord::encode(health)),
+                Some(health)
+            );
+        }
     }
 
     #[test]
