@@ -129,6 +129,17 @@ pub struct LocalConfig {
     pub fallback_fee: String,
 }
 
+/// `rinha stat`: a read-only look at a shared file.
+#[derive(Clone, Debug)]
+pub struct StatConfig {
+    /// The file to read (the same default and twin as `rinha api`'s).
+    pub shared_file: PathBuf,
+    /// Print every second until interrupted.
+    pub watch: bool,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+}
+
 /// A parse failure that names the offending flag.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -293,6 +304,20 @@ impl LocalConfig {
             use_haproxy: !flags.switch("no-haproxy")?,
             default_fee: flags.get("default-fee", "0.05".to_string())?,
             fallback_fee: flags.get("fallback-fee", "0.15".to_string())?,
+        };
+        flags.finish()?;
+        Ok(config)
+    }
+}
+
+impl StatConfig {
+    /// Parses the flags that follow `rinha stat`.
+    pub fn parse(args: &[String]) -> Result<StatConfig, ConfigError> {
+        let mut flags = Flags::new(args)?;
+        let config = StatConfig {
+            shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
+            watch: flags.switch("watch")?,
+            json: flags.switch("json")?,
         };
         flags.finish()?;
         Ok(config)

@@ -41,8 +41,9 @@
 //! - [`api`]: what each endpoint does with a parsed request, against the store.
 //! - [`drain`]: the elected leader's work — election, routing, forwarding
 //!   payments to the processors and recording what they stored.
-//! - [`tools`]: `rinha processor` (an emulator of the official processor)
-//!   and `rinha local` (the whole stack on one machine).
+//! - [`tools`]: `rinha processor` (an emulator of the official processor),
+//!   `rinha local` (the whole stack on one machine) and `rinha stat` (what
+//!   the shared file holds, read-only).
 //! - [`cli`]: the subcommands' wiring: flags in, layers connected, run.
 //! - [`config`]: flags and their environment twins, one struct per subcommand.
 //! - [`log`]: one stderr line per write, whole even when processes share a pipe.

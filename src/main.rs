@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use rinha::config::{ApiConfig, EmulatorConfig, LocalConfig};
+use rinha::config::{ApiConfig, EmulatorConfig, LocalConfig, StatConfig};
 
 const USAGE: &str = "\
 usage: rinha <command> [--flag value ...]
@@ -11,6 +11,7 @@ commands:
   api        serve the backend on --listen (tcp host:port or unix:/path)
   processor  emulate an official payment processor on --port
   local      run the whole stack on this machine (emulators, 2 instances, HAProxy :9999)
+  stat       print what the shared file holds, read-only (--shared-file, --watch, --json)
 
 Every --flag also reads RINHA_FLAG from the environment (e.g. --shared-file ⇔ RINHA_SHARED_FILE).";
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         "api" => ApiConfig::parse(flags).map(rinha::cli::api::run),
         "processor" => EmulatorConfig::parse(flags).map(rinha::tools::emulator::run),
         "local" => LocalConfig::parse(flags).map(rinha::tools::local::run),
+        "stat" => StatConfig::parse(flags).map(rinha::tools::stat::run),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,236 @@
+//! `rinha stat` against a shared file whose contents we know: every figure
+//! it prints must be the one we put there, the file must be byte-for-byte
+//! the same afterwards, and files that are not ours are refused with a
+//! reason. The real binary reads a file written through the library, as a
+//! running stack would have written it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::Ordering;
+
+use rinha::config::Capacities;
+use rinha::domain::payment::{Health, Payment, Processor};
+use rinha::domain::time::now_millis;
+use rinha::store::ledger::Record;
+use rinha::store::ring::SlotState;
+use rinha::store::shared_file::{HealthRecord, Route, SharedFile};
+use uuid::Uuid;
+
+const CAPS: Capacities = Capacities {
+    ring_slots: 16,
+    ledger_entries: 32,
+};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rinha-stat-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stat(path: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rinha"))
+        .arg("stat")
+        .arg("--shared-file")
+        .arg(path)
+        .args(extra)
+        .env_remove("RINHA_SHARED_FILE")
+        .output()
+        .expect("run rinha stat")
+}
+
+fn record(processor: Processor, cents: u64, generation: u64, n: u128) -> Record {
+    Record {
+        processor,
+        requested_at_ms: 1_752_151_696_000 + n as i64,
+        amount_cents: cents,
+        generation,
+        correlation_id: Uuid::from_u128(n),
+        ring_position: n as u64,
+    }
+}
+
+#[test]
+fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
+    let path = temp_dir("known").join("rinha.shm");
+    let shared = SharedFile::open_or_create(&path, CAPS).unwrap();
+
+    // Seven payments accepted: one done, two in flight at the default, one
+    // at the fallback, three never sent.
+    let before = now_millis() as u64;
+    for n in 0..7 {
+        let payment = Payment {
+            correlation_id: Uuid::from_u128(100 + n),
+            amount_cents: 2005,
+        };
+        shared.accept(&payment).unwrap();
+    }
+    let after = now_millis() as u64;
+    let ring = shared.ring();
+    let in_flight = |processor| SlotState::InFlight {
+        processor,
+        requested_at_ms: 1,
+    };
+    ring.set_state(0, SlotState::Done);
+    ring.set_state(1, in_flight(Processor::Default));
+    ring.set_state(2, in_flight(Processor::Default));
+    ring.set_state(3, in_flight(Processor::Fallback));
+
+    // One entry of generation 0, a purge, then three of generation 1: only
+    // the last three are the current totals.
+    let ledger = shared.ledger();
+    ledger
+        .append(&record(Processor::Default, 999, 0, 1))
+        .unwrap();
+    shared.purge();
+    ledger
+        .append(&record(Processor::Default, 1990, 1, 2))
+        .unwrap();
+    ledger
+        .append(&record(Processor::Default, 2005, 1, 3))
+        .unwrap();
+    ledger
+        .append(&record(Processor::Fallback, 2005, 1, 4))
+        .unwrap();
+
+    let header = shared.header();
+    header.leader.0.pid.store(4242, Ordering::Relaxed);
+    header
+        .leader
+        .0
+        .since_ms
+        .store(1_700_000_000_000, Ordering::Relaxed);
+    let default_health = &header.health[0].0;
+    default_health
+        .checked_at_ms
+        .store(1_700_000_001_000, Ordering::Relaxed);
+    let answer = HealthRecord::encode(Health {
+        failing: true,
+        min_response_time_ms: 2000,
+    });
+    default_health.answer.store(answer, Ordering::Relaxed);
+    shared.set_route(Route::Fallback);
+
+    let bytes_before = fs::read(&path).unwrap();
+    let modified_before = fs::metadata(&path).unwrap().modified().unwrap();
+
+    let output = stat(&path, &["--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let json = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(json.lines().count(), 1, "one line without --watch: {json}");
+    for expected in [
+        r#""layout_version":2"#,
+        r#""ring":{"slots":16,"head":0,"tail":7,"depth":7,"pending":3,"in_flight":{"default":2,"fallback":1},"unpublished":0,"unreadable":0,"#,
+        r#""ledger":{"capacity":32,"entries":4,"generation":1,"default":{"count":2,"amount_cents":3995},"fallback":{"count":1,"amount_cents":2005}}"#,
+        r#""leader":{"pid":4242,"since_ms":1700000000000}"#,
+        r#""health":{"default":{"checked_at_ms":1700000001000,"failing":true,"min_response_time_ms":2000},"fallback":null}"#,
+        r#""route":"fallback""#,
+    ] {
+        assert!(json.contains(expected), "missing {expected}\nin {json}");
+    }
+    let oldest = number_after(&json, r#""oldest_accepted_at_ms":"#);
+    assert!(
+        (before..=after).contains(&oldest),
+        "{before} ≤ {oldest} ≤ {after}"
+    );
+
+    let output = stat(&path, &[]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "depth 7 (head 0, tail 7): 3 pending, in flight 2 default / 1 fallback",
+        "4 of 32 entries used, generation 1: default 2 payments, 39.95 · fallback 1 payments, 20.05",
+        "pid 4242 since 2023-11-14T22:13:20.000Z",
+        "default: failing, 2000 ms",
+        "fallback: never asked",
+        "route        fallback",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}\nin {text}");
+    }
+
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        bytes_before,
+        "stat changed the file"
+    );
+    assert_eq!(
+        fs::metadata(&path).unwrap().modified().unwrap(),
+        modified_before
+    );
+}
+
+#[test]
+fn a_fresh_file_reads_empty_with_the_route_unknown() {
+    let path = temp_dir("fresh").join("rinha.shm");
+    drop(SharedFile::open_or_create(&path, CAPS).unwrap());
+    let output = stat(&path, &["--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let json = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        r#""depth":0"#,
+        r#""oldest_accepted_at_ms":null"#,
+        r#""leader":null"#,
+        r#""health":{"default":null,"fallback":null}"#,
+        r#""route":"unknown""#,
+    ] {
+        assert!(json.contains(expected), "missing {expected}\nin {json}");
+    }
+}
+
+#[test]
+fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
+    let dir = temp_dir("refused");
+    let missing = dir.join("missing.shm");
+    let foreign = dir.join("foreign.shm");
+    fs::write(&foreign, vec![0x5a; 4096]).unwrap();
+    let old_version = dir.join("old.shm");
+    drop(SharedFile::open_or_create(&old_version, CAPS).unwrap());
+    let mut bytes = fs::read(&old_version).unwrap();
+    bytes[8..16].copy_from_slice(&1u64.to_le_bytes()); // the version word
+    fs::write(&old_version, &bytes).unwrap();
+    let short = dir.join("short.shm");
+    fs::write(&short, b"rinha").unwrap();
+
+    for (path, reason) in [
+        (&missing, "No such file"),
+        (&foreign, "not a rinha shared file"),
+        (
+            &old_version,
+            "has layout version 1, this binary reads version 2",
+        ),
+        (&short, "is 5 bytes"),
+    ] {
+        let output = stat(path, &["--json"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert!(output.stdout.is_empty(), "{}", path.display());
+        assert!(stderr.contains(reason), "{}: {stderr}", path.display());
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    }
+    assert!(!missing.exists(), "stat created the missing file");
+    assert_eq!(
+        fs::read(&old_version).unwrap(),
+        bytes,
+        "stat changed the file"
+    );
+}
+
+/// The unsigned number right after `key` in `json`.
+fn number_after(json: &str, key: &str) -> u64 {
+    let start = json
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + key.len();
+    json[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
