@@ -155,7 +155,10 @@ def load(path):
         timeline.setdefault("fees", list(FINAL_FEES))
     else:
         timeline = parse_text(text, path)
-    return validate(timeline, path)
+    try:
+        return validate(timeline, path)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise TimelineError(f"{path}: a stage or setting is missing or of the wrong type: {error!r}") from None
 
 
 def scaled(timeline, scale):
