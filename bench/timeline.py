@@ -43,7 +43,7 @@ import json
 import math
 import sys
 
-# The final's facts (shared/rinha-2025.md, "The final test").
+# The final's facts (docs/contest.md, "The final test").
 FINAL_DURATION_S = 300
 FINAL_VUS = 603
 FINAL_FEES = (0.07, 0.10)
