@@ -361,11 +361,17 @@ def final_spec(timeline):
 ROUTE_COLOURS = {"default": "#2b8cbe", "fallback": "#f4a300", "holding": "#d7301f", "unknown": "#bbbbbb"}
 
 
-def series_panel(y0, h, left, plot_w, x, spec, title, series, unit=""):
-    """A linear panel of (name, colour, [(second, value)], dash) series."""
+def series_panel(y0, h, left, plot_w, x, spec, title, series, unit="", cap=None):
+    """A linear panel of (name, colour, [(second, value)], dash) series;
+    values above `cap` (a burst that would flatten everything else) are
+    drawn at the top and the title says so."""
     values = [v for _, _, points, _ in series for _, v in points if v is not None]
-    top_value = nice_ceiling(max(max(values, default=1), 1))
-    y = lambda v: y0 + h - h * v / top_value  # noqa: E731
+    peak = max(max(values, default=1), 1)
+    if cap is not None and peak > cap:
+        title += f" (clipped at {nice_ceiling(cap):g}; peak {peak:g})"
+        peak = cap
+    top_value = nice_ceiling(peak)
+    y = lambda v: y0 + h - h * max(min(v, top_value), 0) / top_value  # noqa: E731
     out = frame(left, y0, plot_w, h, x, spec)
     for v in (0, top_value / 2, top_value):
         out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
@@ -438,6 +444,7 @@ def svg_final(panels, rows, cpu, spec, caption, title):
                 [("POSTed", "#777777", series("arrivals"), None),
                  ("default", ROUTE_COLOURS["default"], series("stored_default"), None),
                  ("fallback", ROUTE_COLOURS["fallback"], series("stored_fallback"), None)],
+                cap=2 * max((r["arrivals"] for r in rows), default=1),
             )
         elif kind == "waiting":
             out += series_panel(

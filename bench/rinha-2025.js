@@ -1,8 +1,8 @@
 // The Rinha de Backend 2025 test, rewritten for this project so that it runs
 // offline with k6 v1.1.0 (no remote imports) and reports what the contest
-// would score. docs/bench.md (and shared/rinha-2025.md, beside the
-// repository) state the rules this file follows; each deviation from the
-// official script is named where it happens.
+// would score. docs/bench.md (and docs/contest.md, the contest facts)
+// state the rules this file follows; each deviation from the official
+// script is named where it happens.
 //
 //   k6 run --no-usage-report -e MAX_REQUESTS=550 bench/rinha-2025.js
 //
@@ -126,7 +126,7 @@ export async function checkPaymentsConsistency(data) {
   ]);
   const deltaDefault = backend.default.totalRequests - defaultAdmin.totalRequests;
   const deltaFallback = backend.fallback.totalRequests - fallbackAdmin.totalRequests;
-  // The scoring formula of rinha-2025.md; the per-processor sum (what the
+  // The scoring formula of docs/contest.md; the per-processor sum (what the
   // official script's last version adds up) is kept beside it: it is never
   // smaller, and also catches a payment reported under the wrong processor.
   const inconsistencies = Math.abs(deltaDefault + deltaFallback);

@@ -1,5 +1,5 @@
 // The Rinha de Backend 2025 *final* test, written for this project from the
-// facts in shared/rinha-2025.md ("The final test"), so that it runs offline
+// facts in docs/contest.md ("The final test"), so that it runs offline
 // with k6 v1.1.0 and reports what the final would score, plus the profit
 // the routing made. docs/bench.md describes it; bench/rinha-2025.js is the
 // preview, and both share bench/rinha-common.js.

@@ -281,7 +281,9 @@ stop_stack() {
     stack_pid=""
 }
 stat_pid=""
-trap 'kill $sampler_pid $stat_pid 2>/dev/null; stop_stack; cg_cleanup' EXIT
+# `|| true`: with nothing left to kill, `kill` fails, and under `set -e` a
+# failing command in the trap would become the script's exit status.
+trap 'kill $sampler_pid $stat_pid 2>/dev/null || true; stop_stack; cg_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A pid_of=()

@@ -43,7 +43,7 @@ import json
 import math
 import sys
 
-# The final's facts (shared/rinha-2025.md, "The final test").
+# The final's facts (docs/contest.md, "The final test").
 FINAL_DURATION_S = 300
 FINAL_VUS = 603
 FINAL_FEES = (0.07, 0.10)
@@ -155,7 +155,10 @@ def load(path):
         timeline.setdefault("fees", list(FINAL_FEES))
     else:
         timeline = parse_text(text, path)
-    return validate(timeline, path)
+    try:
+        return validate(timeline, path)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise TimelineError(f"{path}: a stage or setting is missing or of the wrong type: {error!r}") from None
 
 
 def scaled(timeline, scale):
