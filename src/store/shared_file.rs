@@ -159,55 +159,6 @@ impl Route {
     }
 }
 
-impl HealthRecord {
-    /// The answer stored by [`HealthRecord::encode`]; `None` for 0 (no
-    /// answer yet) or any word without bit 63.
-    pub fn decode(answer: u64) -> Option<crate::domain::payment::Health> {
-        (answer >> 63 == 1).then_some(crate::domain::payment::Health {
-            failing: answer & 1 == 1,
-            min_response_time_ms: (answer >> 1) & ((1 << 62) - 1),
-        })
-    }
-}
-
-/// What the router is doing with the payments it takes, as stored in the
-/// header's `route` word: 0 default, 1 fallback, 2 holding (waiting for a
-/// processor), 3 unknown (never set; a fresh file starts there). Any other
-/// word reads as unknown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Payments go to the default processor.
-    Default = 0,
-    /// Payments go to the fallback processor.
-    Fallback = 1,
-    /// Payments wait in the ring for a processor to recover.
-    Holding = 2,
-    /// Nobody said (no leader yet, or a drainer that does not set it).
-    Unknown = 3,
-}
-
-impl Route {
-    /// The word read from the file, trusted only as far as its four values.
-    pub fn decode(word: u64) -> Route {
-        match word {
-            0 => Route::Default,
-            1 => Route::Fallback,
-            2 => Route::Holding,
-            _ => Route::Unknown,
-        }
-    }
-
-    /// Its name in `rinha stat`'s output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Default => "default",
-            Route::Fallback => "fallback",
-            Route::Holding => "holding",
-            Route::Unknown => "unknown",
-        }
-    }
-}
-
 /// Who drains, for `rinha stat` and for humans reading the file.
 #[repr(C)]
 pub struct LeaderRecord {
