@@ -28,9 +28,6 @@ const MAX_REQUESTS: u32 = 200;
 const RUN_TIMEOUT: Duration = Duration::from_secs(420);
 
 #[test]
-#[ignore = "fails with the drainer of 2026-12-01 (lag: payments still held or \
-            inside the default's 2 s delay at the end); un-ignore with the new \
-            drainer/router"]
 fn the_final_compressed_in_time_pays_everything_once_and_agrees() {
     let out = std::env::temp_dir().join(format!("rinha-k6-final-{}", std::process::id()));
     let _ = fs::remove_dir_all(&out);
