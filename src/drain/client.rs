@@ -1,21 +1,22 @@
-//! The drainer's HTTP calls to one payment processor, and what each answer
-//! means for the money.
+//! What each answer of a payment processor means for the money, and the
+//! blocking client of its health endpoint.
 //!
 //! Every answer is mapped to an [`Outcome`] that the drainer can act on
 //! without re-reading HTTP: the distinction that matters is between
 //! answers that *prove* the payment was or was not stored by this request
 //! (200, 422, 500, 429) and those that prove nothing (a timeout, a reset, a
 //! garbled response), after which the processor may still store it.
+//!
+//! Payments and lookups go out on the drainer's non-blocking pool
+//! ([`crate::drain::pool`]); the health endpoint, called once per 5 s, has
+//! this small ureq client on a thread of its own.
 
-use std::io::Read;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ureq::Agent;
-use uuid::Uuid;
 
 use crate::domain::money;
-use crate::domain::payment::{Health, write_payment_json};
+use crate::domain::payment::Health;
 use crate::domain::time::{self, Round};
 use crate::json::{self, Value};
 
@@ -50,30 +51,11 @@ pub enum Lookup {
     Unknown,
 }
 
-/// A keep-alive client for one processor, shared by the drainer's workers.
-pub struct ProcessorClient {
+/// A blocking client for one processor's health endpoint.
+pub struct HealthClient {
     agent: Agent,
-    /// The configured base URL, e.g. `http://payment-processor-default:8080`.
-    base_url: String,
-    /// The URLs in use, with the host resolved; replaced when a connection
-    /// fails, since a restarted processor container may have a new address.
-    urls: RwLock<Arc<Urls>>,
-}
-
-/// The processor's URLs with its host resolved to an address.
-struct Urls {
-    payments: String,
-    health: String,
-}
-
-impl Urls {
-    fn resolve(base_url: &str) -> Urls {
-        let base = resolve_once(base_url);
-        Urls {
-            payments: format!("{base}/payments"),
-            health: format!("{base}/payments/service-health"),
-        }
-    }
+    /// `<base URL>/payments/service-health`.
+    url: String,
 }
 
 /// Responses we read are a few dozen bytes; anything longer is not a processor.
@@ -82,99 +64,32 @@ const MAX_RESPONSE: u64 = 4 * 1024;
 /// A processor on the same network accepts at once or not at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-impl ProcessorClient {
+impl HealthClient {
     /// A client for the processor at `base_url` (e.g.
-    /// `http://payment-processor-default:8080`) keeping up to `connections`
-    /// idle connections, each call bounded by `timeout`.
-    ///
-    /// Two choices keep a call cheap (about 140 µs of CPU each without
-    /// them, measured with `strace -c` on a draining leader): the timeout
-    /// is set per phase rather than globally, because ureq resolves the
-    /// host on *every* call and, under a global or per-call timeout, does
-    /// so on a freshly spawned thread; and the host is resolved once, here,
-    /// so those per-call resolutions are of an IP literal and never reach
-    /// DNS. If the name does not resolve yet (a processor still starting),
-    /// the name is kept and resolved per call instead; and after a failed
-    /// connection it is resolved again (a restarted container may have a
-    /// new address).
-    pub fn new(base_url: &str, connections: usize, timeout: Duration) -> ProcessorClient {
+    /// `http://payment-processor-default:8080`), each call bounded by
+    /// `timeout`. The name is resolved on every call (once per 5 s): a
+    /// restarted processor container may have a new address.
+    pub fn new(base_url: &str, timeout: Duration) -> HealthClient {
         let agent: Agent = Agent::config_builder()
             .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT)))
             .timeout_send_request(Some(timeout))
-            .timeout_send_body(Some(timeout))
             .timeout_recv_response(Some(timeout))
             .timeout_recv_body(Some(timeout))
             .http_status_as_error(false)
-            .max_idle_connections(connections)
-            .max_idle_connections_per_host(connections)
-            .max_idle_age(Duration::from_secs(300))
+            .max_idle_connections(1)
             .proxy(None)
             .build()
             .into();
-        let base_url = base_url.trim_end_matches('/').to_string();
-        ProcessorClient {
+        let base = base_url.trim_end_matches('/');
+        HealthClient {
             agent,
-            urls: RwLock::new(Arc::new(Urls::resolve(&base_url))),
-            base_url,
-        }
-    }
-
-    fn urls(&self) -> Arc<Urls> {
-        // A poisoned lock still holds a valid value: it is only ever replaced whole.
-        self.urls.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Resolves the host again after a connection could not be made.
-    fn re_resolve(&self) {
-        let fresh = Arc::new(Urls::resolve(&self.base_url));
-        *self.urls.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-    }
-
-    /// Sends one payment stamped `requested_at_ms`. `body` is scratch space.
-    pub fn pay(&self, id: Uuid, cents: u64, requested_at_ms: i64, body: &mut Vec<u8>) -> Outcome {
-        body.clear();
-        write_payment_json(id, cents, requested_at_ms, body);
-        let sent = self
-            .agent
-            .post(&self.urls().payments)
-            .header("Content-Type", "application/json")
-            .send(&body[..]);
-        let mut response = match sent {
-            Ok(response) => response,
-            Err(error) if never_sent(&error) => {
-                self.re_resolve();
-                return Outcome::Refused;
-            }
-            Err(_) => return Outcome::Unknown,
-        };
-        let status = response.status().as_u16();
-        // Drain the body so the connection goes back to the pool; if that
-        // fails the status line still counts: the processor has decided.
-        let _ = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE)
-            .reader()
-            .read_to_end(body);
-        outcome_of(status)
-    }
-
-    /// Reads what the processor stored under `id`.
-    pub fn lookup(&self, id: Uuid) -> Lookup {
-        let urls = self.urls();
-        let mut url = String::with_capacity(urls.payments.len() + 37);
-        url.push_str(&urls.payments);
-        url.push('/');
-        url.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-        match self.get(&url) {
-            Some((status, body)) => lookup_of(status, &body),
-            None => Lookup::Unknown,
+            url: format!("{base}/payments/service-health"),
         }
     }
 
     /// Asks for the processor's health; `None` if it did not answer 200.
     pub fn health(&self) -> Option<Health> {
-        let (status, body) = self.get(&self.urls().health)?;
+        let (status, body) = self.get(&self.url)?;
         if status != 200 {
             return None;
         }
@@ -210,31 +125,6 @@ pub fn lookup_of(status: u16, body: &[u8]) -> Lookup {
         200 => parse_lookup_body(body),
         404 => Lookup::NotFound,
         _ => Lookup::Unknown,
-    }
-}
-
-/// `http://name:port` with the name replaced by its first address, or the
-/// URL unchanged if it has no such shape or the name does not resolve.
-fn resolve_once(base: &str) -> String {
-    use std::net::ToSocketAddrs;
-    let Some(authority) = base.strip_prefix("http://") else {
-        return base.to_string();
-    };
-    match authority.to_socket_addrs().map(|mut addrs| addrs.next()) {
-        Ok(Some(address)) => format!("http://{address}"),
-        _ => base.to_string(),
-    }
-}
-
-/// Errors that prove no byte of the request reached the processor: the
-/// name did not resolve or the connection was never established.
-fn never_sent(error: &ureq::Error) -> bool {
-    use ureq::Timeout;
-    match error {
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
-        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => true,
-        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
-        _ => false,
     }
 }
 
@@ -376,31 +266,27 @@ mod tests {
     }
 
     #[test]
-    fn names_are_resolved_once_and_other_urls_kept() {
-        let local = resolve_once("http://localhost:8001");
-        assert!(
-            ["http://127.0.0.1:8001", "http://[::1]:8001"].contains(&local.as_str()),
-            "{local}"
-        );
-        assert_eq!(
-            resolve_once("http://127.0.0.1:8001"),
-            "http://127.0.0.1:8001"
-        );
-        let unknown = "http://no-such-host.invalid:8080";
-        assert_eq!(resolve_once(unknown), unknown);
-        assert_eq!(resolve_once("https://x:1"), "https://x:1");
+    fn statuses_prove_what_they_prove() {
+        for (status, outcome) in [
+            (200, Outcome::Stored),
+            (201, Outcome::Stored),
+            (422, Outcome::AlreadyStored),
+            (429, Outcome::Refused),
+            (500, Outcome::Refused),
+            (503, Outcome::Refused),
+            (400, Outcome::Rejected(400)),
+            (408, Outcome::Rejected(408)),
+        ] {
+            assert_eq!(outcome_of(status), outcome, "{status}");
+        }
+        assert_eq!(lookup_of(404, b""), Lookup::NotFound);
+        assert_eq!(lookup_of(500, b"{}"), Lookup::Unknown);
     }
 
     #[test]
-    fn a_refused_connection_proves_nothing_was_stored() {
+    fn a_processor_that_is_not_there_has_no_health() {
         // Port 9 on loopback: nothing listens, the connection is refused.
-        let client = ProcessorClient::new("http://127.0.0.1:9", 1, Duration::from_millis(300));
-        let mut body = Vec::new();
-        assert_eq!(
-            client.pay(Uuid::nil(), 1990, 0, &mut body),
-            Outcome::Refused
-        );
-        assert_eq!(client.lookup(Uuid::nil()), Lookup::Unknown);
+        let client = HealthClient::new("http://127.0.0.1:9", Duration::from_millis(300));
         assert_eq!(client.health(), None);
     }
 }

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use crate::config::ApiConfig;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
-use crate::drain::client::{Lookup, Outcome, ProcessorClient, lookup_of, outcome_of};
+use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
 use crate::drain::pacer::Pacer;
@@ -155,7 +155,7 @@ struct Drainer {
 pub fn run(shared: Arc<SharedFile>, config: &ApiConfig) -> ! {
     let (answers, health_answers) = crossbeam_channel::bounded(16);
     let clients = [&config.default_url, &config.fallback_url]
-        .map(|url| ProcessorClient::new(url, 1, config.processor_timeout));
+        .map(|url| HealthClient::new(url, config.processor_timeout));
     health::spawn(shared.clone(), clients, answers);
     let mut drainer = Drainer::new(shared, config, health_answers)
         .unwrap_or_else(|error| panic!("the drainer cannot poll: {error}"));

@@ -15,7 +15,7 @@ use crossbeam_channel::Sender;
 
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
-use crate::drain::client::ProcessorClient;
+use crate::drain::client::HealthClient;
 use crate::store::shared_file::{HealthRecord, SharedFile};
 
 /// The limit is one call per 5 s per processor, in fixed windows; 100 ms
@@ -29,7 +29,7 @@ const TICK: Duration = Duration::from_millis(250);
 /// Starts the poller thread; answers arrive on `answers`.
 pub fn spawn(
     shared: Arc<SharedFile>,
-    clients: [ProcessorClient; 2],
+    clients: [HealthClient; 2],
     answers: Sender<(Processor, Health)>,
 ) {
     let body = move || {
@@ -53,11 +53,7 @@ pub fn spawn(
 
 /// Calls `processor`'s health endpoint if its window is due and this
 /// process wins the claim on it.
-fn poll_once(
-    shared: &SharedFile,
-    client: &ProcessorClient,
-    processor: Processor,
-) -> Option<Health> {
+fn poll_once(shared: &SharedFile, client: &HealthClient, processor: Processor) -> Option<Health> {
     let record = &shared.header().health[processor as usize].0;
     let now = now_millis() as u64;
     // Relaxed: a stale value only makes the CAS below fail.
