@@ -41,7 +41,10 @@
 //! 3. A `Failing` default is probed with it, one probe per
 //!    [`PROBE_INTERVAL`] and at most [`MAX_PROBES`] out: a failing
 //!    processor stores nothing, so a probe risks nothing, and one sent just
-//!    after a recovery sees it.
+//!    after a recovery sees it. Not when it fails *slowly* (latency at or
+//!    above the safe one): a probe out when it recovers would be stored
+//!    seconds after its stamp, inside the check's window; its health
+//!    answer (every 5 s) tells the recovery instead.
 //! 4. The fallback, if `Ready`, takes it when the default is `Busy`
 //!    (overflow: more waiting would only grow the backlog), `Slow` (it will
 //!    not get safe by waiting on our side), or `Failing` for longer than
@@ -156,6 +159,12 @@ struct Lane {
     /// (a recovery, a health answer): how long they take says nothing
     /// about it now, so they do not make it suspect or slow.
     fresh_from: u64,
+    /// The newest information taken: the id of the request whose answer
+    /// last set the condition, or the first id sent after the last health
+    /// answer. An answer to an older request says how the processor *was*
+    /// (a probe sent during a 2 s outage, answered after the recovery), so
+    /// it changes nothing.
+    newest: u64,
     /// When a change of condition was last logged (at most once a second).
     logged: Option<(Condition, Instant)>,
 }
@@ -169,6 +178,7 @@ impl Lane {
             latency: Duration::ZERO,
             out: BTreeMap::new(),
             fresh_from: 0,
+            newest: 0,
             logged: None,
         }
     }
@@ -198,8 +208,12 @@ impl Lane {
         }
     }
 
+    /// A probe is a real payment: one sent to a processor that fails slowly
+    /// could be stored, if it recovers meanwhile, long after its stamp —
+    /// inside the consistency check's window. Those wait for a health answer.
     fn probe_due(&self, policy: &Policy, now: Instant) -> bool {
-        self.probes_out < MAX_PROBES
+        self.latency < policy.safe_latency
+            && self.probes_out < MAX_PROBES
             && self.out.len() < policy.max_in_flight
             && now >= self.next_probe
     }
@@ -371,10 +385,13 @@ impl Router {
             return;
         };
         lane.probes_out -= usize::from(probe);
+        if answer.is_none() || id < lane.newest {
+            return;
+        }
+        lane.newest = id;
         match answer {
             Some(Answer::Works) => lane.recover(self.next_id),
-            Some(Answer::Fails | Answer::Silent) => lane.fail(now),
-            None => return,
+            _ => lane.fail(now),
         }
         if answer != Some(Answer::Silent) {
             lane.latency = now.saturating_duration_since(sent);
@@ -395,6 +412,7 @@ impl Router {
         let lane = &mut self.lanes[processor as usize];
         lane.latency = Duration::from_millis(health.min_response_time_ms);
         lane.fresh_from = self.next_id;
+        lane.newest = self.next_id;
         if health.failing {
             lane.fail(now);
         } else {
@@ -564,6 +582,43 @@ mod tests {
             send(D),
             "and wins back the traffic, though older probes are still out"
         );
+    }
+
+    #[test]
+    fn answers_to_older_requests_do_not_undo_newer_news() {
+        let mut bench = Bench::new();
+        let (_, id) = bench.route(0);
+        bench.answer(D, id, Answer::Fails, 10);
+        // A probe caught in a 2 s delay ...
+        let (route, old_probe) = bench.route(110);
+        assert_eq!(route, probe(D));
+        // ... and one sent after the recovery, answered first.
+        let (_, new_probe) = bench.route(210);
+        bench.answer(D, new_probe, Answer::Works, 230);
+        bench.answer(D, old_probe, Answer::Works, 2110);
+        assert_eq!(
+            bench.route(2111).0,
+            send(D),
+            "the old probe's 2 s says nothing about the default now"
+        );
+    }
+
+    #[test]
+    fn a_slowly_failing_processor_is_not_probed_but_its_health_is_heard() {
+        let mut bench = Bench::new();
+        let (_, id) = bench.route(0);
+        bench.answer(D, id, Answer::Fails, 2000);
+        assert_eq!(
+            bench.route(2200).0,
+            Route::Hold,
+            "no probe: it fails in 2 s"
+        );
+        let health = Health {
+            failing: false,
+            min_response_time_ms: 20,
+        };
+        bench.router.health(D, health, bench.at(5000));
+        assert_eq!(bench.route(5001).0, send(D));
     }
 
     #[test]
