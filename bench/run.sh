@@ -20,6 +20,8 @@
 #   --limits               put haproxy, api1, api2 in cgroups with the cpus and
 #                          memory of docker-compose.yml (needs writable cgroups)
 #   --no-floor             skip the floor run
+#   --docker               the same scenario against docker-compose.yml under its
+#                          limits, processors in containers: bench/docker.sh
 #   --port P --default-port P --fallback-port P   (default 9999 8001 8002)
 #   --bin PATH             use this rinha binary instead of `cargo build --release`
 #   --out DIR              where the run's files go (default bench/results/<time>-...)
@@ -39,7 +41,7 @@ repo="$(pwd)"
 K6_VERSION=1.1.0
 max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
 [ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
-limits=0 floor=1 publish=1
+limits=0 floor=1 publish=1 docker=0
 port=9999 default_port=8001 fallback_port=8002
 bin="" out="" result_copy=""
 timeline="" scale_args=()
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
         --max-requests) max_requests="$2"; max_requests_given=1; shift 2 ;;
         --limits) limits=1; shift ;;
         --no-floor) floor=0; shift ;;
+        --docker) docker=1; shift ;;
         --port) port="$2"; shift 2 ;;
         --default-port) default_port="$2"; shift 2 ;;
         --fallback-port) fallback_port="$2"; shift 2 ;;
@@ -112,6 +115,16 @@ find_k6() {
 }
 find_k6
 say "k6: $K6 ($("$K6" version | head -n 1))"
+
+# The contest's topology lives in its own script; it takes the scenario from here.
+if [ "$docker" = 1 ]; then
+    docker_args=(--k6 "$K6" --script bench/rinha-2025.js --max-requests "$max_requests"
+        --port "$port" --default-port "$default_port" --fallback-port "$fallback_port")
+    [ "$floor" = 1 ] || docker_args+=(--no-floor)
+    [ -z "$bin" ] || docker_args+=(--bin "$bin")
+    [ -z "$out" ] || docker_args+=(--out "$out")
+    exec bench/docker.sh "${docker_args[@]}"
+fi
 
 # ------------------------------------------------------------------ build
 
