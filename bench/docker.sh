@@ -325,23 +325,39 @@ sample_cpu() {
     done
 }
 
-# children_cpu: "user system" seconds of this shell's reaped children.
+# children_cpu FILE: "user system" seconds of this shell's reaped children.
+# `times` must run in this shell itself (a $(...) subshell would report its
+# own children), hence the file.
 children_cpu() {
-    times | awk 'NR == 2 { print to_s($1), to_s($2) }
-        function to_s(t) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }'
+    times >"$1.times"
+    awk 'NR == 2 { print to_s($1), to_s($2) }
+        function to_s(t) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }' "$1.times" >"$1"
+}
+
+# proxy_ticks: CPU ticks of the docker-proxy processes publishing our
+# port. Loopback clients reach a published port through this userland
+# copier (outside every container's limits), as on a default Docker host.
+proxy_ticks() {
+    local pid total=0
+    for pid in $(pgrep -f "docker-proxy .*-host-port $port " || true); do
+        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
 }
 
 declare -A before=()
+proxy_before=0
 run_k6() {
     local mode="$1" service
     for service in "${SERVICES[@]}"; do before[$service]="$(snapshot "$service")"; done
+    proxy_before="$(proxy_ticks)"
     reset_peaks
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
     sample_cpu "$mode" &
     sampler_pid=$!
     say "k6 $(basename "$script"): MAX_REQUESTS=$max_requests against $mode (load average $load_before)"
-    local status=0 children_before
-    children_before="$(children_cpu)"
+    local status=0
+    children_cpu "$work/k6-before"
     # In the background with `wait`, so that Ctrl-C or a TERM reaches the
     # trap at once (bash defers traps while a foreground child runs).
     K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 900 "$k6" run --no-usage-report --no-color \
@@ -357,9 +373,9 @@ run_k6() {
     wait "$k6_pid" || status=$?
     k6_pid=""
     # k6 is the only child reaped in between: the difference is its CPU.
-    awk -v a="$children_before" -v b="$(children_cpu)" \
-        'BEGIN { split(a, x); split(b, y); printf "cpu k6 %.3f %.3f\n", y[1] - x[1], y[2] - x[2] }' \
-        >"$out/$mode-k6-cpu.txt"
+    children_cpu "$work/k6-after"
+    paste "$work/k6-before" "$work/k6-after" |
+        awk '{ printf "cpu k6 %.3f %.3f\n", $3 - $1, $4 - $2 }' >"$out/$mode-k6-cpu.txt"
     kill "$sampler_pid" 2>/dev/null || true
     wait "$sampler_pid" 2>/dev/null || true
     sampler_pid=""
@@ -403,6 +419,8 @@ collect_stats() {
         notes+=("$service $(awk -v q="$quota" -v p="$period" 'BEGIN { printf "%.2f", q / p }') cpu/$((limit / 1048576)) MiB")
     done
     [ -s "$out/$mode-k6-cpu.txt" ] && cat "$out/$mode-k6-cpu.txt" >>"$file"
+    awk -v t="$(($(proxy_ticks) - proxy_before))" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "cpu docker-proxy %.2f\n", t / hz }' >>"$file"
     echo "note docker-compose --compatibility, cgroup v1: ${notes[*]}" >>"$file"
 }
 
@@ -426,5 +444,8 @@ for mode in "${modes[@]}"; do
 done
 
 python3 bench/report.py report "$out" "$out/result.json"
+for mode in "${modes[@]}"; do
+    say "$mode: docker-proxy (the published port, outside the limits) used $(awk '$1 == "cpu" && $2 == "docker-proxy" { print $3 }' "$out/$mode-stats.txt") CPU s"
+done
 say "picture: $out/chart.svg"
 say "result: $out/result.json"
