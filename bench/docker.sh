@@ -15,6 +15,10 @@
 #   --max-requests N       MAX_REQUESTS (default $MAX_REQUESTS or 550)
 #   --fees D,F             the processors' fees (default 0.05,0.15: the preview's;
 #                          the final ran 0.07,0.10)
+#   --per-second           after our run, read what each processor stored per
+#                          second (report.py processors: the final and --timeline
+#                          runs, which pass TIMELINE_FILE with -e) instead of the
+#                          backlog
 #   --haproxy-cfg PATH     mount this file as HAProxy's configuration instead of
 #                          ./haproxy.cfg (to compare configurations)
 #   --no-floor             skip the floor run
@@ -51,7 +55,7 @@ repo="$(pwd)"
 script=bench/rinha-2025.js
 max_requests="${MAX_REQUESTS:-550}"
 fees=0.05,0.15
-haproxy_cfg="" floor=1 bin="" out="" k6="${K6:-}"
+haproxy_cfg="" floor=1 bin="" out="" k6="${K6:-}" per_second=0
 port=9999 default_port=8001 fallback_port=8002
 k6_env=()
 while [ $# -gt 0 ]; do
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
         --fees) fees="$2"; shift 2 ;;
         --haproxy-cfg) haproxy_cfg="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
         --no-floor) floor=0; shift ;;
+        --per-second) per_second=1; shift ;;
         --port) port="$2"; shift 2 ;;
         --default-port) default_port="$2"; shift 2 ;;
         --fallback-port) fallback_port="$2"; shift 2 ;;
@@ -432,7 +437,11 @@ for mode in "${modes[@]}"; do
     stack_up "$mode"
     run_k6 "$mode"
     collect_stats "$mode"
-    if [ "$mode" = ours ]; then
+    if [ "$mode" = ours ] && [ "$per_second" = 1 ]; then
+        say "reading what each processor stored, second by second"
+        timeout 300 python3 bench/report.py processors "$out" "http://$DEFAULT_ADMIN" "http://$FALLBACK_ADMIN" ||
+            echo "bench/docker.sh: warning: no per-second reading of the processors" >&2
+    elif [ "$mode" = ours ]; then
         say "reading the backlog back from the processors"
         timeout 120 python3 bench/report.py backlog "$out" "http://$DEFAULT_ADMIN" "http://$FALLBACK_ADMIN" ||
             echo "bench/docker.sh: warning: no backlog reading" >&2

@@ -20,8 +20,9 @@
 #   --limits               put haproxy, api1, api2 in cgroups with the cpus and
 #                          memory of docker-compose.yml (needs writable cgroups)
 #   --no-floor             skip the floor run
-#   --docker               the same scenario against docker-compose.yml under its
-#                          limits, processors in containers: bench/docker.sh
+#   --docker               the chosen scenario (preview, --final, --timeline) against
+#                          docker-compose.yml under its limits, processors in
+#                          containers, k6 on :9999: bench/docker.sh
 #   --port P --default-port P --fallback-port P   (default 9999 8001 8002)
 #   --bin PATH             use this rinha binary instead of `cargo build --release`
 #   --out DIR              where the run's files go (default bench/results/<time>-...)
@@ -116,16 +117,6 @@ find_k6() {
 find_k6
 say "k6: $K6 ($("$K6" version | head -n 1))"
 
-# The contest's topology lives in its own script; it takes the scenario from here.
-if [ "$docker" = 1 ]; then
-    docker_args=(--k6 "$K6" --script bench/rinha-2025.js --max-requests "$max_requests"
-        --port "$port" --default-port "$default_port" --fallback-port "$fallback_port")
-    [ "$floor" = 1 ] || docker_args+=(--no-floor)
-    [ -z "$bin" ] || docker_args+=(--bin "$bin")
-    [ -z "$out" ] || docker_args+=(--out "$out")
-    exec bench/docker.sh "${docker_args[@]}"
-fi
-
 # ------------------------------------------------------------------ build
 
 if [ -z "$bin" ]; then
@@ -141,6 +132,7 @@ if [ -z "$out" ]; then
     suffix="mr$max_requests"
     [ -n "$timeline" ] && suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
     [ "$limits" = 1 ] && suffix="$suffix-limits"
+    [ "$docker" = 1 ] && suffix="$suffix-docker"
     out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
 fi
 mkdir -p "$out"
@@ -149,6 +141,17 @@ say "results in $out"
 if [ -n "$timeline" ]; then
     python3 bench/timeline.py json "$timeline" "${scale_args[@]}" >"$out/timeline.json"
     python3 bench/timeline.py best "$timeline" "${scale_args[@]}" | tee "$out/best.txt" >&2
+fi
+
+# The contest's topology lives in its own script; it takes the scenario
+# chosen above (script, fees, timeline) from here.
+if [ "$docker" = 1 ]; then
+    docker_args=(--k6 "$K6" --script "$script" --max-requests "$max_requests"
+        --fees "$default_fee,$fallback_fee" --bin "$bin" --out "$out"
+        --port "$port" --default-port "$default_port" --fallback-port "$fallback_port")
+    [ "$floor" = 1 ] || docker_args+=(--no-floor)
+    [ -z "$timeline" ] || docker_args+=(--per-second -e "TIMELINE_FILE=$out/timeline.json")
+    exec bench/docker.sh "${docker_args[@]}"
 fi
 
 for p in "$port" "$default_port" "$fallback_port"; do
