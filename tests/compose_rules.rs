@@ -316,6 +316,20 @@ fn each_rule_catches_its_breakage() {
 }
 
 #[test]
+fn a_configuration_without_the_arrival_stamp_is_refused() {
+    let submission = Submission::pinned();
+    let compose = parse(&submission.read("docker-compose.yml")).unwrap();
+    let cfg = submission.read("haproxy.cfg");
+    let line = "    http-request set-header X-Rinha-Arrived %[date(0,ms)]\n";
+    assert!(cfg.contains(line), "haproxy.cfg no longer has {line:?}");
+    let found = violations(&compose, &cfg.replacen(line, "", 1));
+    assert!(
+        found.iter().any(|v| v.contains("X-Rinha-Arrived")),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn a_single_instance_is_refused() {
     let compose = parse(
         "services:\n  lb:\n    image: haproxy:3.0-alpine\n    ports:\n      - \"9999:9999\"\n  \
@@ -546,6 +560,14 @@ fn violations(compose: &Yaml, haproxy_cfg: &str) -> Vec<String> {
         .any(|l| l.trim_start().starts_with("bind") && l.contains(":9999"))
     {
         out.push("haproxy.cfg: no `bind ...:9999`".into());
+    }
+    // Our own rule: the instances refuse a payment whose client has given
+    // up only if HAProxy stamps when it arrived (src/api/mod.rs).
+    if !haproxy_cfg
+        .lines()
+        .any(|l| l.trim() == "http-request set-header X-Rinha-Arrived %[date(0,ms)]")
+    {
+        out.push("haproxy.cfg: no `http-request set-header X-Rinha-Arrived %[date(0,ms)]`: stale payments would be paid".into());
     }
 
     // Networks: bridge only; the processors' network external and joined.
