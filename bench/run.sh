@@ -20,6 +20,9 @@
 #   --limits               put haproxy, api1, api2 in cgroups with the cpus and
 #                          memory of docker-compose.yml (needs writable cgroups)
 #   --no-floor             skip the floor run
+#   --docker               the chosen scenario (preview, --final, --timeline) against
+#                          docker-compose.yml under its limits, processors in
+#                          containers, k6 on :9999: bench/docker.sh
 #   --port P --default-port P --fallback-port P   (default 9999 8001 8002)
 #   --bin PATH             use this rinha binary instead of `cargo build --release`
 #   --out DIR              where the run's files go (default bench/results/<time>-...)
@@ -39,7 +42,7 @@ repo="$(pwd)"
 K6_VERSION=1.1.0
 max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
 [ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
-limits=0 floor=1 publish=1
+limits=0 floor=1 publish=1 docker=0
 port=9999 default_port=8001 fallback_port=8002
 bin="" out="" result_copy=""
 timeline="" scale_args=()
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
         --max-requests) max_requests="$2"; max_requests_given=1; shift 2 ;;
         --limits) limits=1; shift ;;
         --no-floor) floor=0; shift ;;
+        --docker) docker=1; shift ;;
         --port) port="$2"; shift 2 ;;
         --default-port) default_port="$2"; shift 2 ;;
         --fallback-port) fallback_port="$2"; shift 2 ;;
@@ -128,6 +132,7 @@ if [ -z "$out" ]; then
     suffix="mr$max_requests"
     [ -n "$timeline" ] && suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
     [ "$limits" = 1 ] && suffix="$suffix-limits"
+    [ "$docker" = 1 ] && suffix="$suffix-docker"
     out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
 fi
 mkdir -p "$out"
@@ -136,6 +141,17 @@ say "results in $out"
 if [ -n "$timeline" ]; then
     python3 bench/timeline.py json "$timeline" "${scale_args[@]}" >"$out/timeline.json"
     python3 bench/timeline.py best "$timeline" "${scale_args[@]}" | tee "$out/best.txt" >&2
+fi
+
+# The contest's topology lives in its own script; it takes the scenario
+# chosen above (script, fees, timeline) from here.
+if [ "$docker" = 1 ]; then
+    docker_args=(--k6 "$K6" --script "$script" --max-requests "$max_requests"
+        --fees "$default_fee,$fallback_fee" --bin "$bin" --out "$out"
+        --port "$port" --default-port "$default_port" --fallback-port "$fallback_port")
+    [ "$floor" = 1 ] || docker_args+=(--no-floor)
+    [ -z "$timeline" ] || docker_args+=(--per-second -e "TIMELINE_FILE=$out/timeline.json")
+    exec bench/docker.sh "${docker_args[@]}"
 fi
 
 for p in "$port" "$default_port" "$fallback_port"; do

@@ -141,7 +141,12 @@ fn summarize(c: &mut Criterion) {
                 let Ok(Status::Complete(request)) = http::parse_request(black_box(QUERY)) else {
                     unreachable!("a valid query");
                 };
-                black_box(api::handle(&request, shared, true, &mut out));
+                black_box(api::handle(
+                    &request,
+                    shared,
+                    &api::Options::default(),
+                    &mut out,
+                ));
                 black_box(&out);
             });
         });

@@ -48,7 +48,12 @@ fn request_path(c: &mut Criterion) {
         };
         assert_eq!(request.body.len(), 70);
         let mut out = Vec::new();
-        assert!(api::handle(&request, shared, true, &mut out));
+        assert!(api::handle(
+            &request,
+            shared,
+            &api::Options::default(),
+            &mut out
+        ));
         assert_eq!(out, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     }
 
@@ -64,7 +69,12 @@ fn request_path(c: &mut Criterion) {
                 let Ok(Status::Complete(request)) = http::parse_request(black_box(REQUEST)) else {
                     unreachable!("checked above");
                 };
-                black_box(api::handle(&request, shared, true, &mut out));
+                black_box(api::handle(
+                    &request,
+                    shared,
+                    &api::Options::default(),
+                    &mut out,
+                ));
                 black_box(&out);
             })
         });
@@ -78,7 +88,12 @@ fn request_path(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed_with_ring_drained(shared, iters, || {
                 out.clear();
-                black_box(api::handle(black_box(&request), shared, true, &mut out));
+                black_box(api::handle(
+                    black_box(&request),
+                    shared,
+                    &api::Options::default(),
+                    &mut out,
+                ));
                 black_box(&out);
             })
         });

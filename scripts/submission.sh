@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes a Rinha de Backend 2025 submission folder:
 #
-#   <out>/<NAME>/docker-compose.yml   this repository's, image optionally pinned
+#   <out>/<NAME>/docker-compose.yml   this repository's, with a pinned public image
+#                                     and no `build:` (the contest only pulls)
 #   <out>/<NAME>/haproxy.cfg          and every other ./file the compose mounts
 #   <out>/<NAME>/info.json            the contest's metadata format
 #   <out>/<NAME>/README.md            what it is and where the source lives
@@ -13,8 +14,11 @@
 #
 # Environment (all optional):
 #   RINHA_IMAGE              image for the api services, e.g. ghcr.io/you/rinha:1.0.0
-#                            (default: the one in docker-compose.yml; pin a version
-#                            for the contest so a later push cannot change the run)
+#                            (default: ghcr.io/rinha-rs/rinha:<Cargo.toml version>,
+#                            what .github/workflows/image.yml publishes for the tag
+#                            v<version>). It must carry a version tag or a digest:
+#                            `latest` or no tag is refused, so a later push cannot
+#                            change a run that is already scheduled.
 #   SUBMISSION_PARTICIPANT   "name" in info.json  (default: git config user.name)
 #   SUBMISSION_SOCIAL        comma-separated URLs for "social"
 #   SUBMISSION_REPO          "source-code-repo"   (default: git remote origin, as https)
@@ -36,10 +40,18 @@ name=$1
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 out_root=${2:-$repo_root/submission}
 compose=$repo_root/docker-compose.yml
-default_image=ghcr.io/rinha-rs/rinha:latest
-image=${RINHA_IMAGE:-$default_image}
+# What docker-compose.yml names (and builds locally when absent).
+compose_image=ghcr.io/rinha-rs/rinha:latest
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo_root/Cargo.toml" | head -n 1)
+image=${RINHA_IMAGE:-ghcr.io/rinha-rs/rinha:$version}
 
 [[ -f $compose ]] || { echo "submission.sh: $compose not found" >&2; exit 1; }
+# Pinned: a digest, or a tag other than `latest` on the last path component.
+last_component=${image##*/}
+if [[ $image != *@sha256:* && ( $last_component != *:* || $last_component == *:latest ) ]]; then
+    echo "submission.sh: RINHA_IMAGE=$image is not pinned; name a version tag (e.g. :1.0.0) or a digest" >&2
+    exit 1
+fi
 
 # JSON string literal: escape backslashes and quotes; control characters
 # have no business in these fields and are refused.
@@ -91,14 +103,17 @@ dest=$out_root/$name
 rm -rf "$dest"
 mkdir -p "$dest"
 
-# The compose file, with the api image swapped if asked.
-if [[ $image != "$default_image" ]]; then
-    grep -q "image: $default_image\$" "$compose" || {
-        echo "submission.sh: docker-compose.yml no longer names $default_image; update this script" >&2
-        exit 1
-    }
+# The compose file with the pinned image and without `build: .`: the
+# contest machine pulls every image and must never build one.
+grep -q "image: $compose_image\$" "$compose" || {
+    echo "submission.sh: docker-compose.yml no longer names $compose_image; update this script" >&2
+    exit 1
+}
+sed -e "s|image: $compose_image\$|image: $image|" -e '/^    build: \.$/d' "$compose" >"$dest/docker-compose.yml"
+if grep -qE '^[[:space:]]+build:' "$dest/docker-compose.yml"; then
+    echo "submission.sh: docker-compose.yml has a build: this script cannot remove; update it" >&2
+    exit 1
 fi
-sed "s|image: $default_image\$|image: $image|" "$compose" >"$dest/docker-compose.yml"
 
 # Every relative file the compose mounts (./haproxy.cfg today).
 mounted=$(grep -oE '^\s*- \./[^: ]+' "$compose" | sed -E 's/^\s*- \.\///' | sort -u)

@@ -84,6 +84,9 @@ pub struct ApiConfig {
     pub fallback_url: String,
     /// Whether `POST /purge-payments` is honoured (the official test calls it).
     pub purge_enabled: bool,
+    /// Refuse (503) a `POST /payments` that HAProxy stamped longer ago than
+    /// this, in milliseconds; 0 never refuses. See `crate::api::Options`.
+    pub max_request_age_ms: u64,
     /// Benchmark floor: answer every request with a fixed response, touching
     /// neither the shared file nor the processors, so that a run measures
     /// what HAProxy, the kernel and the event loop cost on their own.
@@ -268,6 +271,7 @@ impl ApiConfig {
                 "http://payment-processor-fallback:8080".to_string(),
             )?,
             purge_enabled: !flags.switch("no-purge")?,
+            max_request_age_ms: flags.get("max-request-age-ms", 1_000)?,
             floor: flags.switch("floor")?,
             drain: !flags.switch("no-drain")?,
             max_in_flight: flags.get("max-in-flight", 800)?,
@@ -355,6 +359,7 @@ mod tests {
         assert_eq!(config.listen, Listen::Unix("/tmp/a.sock".into()));
         assert_eq!(config.max_in_flight, 8);
         assert!(!config.purge_enabled);
+        assert_eq!(config.max_request_age_ms, 1_000);
         assert!(config.drain);
         assert_eq!(config.default_url, "http://d:1");
     }

@@ -238,6 +238,65 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let mut add = |c: Case| cases.push(c);
 
+    // The arrival stamp HAProxy sets (`X-Rinha-Arrived`, ms since the
+    // epoch): a payment that waited longer than --max-request-age-ms (30 s
+    // in this test, so that "just now" stays fresh however slowly the table
+    // runs) is refused and never paid; its client has given up on it.
+    let now = common::now_ms();
+    let stamp = |ms: i64| format!("X-Rinha-Arrived: {ms}\r\n");
+    let (body, id) = fresh("19.90");
+    add(case(
+        "a payment HAProxy stamped two minutes ago",
+        request("POST", "/payments", &stamp(now - 120_000), &body),
+        &[503],
+        Open,
+    )
+    .refused(&id));
+    let (a, ida) = fresh("19.90");
+    let (b, idb) = fresh("19.90");
+    add(case(
+        "a stale payment, then a fresh one on the same connection",
+        format!(
+            "{}{}",
+            request("POST", "/payments", &stamp(now - 120_000), &a),
+            request("POST", "/payments", &stamp(now), &b)
+        ),
+        &[503, 200],
+        Open,
+    )
+    .refused(&ida)
+    .paid(&idb));
+    let (body, id) = fresh("19.90");
+    add(case(
+        "a payment stamped just now",
+        request("POST", "/payments", &stamp(now), &body),
+        &[200],
+        Open,
+    )
+    .paid(&id));
+    let (body, id) = fresh("19.90");
+    add(case(
+        "a stamp in the future is not stale",
+        request("POST", "/payments", &stamp(now + 120_000), &body),
+        &[200],
+        Open,
+    )
+    .paid(&id));
+    let (body, id) = fresh("19.90");
+    add(case(
+        "a stamp that is not digits counts as none",
+        request("POST", "/payments", "X-Rinha-Arrived: yesterday\r\n", &body),
+        &[200],
+        Open,
+    )
+    .paid(&id));
+    add(case(
+        "a stale stamp on a summary is served",
+        request("GET", "/payments-summary", &stamp(now - 120_000), ""),
+        &[200],
+        Open,
+    ));
+
     // The request line.
     add(case("not HTTP", "NONSENSE\r\n\r\n", &[400], Closed));
     add(case("method alone", "GET\r\n\r\n", &[400], Closed));
@@ -751,7 +810,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_bad_request_gets_its_documented_answer_and_changes_nothing() {
-    let mut cluster = Cluster::start("bad-input", 1, &[]);
+    let mut cluster = Cluster::start("bad-input", 1, &["--max-request-age-ms", "30000"]);
     let addr = cluster.apis[0].addr;
     let cases = cases();
     assert!(cases.len() >= 40, "{} cases", cases.len());

@@ -1,5 +1,9 @@
-//! The contest's rules, checked against `docker-compose.yml` and
-//! `haproxy.cfg` on every `cargo test`.
+//! The contest's rules, checked on every `cargo test` against what is
+//! submitted: the folder `scripts/submission.sh` writes (its
+//! `docker-compose.yml`, with a pinned public image and no `build:`, and
+//! `haproxy.cfg`). The repository's own `docker-compose.yml` is that file
+//! plus `build: .` on the api services, so a checkout comes up with `docker
+//! compose up`; a test pins the two to differ by exactly that.
 //!
 //! A submission that breaks one of these is disqualified or simply does not
 //! start on the test machine, and nothing else in the test suite would
@@ -19,6 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The contest budget, in thousandths of a CPU and in bytes.
 const CPU_BUDGET_MILLI: u64 = 1_500;
@@ -37,17 +42,131 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The image the tests pin in the submission.
+const PINNED_IMAGE: &str = "ghcr.io/someone/rinha:1.2.3";
+/// What the repository's compose file names (built locally when absent).
+const REPO_IMAGE: &str = "ghcr.io/rinha-rs/rinha:latest";
+
+/// A submission folder written by `scripts/submission.sh` into a temporary
+/// directory, removed on drop.
+struct Submission {
+    root: PathBuf,
+    folder: PathBuf,
+}
+
+impl Submission {
+    /// Runs the script with `image` (unset: its default) and the metadata
+    /// the folder test checks; the script's output if it failed.
+    fn write(name: &str, image: Option<&str>) -> Result<Submission, String> {
+        // Tests run in parallel in one process: one directory per call.
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!(
+            "rinha-submission-{}-{call}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut command = Command::new("bash");
+        command
+            .arg(repo_file("scripts/submission.sh"))
+            .arg(name)
+            .arg(&root)
+            .env_remove("RINHA_IMAGE")
+            .env("SUBMISSION_PARTICIPANT", "Ana \"Quoted\" Dev")
+            .env(
+                "SUBMISSION_SOCIAL",
+                "https://x.com/ana, https://github.com/ana",
+            )
+            .env("SUBMISSION_REPO", "https://github.com/ana/rinha");
+        if let Some(image) = image {
+            command.env("RINHA_IMAGE", image);
+        }
+        let output = command.output().unwrap();
+        let submission = Submission {
+            folder: root.join(name),
+            root,
+        };
+        if output.status.success() {
+            Ok(submission)
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    fn pinned() -> Submission {
+        Submission::write("rules-check", Some(PINNED_IMAGE))
+            .unwrap_or_else(|e| panic!("submission.sh failed:\n{e}"))
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.folder.join(file)).unwrap()
+    }
+}
+
+impl Drop for Submission {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 // ---------------------------------------------------------------- the rules
 
 #[test]
 fn the_submission_obeys_every_contest_rule() {
-    let compose = parse(&read("docker-compose.yml")).unwrap_or_else(|e| panic!("{e}"));
-    let violations = violations(&compose, &read("haproxy.cfg"));
+    let submission = Submission::pinned();
+    let compose = parse(&submission.read("docker-compose.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let violations = violations(&compose, &submission.read("haproxy.cfg"));
     assert!(
         violations.is_empty(),
-        "docker-compose.yml / haproxy.cfg break contest rules:\n  - {}",
+        "the submission's docker-compose.yml / haproxy.cfg break contest rules:\n  - {}",
         violations.join("\n  - ")
     );
+}
+
+/// What the rules were checked on is what runs from a checkout, but for
+/// the image's name and the `build: .` lines.
+#[test]
+fn the_repository_compose_file_is_the_submission_plus_build_keys() {
+    let submission = Submission::pinned();
+    let repo = read("docker-compose.yml");
+    assert!(
+        repo.lines().filter(|l| l.trim() == "build: .").count() >= 2,
+        "docker-compose.yml: every api service should carry `build: .`"
+    );
+    let expected: String = repo
+        .lines()
+        .filter(|l| *l != "    build: .")
+        .map(|l| l.replace(REPO_IMAGE, PINNED_IMAGE) + "\n")
+        .collect();
+    assert_eq!(submission.read("docker-compose.yml"), expected);
+}
+
+/// `docker-compose config -q` validates against Compose's own schema,
+/// which the subset parser here does not know: both files must pass it.
+#[test]
+fn docker_compose_accepts_the_file_with_and_without_build_keys() {
+    let available = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("skipped: docker-compose is not installed");
+        return;
+    }
+    let submission = Submission::pinned();
+    for dir in [repo_file(""), submission.folder.clone()] {
+        let output = Command::new("docker-compose")
+            .args(["-f", "docker-compose.yml", "config", "-q"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "docker-compose config -q in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 #[test]
@@ -73,8 +192,9 @@ fn haproxy_accepts_the_configuration() {
 /// file, each of which must be reported with the given words.
 #[test]
 fn each_rule_catches_its_breakage() {
-    let original = read("docker-compose.yml");
-    let cfg = read("haproxy.cfg");
+    let submission = Submission::pinned();
+    let original = submission.read("docker-compose.yml");
+    let cfg = submission.read("haproxy.cfg");
     let cases: &[(&str, &str, &str, &str)] = &[
         // (what, replace this, with this, expected in a violation)
         (
@@ -121,9 +241,15 @@ fn each_rule_catches_its_breakage() {
         ),
         (
             "a local image",
-            "image: ghcr.io/rinha-rs/rinha:latest",
+            "image: ghcr.io/someone/rinha:1.2.3",
             "image: rinha:dev",
             "not on a public registry",
+        ),
+        (
+            "an image that is not pinned",
+            "image: ghcr.io/someone/rinha:1.2.3",
+            "image: ghcr.io/someone/rinha:latest",
+            "not pinned",
         ),
         (
             "an image without a tag",
@@ -177,7 +303,7 @@ fn each_rule_catches_its_breakage() {
     for &(what, from, to, expected) in cases {
         assert!(
             original.contains(from),
-            "{what}: docker-compose.yml no longer contains {from:?}; update this table"
+            "{what}: the submission's docker-compose.yml no longer contains {from:?}; update this table"
         );
         let broken = original.replacen(from, to, 1);
         let compose = parse(&broken).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -187,6 +313,20 @@ fn each_rule_catches_its_breakage() {
             "{what}: expected a violation containing {expected:?}, got {found:#?}"
         );
     }
+}
+
+#[test]
+fn a_configuration_without_the_arrival_stamp_is_refused() {
+    let submission = Submission::pinned();
+    let compose = parse(&submission.read("docker-compose.yml")).unwrap();
+    let cfg = submission.read("haproxy.cfg");
+    let line = "    http-request set-header X-Rinha-Arrived %[date(0,ms)]\n";
+    assert!(cfg.contains(line), "haproxy.cfg no longer has {line:?}");
+    let found = violations(&compose, &cfg.replacen(line, "", 1));
+    assert!(
+        found.iter().any(|v| v.contains("X-Rinha-Arrived")),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -207,73 +347,85 @@ fn a_single_instance_is_refused() {
 /// and the compose file in it still obeys every rule with the image pinned.
 #[test]
 fn the_submission_folder_holds_only_what_the_contest_wants() {
-    let out = std::env::temp_dir().join(format!("rinha-submission-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let output = Command::new("bash")
-        .arg(repo_file("scripts/submission.sh"))
-        .arg("rules-check")
-        .arg(&out)
-        .env("RINHA_IMAGE", "ghcr.io/someone/rinha:1.2.3")
-        .env("SUBMISSION_PARTICIPANT", "Ana \"Quoted\" Dev")
-        .env(
-            "SUBMISSION_SOCIAL",
-            "https://x.com/ana, https://github.com/ana",
-        )
-        .env("SUBMISSION_REPO", "https://github.com/ana/rinha")
-        .output()
-        .unwrap();
-    let folder = out.join("rules-check");
-    let result = std::panic::catch_unwind(|| {
+    let submission = Submission::pinned();
+    let mut files: Vec<String> = std::fs::read_dir(&submission.folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "README.md",
+            "docker-compose.yml",
+            "haproxy.cfg",
+            "info.json"
+        ]
+    );
+    let compose = submission.read("docker-compose.yml");
+    assert_eq!(
+        compose.matches(&format!("image: {PINNED_IMAGE}")).count(),
+        2
+    );
+    assert!(!compose.contains(REPO_IMAGE));
+    let build_keys = parse(&compose)
+        .unwrap()
+        .get("services")
+        .and_then(Yaml::as_map)
+        .unwrap()
+        .iter()
+        .filter(|(_, service)| service.get("build").is_some())
+        .count();
+    assert_eq!(build_keys, 0, "the contest pulls images, it never builds");
+    assert_eq!(submission.read("haproxy.cfg"), read("haproxy.cfg"));
+    let info = submission.read("info.json");
+    for expected in [
+        r#""name": "Ana \"Quoted\" Dev""#,
+        r#""social": ["https://x.com/ana", "https://github.com/ana"]"#,
+        r#""source-code-repo": "https://github.com/ana/rinha""#,
+        r#""langs": ["rust"]"#,
+        r#""load-balancers": ["haproxy"]"#,
+    ] {
         assert!(
-            output.status.success(),
-            "submission.sh failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+            info.contains(expected),
+            "info.json lacks {expected}:\n{info}"
         );
-        let mut files: Vec<String> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        files.sort();
-        assert_eq!(
-            files,
-            [
-                "README.md",
-                "docker-compose.yml",
-                "haproxy.cfg",
-                "info.json"
-            ]
-        );
-        let compose = std::fs::read_to_string(folder.join("docker-compose.yml")).unwrap();
-        assert_eq!(
-            compose
-                .matches("image: ghcr.io/someone/rinha:1.2.3")
-                .count(),
-            2
-        );
-        assert!(!compose.contains("rinha-rs/rinha:latest"));
-        let cfg = std::fs::read_to_string(folder.join("haproxy.cfg")).unwrap();
-        assert_eq!(cfg, read("haproxy.cfg"));
-        let violations = violations(&parse(&compose).unwrap(), &cfg);
-        assert!(violations.is_empty(), "{violations:#?}");
-        let info = std::fs::read_to_string(folder.join("info.json")).unwrap();
-        for expected in [
-            r#""name": "Ana \"Quoted\" Dev""#,
-            r#""social": ["https://x.com/ana", "https://github.com/ana"]"#,
-            r#""source-code-repo": "https://github.com/ana/rinha""#,
-            r#""langs": ["rust"]"#,
-            r#""load-balancers": ["haproxy"]"#,
-        ] {
-            assert!(
-                info.contains(expected),
-                "info.json lacks {expected}:\n{info}"
-            );
+    }
+    let readme = submission.read("README.md");
+    assert!(readme.contains("https://github.com/ana/rinha"), "{readme}");
+    assert!(readme.contains(PINNED_IMAGE), "{readme}");
+}
+
+/// Without RINHA_IMAGE the image is pinned to the crate's version (what the
+/// workflow publishes for the tag `v<version>`); `latest` or no tag at all
+/// is refused, since a later push would change a run already scheduled.
+#[test]
+fn the_submission_image_is_always_pinned() {
+    let version = read("Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let default = Submission::write("pin-default", None).unwrap();
+    assert!(
+        default
+            .read("docker-compose.yml")
+            .contains(&format!("image: ghcr.io/rinha-rs/rinha:{version}\n")),
+        "the default image should be the crate's version"
+    );
+    let digest = "ghcr.io/someone/rinha@sha256:0123abcd";
+    let pinned = Submission::write("pin-digest", Some(digest)).unwrap();
+    assert!(pinned.read("docker-compose.yml").contains(digest));
+    for image in [
+        "ghcr.io/someone/rinha:latest",
+        "ghcr.io/someone/rinha",
+        "localhost:5000/rinha",
+    ] {
+        match Submission::write("pin-refused", Some(image)) {
+            Ok(_) => panic!("{image}: accepted, but it is not pinned"),
+            Err(stderr) => assert!(stderr.contains("is not pinned"), "{image}: {stderr}"),
         }
-        let readme = std::fs::read_to_string(folder.join("README.md")).unwrap();
-        assert!(readme.contains("https://github.com/ana/rinha"), "{readme}");
-    });
-    let _ = std::fs::remove_dir_all(&out);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
     }
 }
 
@@ -408,6 +560,14 @@ fn violations(compose: &Yaml, haproxy_cfg: &str) -> Vec<String> {
         .any(|l| l.trim_start().starts_with("bind") && l.contains(":9999"))
     {
         out.push("haproxy.cfg: no `bind ...:9999`".into());
+    }
+    // Our own rule: the instances refuse a payment whose client has given
+    // up only if HAProxy stamps when it arrived (src/api/mod.rs).
+    if !haproxy_cfg
+        .lines()
+        .any(|l| l.trim() == "http-request set-header X-Rinha-Arrived %[date(0,ms)]")
+    {
+        out.push("haproxy.cfg: no `http-request set-header X-Rinha-Arrived %[date(0,ms)]`: stale payments would be paid".into());
     }
 
     // Networks: bridge only; the processors' network external and joined.
@@ -578,6 +738,11 @@ fn image_problem(image: &str) -> Option<String> {
             "image {image} has no explicit tag (pin one, the contest is run later)"
         ));
     }
+    if image.ends_with(":latest") {
+        return Some(format!(
+            "image {image} is not pinned: `latest` moves with every push"
+        ));
+    }
     let components: Vec<&str> = path.split('/').collect();
     let public = match components.as_slice() {
         [_official] => OFFICIAL_IMAGES.contains(&image_name(image)),
@@ -659,7 +824,8 @@ fn units_are_parsed_like_docker() {
     }
     for (image, problem) in [
         ("haproxy:3.0-alpine", false),
-        ("ghcr.io/rinha-rs/rinha:latest", false),
+        ("ghcr.io/rinha-rs/rinha:1.0.0", false),
+        ("ghcr.io/rinha-rs/rinha:latest", true),
         ("someone/rinha:1.0", false),
         ("docker.io/library/haproxy:3.0@sha256:abc", false),
         ("rinha:dev", true),

@@ -2,14 +2,23 @@
 //!
 //! | request                     | answer                                             |
 //! |-----------------------------|----------------------------------------------------|
-//! | `POST /payments`            | 200 empty once queued; 400 bad body; 503 ring full |
+//! | `POST /payments`            | 200 empty once queued; 400 bad body; 503 ring full or stale |
 //! | `GET /payments-summary`     | 200 summary JSON; 400 bad `from`/`to`              |
 //! | `POST /purge-payments`      | 200 when enabled; 403 when `--no-purge`            |
 //! | other method on those paths | 405                                                |
 //! | any other path              | 404                                                |
 //!
 //! A payment is answered as soon as it sits in the shared ring: the client
-//! never waits on a processor. The contest counts any 2xx as success and never
+//! never waits on a processor.
+//!
+//! A payment whose client has probably given up is refused, not queued. The
+//! contest's client counts a POST as failed after 1.5 s; if we queued it
+//! anyway it would be paid and reported, and "reported more than was
+//! acknowledged" is a negative lag, which disqualifies. HAProxy stamps each
+//! request with its arrival time (`X-Rinha-Arrived`, see `haproxy.cfg`); a
+//! `POST /payments` older than [`Options::max_request_age_ms`] when we read
+//! it gets 503 with nothing queued, which the client may retry. Requests
+//! without the stamp (no HAProxy in front) are served as before. The contest counts any 2xx as success and never
 //! reads the body, so the success answer is the shortest response HTTP allows.
 //! Every error body is one line of JSON. Nothing here allocates: responses are
 //! appended to the connection's output buffer, which keeps its capacity.
@@ -19,7 +28,7 @@
 //! against it measures HAProxy, the kernel, the event loop and the HTTP
 //! parser alone, and the gap to [`handle`] is what the payment path costs.
 
-use crate::domain::summary;
+use crate::domain::{summary, time};
 use crate::http::{self, Method, Request};
 use crate::store::shared_file::SharedFile;
 
@@ -30,9 +39,49 @@ const SUMMARY: &[u8] = b"/payments-summary";
 const PURGE: &[u8] = b"/purge-payments";
 
 const PURGED: &[u8] = br#"{"message":"All payments purged."}"#;
+const STALE: &[u8] =
+    br#"{"error":"the request waited too long before reaching this instance; not queued"}"#;
 const PURGE_DISABLED: &[u8] = br#"{"error":"purge is disabled on this instance"}"#;
 const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
 const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
+
+/// How an instance answers, beyond what the shared file decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Whether `POST /purge-payments` is honoured (`--no-purge` turns it off).
+    pub purge_enabled: bool,
+    /// A `POST /payments` stamped by HAProxy more than this many
+    /// milliseconds before we read it is refused with 503; 0 turns the
+    /// check off (`--max-request-age-ms`).
+    pub max_request_age_ms: u64,
+}
+
+impl Default for Options {
+    /// Purge on; requests older than 1 000 ms refused: the client gives up
+    /// at 1 500 ms, and the answer still has to travel back through HAProxy
+    /// and the client's own scheduling, which a stalled machine can stretch
+    /// by hundreds of milliseconds (a CFS-throttled period is 100 ms).
+    fn default() -> Options {
+        Options {
+            purge_enabled: true,
+            max_request_age_ms: 1_000,
+        }
+    }
+}
+
+/// Whether HAProxy received `request` more than `max_age_ms` ago. Reads the
+/// clock only for a stamped request (a vDSO call, no system call).
+fn is_stale(request: &Request, max_age_ms: u64) -> bool {
+    match request.arrived_ms {
+        Some(arrived) if max_age_ms > 0 => {
+            // A stamp in the future (clocks are one kernel's here, so only
+            // a forged one) has age zero.
+            let now = u64::try_from(time::now_millis()).unwrap_or(0);
+            now.saturating_sub(arrived) > max_age_ms
+        }
+        _ => false,
+    }
+}
 
 /// Answers `request` by appending one complete response to `out`, and says
 /// whether the connection stays open (the request's keep-alive wish: every
@@ -40,7 +89,7 @@ const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
 pub fn handle(
     request: &Request,
     shared: &SharedFile,
-    purge_enabled: bool,
+    options: &Options,
     out: &mut Vec<u8>,
 ) -> bool {
     let keep_alive = request.keep_alive;
@@ -48,6 +97,9 @@ pub fn handle(
         http::write_response(out, status, true, body, keep_alive);
     };
     match (request.path, request.method) {
+        (PAYMENTS, Method::Post) if is_stale(request, options.max_request_age_ms) => {
+            json(out, 503, STALE);
+        }
         (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
@@ -59,7 +111,7 @@ pub fn handle(
             Ok(window) => write_summary(out, shared.summary(window), keep_alive),
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
-        (PURGE, Method::Post) if purge_enabled => {
+        (PURGE, Method::Post) if options.purge_enabled => {
             shared.purge();
             json(out, 200, PURGED);
         }
@@ -156,7 +208,11 @@ mod tests {
             panic!("not a complete request: {raw:?}");
         };
         let mut out = b"earlier response|".to_vec();
-        let keep = handle(&request, shared, purge, &mut out);
+        let options = Options {
+            purge_enabled: purge,
+            ..Options::default()
+        };
+        let keep = handle(&request, shared, &options, &mut out);
         let out = String::from_utf8(out).unwrap();
         let out = out.strip_prefix("earlier response|").unwrap().to_string();
         let (head, body) = out.split_once("\r\n\r\n").unwrap();
@@ -318,6 +374,68 @@ mod tests {
             assert_eq!(head.lines().next().unwrap(), format!("HTTP/1.1 {status}"));
             assert_eq!(&got_body, body, "{raw:?}");
             assert!(out.contains(&format!("Content-Length: {}\r\n", body.len())));
+        }
+    }
+
+    #[test]
+    fn a_payment_stamped_too_long_ago_is_refused_and_not_queued() {
+        let temp = TempShared::new("stale", 1024);
+        let now = u64::try_from(crate::domain::time::now_millis()).unwrap();
+        let stamped = |arrived: u64| {
+            format!(
+                "POST /payments HTTP/1.1\r\nX-Rinha-Arrived: {arrived}\r\nContent-Length: {}\r\n\r\n{PAYMENT}",
+                PAYMENT.len()
+            )
+        };
+        let stale_summary = format!(
+            "GET /payments-summary HTTP/1.1\r\nX-Rinha-Arrived: {}\r\n\r\n",
+            now - 60_000
+        );
+        // (request, max age ms, status, queued)
+        let cases: &[(String, u64, &str, bool)] = &[
+            (
+                stamped(now - 5_000),
+                1_000,
+                "503 Service Unavailable",
+                false,
+            ),
+            (
+                stamped(now - 60_000),
+                1_000,
+                "503 Service Unavailable",
+                false,
+            ),
+            (stamped(now), 1_000, "200 OK", true),
+            (stamped(now + 60_000), 1_000, "200 OK", true),
+            (post("/payments", PAYMENT), 1_000, "200 OK", true),
+            (stamped(now - 60_000), 0, "200 OK", true),
+            (stamped(now - 60_000), 120_000, "200 OK", true),
+            // Only payments are refused: a summary has no client to outlive.
+            (stale_summary, 1_000, "200 OK", false),
+        ];
+        for (raw, max_age, status, queued) in cases {
+            let Ok(Status::Complete(request)) = parse_request(raw.as_bytes()) else {
+                panic!("not a complete request: {raw:?}");
+            };
+            let options = Options {
+                max_request_age_ms: *max_age,
+                ..Options::default()
+            };
+            let mut out = Vec::new();
+            assert!(handle(&request, &temp.shared, &options, &mut out));
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                out.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+                "{raw:?}: {out:?}"
+            );
+            if status.starts_with("503") {
+                assert!(
+                    out.ends_with(std::str::from_utf8(STALE).unwrap()),
+                    "{out:?}"
+                );
+            }
+            let drained = temp.shared.ring().drain_all_for_test();
+            assert_eq!(drained.len(), usize::from(*queued), "{raw:?}");
         }
     }
 

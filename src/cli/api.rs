@@ -36,9 +36,12 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         server.describe()?,
         config.shared_file.display()
     );
-    let purge_enabled = config.purge_enabled;
+    let options = api::Options {
+        purge_enabled: config.purge_enabled,
+        max_request_age_ms: config.max_request_age_ms,
+    };
     server.serve(&|request: &Request, out: &mut Vec<u8>| {
-        api::handle(request, &shared, purge_enabled, out)
+        api::handle(request, &shared, &options, out)
     })?;
     Ok(())
 }

@@ -13,6 +13,11 @@
 //! httparse warns, retrying a parse on an ever-growing buffer is the classic
 //! way to be made to work forever; the caps are what rule it out.
 //!
+//! One header is read for the layers above: [`ARRIVED_HEADER`], the time
+//! HAProxy stamped on the request when it received it (see `haproxy.cfg`),
+//! so that a request that waited too long before reaching us can be refused
+//! while its client is still waiting (`crate::api`).
+//!
 //! Bodies are framed by `Content-Length` only. HAProxy and k6 never send
 //! `Transfer-Encoding` on these requests, so chunked bodies are refused (501)
 //! rather than half supported. Both sides of a request-smuggling ambiguity
@@ -26,6 +31,10 @@ pub const MAX_HEAD: usize = 8 * 1024;
 pub const MAX_BODY: usize = 64 * 1024;
 /// The most header fields a request may carry.
 pub const MAX_HEADERS: usize = 32;
+/// The header HAProxy sets to the milliseconds since the epoch at which it
+/// received the request (`http-request set-header X-Rinha-Arrived
+/// %[date(0,ms)]`); compared case-insensitively.
+pub const ARRIVED_HEADER: &[u8] = b"x-rinha-arrived";
 
 /// The request methods this backend tells apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +64,10 @@ pub struct Request<'b> {
     /// defaults to yes and HTTP/1.0 to no, `Connection: close` or
     /// `Connection: keep-alive` override the default.
     pub keep_alive: bool,
+    /// The first [`ARRIVED_HEADER`] as milliseconds since the epoch; `None`
+    /// without one, or if it is not plain decimal digits (our HAProxy never
+    /// writes anything else, so such a value was not stamped by it).
+    pub arrived_ms: Option<u64>,
     /// Bytes this request takes in the buffer, head and body: the next
     /// pipelined request starts at this offset.
     pub len: usize,
@@ -159,16 +172,19 @@ pub fn parse_request(buf: &[u8]) -> Result<Status<Request<'_>>, HttpError> {
 
     let mut keep_alive = parsed.version == Some(1);
     let mut content_length: Option<u64> = None;
+    let mut arrived_ms: Option<u64> = None;
     for header in parsed.headers.iter() {
         let name = header.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
-            let value = parse_content_length(header.value).ok_or(HttpError::BadContentLength)?;
+            let value = parse_decimal(header.value).ok_or(HttpError::BadContentLength)?;
             match content_length {
                 Some(previous) if previous != value => return Err(HttpError::BadContentLength),
                 _ => content_length = Some(value),
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             return Err(HttpError::UnsupportedTransferEncoding);
+        } else if name.eq_ignore_ascii_case(ARRIVED_HEADER) && arrived_ms.is_none() {
+            arrived_ms = parse_decimal(header.value);
         } else if name.eq_ignore_ascii_case(b"connection") {
             for option in header.value.split(|&byte| byte == b',') {
                 let option = option.trim_ascii();
@@ -210,15 +226,17 @@ pub fn parse_request(buf: &[u8]) -> Result<Status<Request<'_>>, HttpError> {
         query,
         body: &buf[head_len..len],
         keep_alive,
+        arrived_ms,
         len,
         head: &buf[..head_len],
     }))
 }
 
-/// A `Content-Length` value: one or more ASCII digits and nothing else
-/// (a list such as `5, 5` is refused). Saturates, so that a huge number is
-/// "too large" rather than "unparsable".
-fn parse_content_length(value: &[u8]) -> Option<u64> {
+/// A `Content-Length` or [`ARRIVED_HEADER`] value: one or more ASCII
+/// digits and nothing else (a list such as `5, 5` is refused), read in
+/// place. Saturates, so that a huge length is "too large" rather than
+/// "unparsable" (and a huge stamp lies in the future, which is not stale).
+fn parse_decimal(value: &[u8]) -> Option<u64> {
     let digits = value.trim_ascii();
     if digits.is_empty() {
         return None;
@@ -385,6 +403,56 @@ POST /purge-payments HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /next";
         }
         assert_eq!(&buf[at..], b"GET /next");
         assert_eq!(parse_request(&buf[at..]), Ok(Status::Partial));
+    }
+
+    #[test]
+    fn the_arrival_stamp_is_read_as_plain_decimal_milliseconds() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"POST /payments HTTP/1.1\r\n\r\n", None),
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived: 1796155444580\r\n\r\n",
+                Some(1_796_155_444_580),
+            ),
+            // HAProxy sends header names in lower case.
+            (
+                b"POST /payments HTTP/1.1\r\nx-rinha-arrived:0\r\n\r\n",
+                Some(0),
+            ),
+            (
+                b"POST /payments HTTP/1.1\r\nx-rinha-arrived: 17 \r\n\r\n",
+                Some(17),
+            ),
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived: 1,2\r\n\r\n",
+                None,
+            ),
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived: -5\r\n\r\n",
+                None,
+            ),
+            (b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived:\r\n\r\n", None),
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived: 99999999999999999999999\r\n\r\n",
+                Some(u64::MAX),
+            ),
+            // The first one counts, as for any header looked up by name.
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrived: 5\r\nX-Rinha-Arrived: 7\r\n\r\n",
+                Some(5),
+            ),
+            (
+                b"POST /payments HTTP/1.1\r\nX-Rinha-Arrivedx: 5\r\n\r\n",
+                None,
+            ),
+        ];
+        for &(text, arrived) in cases {
+            assert_eq!(
+                complete(text).arrived_ms,
+                arrived,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 
     #[test]
