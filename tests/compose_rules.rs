@@ -235,8 +235,8 @@ fn each_rule_catches_its_breakage() {
         ),
         (
             "a port published by an api",
-            "      - payment-processor\n    restart: unless-stopped\n",
-            "      - payment-processor\n    ports:\n      - \"8080:8080\"\n    restart: unless-stopped\n",
+            "    command: [\"api\"]\n",
+            "    command: [\"api\"]\n    ports:\n      - \"8080:8080\"\n",
             "publish ports",
         ),
         (
