@@ -21,10 +21,11 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
     if config.floor {
         return run_floor(&config);
     }
-    let shared = Arc::new(SharedFile::open_or_create(
-        &config.shared_file,
-        config.capacities,
-    )?);
+    #[allow(unused_mut)] // mutated only by the test-support hook
+    let mut shared = SharedFile::open_or_create(&config.shared_file, config.capacities)?;
+    #[cfg(feature = "test-support")]
+    stall_push_from_env(&mut shared)?;
+    let shared = Arc::new(shared);
     let mut server = Server::bind(&config.listen, config.reuse_port)?;
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
@@ -40,6 +41,25 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
     server.serve(&|request: &Request, out: &mut Vec<u8>| {
         api::handle(request, &shared, purge_enabled, out)
     })?;
+    Ok(())
+}
+
+/// Test support: `RINHA_TEST_STALL_PUSH=<uuid>:<ms>` makes the push of that
+/// payment pause `ms` between claiming its ring slot and writing it, so that
+/// `tests/faults.rs` can stop or kill a producer exactly there. Compiled
+/// only into test builds (see `Cargo.toml`'s `test-support`).
+#[cfg(feature = "test-support")]
+fn stall_push_from_env(shared: &mut SharedFile) -> Result<(), Box<dyn Error>> {
+    let Ok(spec) = std::env::var("RINHA_TEST_STALL_PUSH") else {
+        return Ok(());
+    };
+    let parsed = spec
+        .split_once(':')
+        .and_then(|(id, ms)| Some((id.parse().ok()?, ms.parse().ok()?)));
+    let Some((id, ms)) = parsed else {
+        return Err(format!("RINHA_TEST_STALL_PUSH {spec:?} is not <uuid>:<ms>").into());
+    };
+    shared.stall_push_of(id, std::time::Duration::from_millis(ms));
     Ok(())
 }
 
