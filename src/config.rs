@@ -97,6 +97,10 @@ pub struct ApiConfig {
     /// How long payments wait for the default processor to recover before
     /// the fallback may be used.
     pub max_hold: Duration,
+    /// What this instance may use in all, in MiB (2^20 bytes, the unit of
+    /// Docker's `memory: 125MB`); connections get what the shared file and
+    /// the drainer leave (see `cli::api::connection_limits`).
+    pub memory_budget_mb: u64,
 }
 
 /// `rinha processor`: an emulator of the official payment processor.
@@ -294,6 +298,7 @@ impl ApiConfig {
             workers: flags.get("workers", 64)?,
             processor_timeout: flags.millis("processor-timeout-ms", 5_000)?,
             max_hold: flags.millis("max-hold-ms", 25_000)?,
+            memory_budget_mb: flags.get("memory-budget-mb", 120)?,
         };
         flags.finish()?;
         if !config.capacities.ring_slots.is_power_of_two() {

@@ -366,6 +366,12 @@ impl SharedFile {
         Ok(())
     }
 
+    /// The length of a file of these capacities: what its pages cost once
+    /// all are touched.
+    pub fn file_len(caps: Capacities) -> usize {
+        Offsets::of(caps).total
+    }
+
     /// The capacities the file was opened with (validated against it).
     pub fn capacities(&self) -> Capacities {
         self.capacities
