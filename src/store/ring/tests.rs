@@ -213,6 +213,22 @@ fn a_poisoned_slot_is_freed_once_its_owner_is_gone() {
 }
 
 #[test]
+fn a_claim_whose_owner_is_gone_is_freed_at_once() {
+    let heap = HeapRing::new(2);
+    let liveness = |id: u8| id != 1; // producer 1 has died
+    let dead = heap.ring(1, &liveness);
+    let leader = heap.ring(2, &liveness);
+    let position = dead.claim().unwrap();
+    dead.write(position, &payment(666), 0); // half-written, then killed
+    assert!(leader.abandon(position));
+    assert_eq!(leader.peek(position), Peek::Abandoned);
+    assert_eq!(leader.free_done(leader.tail()), 1);
+    assert_eq!(fill(&leader, 1), [1, 2], "no poison: its slot is reused");
+    let mut cursor = Cursor::new(1, Duration::from_secs(3600));
+    assert_eq!(take_all(&mut cursor, &leader), [1, 2]);
+}
+
+#[test]
 fn a_new_holder_of_an_id_frees_what_its_predecessor_left() {
     let heap = HeapRing::new(4);
     let dead = heap.ring(7, ALIVE);
