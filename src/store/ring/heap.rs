@@ -8,7 +8,7 @@ use crate::store::shared_file::Line;
 
 /// A ring over heap memory instead of a mapping: the same slots and
 /// counters, owned by this value. For tests that must run without files
-/// (`cargo +nightly miri test` cannot map files) and for benchmarks.
+/// (`cargo +nightly miri test` cannot map files).
 pub struct HeapRing {
     /// `Slot` is `align(64)`, so the boxed slice is aligned like the file's.
     slots: Box<[Slot]>,
