@@ -85,10 +85,15 @@ impl Cursor {
     /// and only while some may exist: a scan of the ring costs microseconds
     /// plus one lock probe per poisoned slot.
     fn sweep_if_due(&mut self, ring: &Ring<'_>) {
+        // The flag first: reading the clock on every step would cost the
+        // common case (no poison anywhere) a clock read per payment.
+        if !self.sweep_wanted {
+            return;
+        }
         let due = self
             .last_sweep
             .is_none_or(|at| at.elapsed() >= self.abandon_after);
-        if self.sweep_wanted && due {
+        if due {
             self.sweep_wanted = ring.clear_dead_poison() > 0;
             self.last_sweep = Some(Instant::now());
         }
