@@ -57,11 +57,15 @@ pub struct Capacities {
 
 impl Default for Capacities {
     /// 65 536 pending payments (≈ 2 minutes of the contest's peak with both
-    /// processors down) and 1 048 576 processed ones (≈ 60 contest runs).
+    /// processors down) and 262 144 processed ones: the final test's 90 600
+    /// payments almost three times over, in 16 MiB of file with the ring.
+    /// Each ledger entry costs the file 48 B and the leader's set of paid
+    /// ids 40 B more (`drain::drainer::memory_bound`), so capacity no run
+    /// uses is memory taken from the connections' budget.
     fn default() -> Self {
         Capacities {
             ring_slots: 1 << 16,
-            ledger_entries: 1 << 20,
+            ledger_entries: 1 << 18,
         }
     }
 }
@@ -109,6 +113,10 @@ pub struct ApiConfig {
     pub safe_latency: Duration,
     /// Payments the drainer sends per second at most.
     pub max_send_rate: u32,
+    /// What this instance may use in all, in MiB (2^20 bytes, the unit of
+    /// Docker's `memory: 125MB`); connections get what the shared file and
+    /// the drainer leave (see `cli::api::connection_limits`).
+    pub memory_budget_mb: u64,
 }
 
 /// `rinha processor`: an emulator of the official payment processor.
@@ -164,15 +172,27 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The flags of one subcommand, consumed as they are looked up.
-struct Flags {
-    pairs: Vec<(String, Option<String>)>,
+/// Where a flag's environment twin is looked up: the process environment
+/// in the binary, a table in tests (no test has to mutate the environment
+/// of a process whose other threads read it).
+pub type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
+
+/// The process environment, for [`Env`].
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-impl Flags {
-    /// Splits `--name value`, `--name=value` and bare `--switch`.
-    fn new(args: &[String]) -> Result<Flags, ConfigError> {
-        let mut pairs = Vec::new();
+/// The flags of one subcommand, consumed as they are looked up.
+struct Flags<'e> {
+    pairs: Vec<(String, Option<String>)>,
+    env: Env<'e>,
+}
+
+impl<'e> Flags<'e> {
+    /// Splits `--name value`, `--name=value` and bare `--switch`; a flag
+    /// given twice is an error (which of the two was meant?).
+    fn new(args: &[String], env: Env<'e>) -> Result<Flags<'e>, ConfigError> {
+        let mut pairs: Vec<(String, Option<String>)> = Vec::new();
         let mut rest = args.iter().peekable();
         while let Some(arg) = rest.next() {
             let Some(name) = arg.strip_prefix("--") else {
@@ -185,9 +205,12 @@ impl Flags {
                     (name.to_string(), value)
                 }
             };
+            if pairs.iter().any(|(name, _)| *name == pair.0) {
+                return Err(ConfigError(format!("--{} given twice", pair.0)));
+            }
             pairs.push(pair);
         }
-        Ok(Flags { pairs })
+        Ok(Flags { pairs, env })
     }
 
     /// The flag's value, else its environment twin, else `default`.
@@ -197,9 +220,9 @@ impl Flags {
     {
         let text = match self.take(name)? {
             Some(text) => text,
-            None => match std::env::var(env_name(name)) {
-                Ok(text) => text,
-                Err(_) => return Ok(default),
+            None => match (self.env)(&env_name(name)) {
+                Some(text) => text,
+                None => return Ok(default),
             },
         };
         text.parse()
@@ -211,14 +234,22 @@ impl Flags {
         self.get(name, default_ms).map(Duration::from_millis)
     }
 
-    /// A bare switch such as `--no-purge`; `--switch=false` turns it off.
+    /// A bare switch such as `--no-purge`; `--switch=false` turns it off,
+    /// and so does its environment twin set to `0`, `false`, `no` or `off`.
     fn switch(&mut self, name: &str) -> Result<bool, ConfigError> {
         match self.take_pair(name) {
             Some((_, None)) => Ok(true),
-            Some((_, Some(text))) => text
-                .parse()
-                .map_err(|_| ConfigError(format!("--{name} takes true or false, not {text:?}"))),
-            None => Ok(std::env::var(env_name(name)).is_ok_and(|v| v == "1" || v == "true")),
+            Some((_, Some(text))) => parse_switch(&text)
+                .ok_or_else(|| ConfigError(format!("--{name} {SWITCH_SPELLINGS}, not {text:?}"))),
+            None => match (self.env)(&env_name(name)) {
+                None => Ok(false),
+                Some(text) => parse_switch(&text).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{} {SWITCH_SPELLINGS}, not {text:?}",
+                        env_name(name)
+                    ))
+                }),
+            },
         }
     }
 
@@ -244,15 +275,37 @@ impl Flags {
     }
 }
 
+/// What a switch accepts, for its error message.
+const SWITCH_SPELLINGS: &str = "takes 1/true/yes/on or 0/false/no/off";
+
+/// The usual spellings of a boolean, in any case; `None` for anything else
+/// (an empty value included): a typo must not silently mean "off".
+fn parse_switch(text: &str) -> Option<bool> {
+    const ON: [&str; 4] = ["1", "true", "yes", "on"];
+    const OFF: [&str; 4] = ["0", "false", "no", "off"];
+    let spelled = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(text));
+    match (spelled(ON), spelled(OFF)) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
 /// `--shared-file` → `RINHA_SHARED_FILE`.
 fn env_name(flag: &str) -> String {
     format!("RINHA_{}", flag.replace('-', "_").to_ascii_uppercase())
 }
 
 impl ApiConfig {
-    /// Parses the flags that follow `rinha api`.
+    /// Parses the flags that follow `rinha api`, with the process's
+    /// environment for their twins.
     pub fn parse(args: &[String]) -> Result<ApiConfig, ConfigError> {
-        let mut flags = Flags::new(args)?;
+        Self::parse_with(args, &process_env)
+    }
+
+    /// Parses the flags that follow `rinha api`, looking twins up in `env`.
+    pub fn parse_with(args: &[String], env: Env<'_>) -> Result<ApiConfig, ConfigError> {
+        let mut flags = Flags::new(args, env)?;
         let defaults = Capacities::default();
         let config = ApiConfig {
             listen: flags.get("listen", Listen::Tcp(([127, 0, 0, 1], 9999).into()))?,
@@ -279,6 +332,7 @@ impl ApiConfig {
             max_hold: flags.millis("max-hold-ms", 25_000)?,
             safe_latency: flags.millis("safe-latency-ms", 1_750)?,
             max_send_rate: flags.get("max-send-rate", 2_500)?,
+            memory_budget_mb: flags.get("memory-budget-mb", 120)?,
         };
         flags.finish()?;
         if !config.capacities.ring_slots.is_power_of_two() {
@@ -295,9 +349,15 @@ impl ApiConfig {
 }
 
 impl EmulatorConfig {
-    /// Parses the flags that follow `rinha processor`.
+    /// Parses the flags that follow `rinha processor`, with the process's
+    /// environment for their twins.
     pub fn parse(args: &[String]) -> Result<EmulatorConfig, ConfigError> {
-        let mut flags = Flags::new(args)?;
+        Self::parse_with(args, &process_env)
+    }
+
+    /// Parses the flags that follow `rinha processor`, looking twins up in `env`.
+    pub fn parse_with(args: &[String], env: Env<'_>) -> Result<EmulatorConfig, ConfigError> {
+        let mut flags = Flags::new(args, env)?;
         let host: std::net::IpAddr = flags.get("host", [127, 0, 0, 1].into())?;
         let port: u16 = flags.get("port", 8080)?;
         let config = EmulatorConfig {
@@ -311,9 +371,15 @@ impl EmulatorConfig {
 }
 
 impl LocalConfig {
-    /// Parses the flags that follow `rinha local`.
+    /// Parses the flags that follow `rinha local`, with the process's
+    /// environment for their twins.
     pub fn parse(args: &[String]) -> Result<LocalConfig, ConfigError> {
-        let mut flags = Flags::new(args)?;
+        Self::parse_with(args, &process_env)
+    }
+
+    /// Parses the flags that follow `rinha local`, looking twins up in `env`.
+    pub fn parse_with(args: &[String], env: Env<'_>) -> Result<LocalConfig, ConfigError> {
+        let mut flags = Flags::new(args, env)?;
         let config = LocalConfig {
             port: flags.get("port", 9999)?,
             default_port: flags.get("default-port", 8001)?,
@@ -331,7 +397,7 @@ impl LocalConfig {
 impl StatConfig {
     /// Parses the flags that follow `rinha stat`.
     pub fn parse(args: &[String]) -> Result<StatConfig, ConfigError> {
-        let mut flags = Flags::new(args)?;
+        let mut flags = Flags::new(args, &process_env)?;
         let config = StatConfig {
             shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
             watch: flags.switch("watch")?,
@@ -375,10 +441,74 @@ mod tests {
             ("--listen nowhere", "neither host:port"),
             ("--listen", "--listen needs a value"),
             ("stray", "unexpected argument"),
+            ("--workers 1 --workers 2", "--workers given twice"),
+            ("--no-purge --no-purge=false", "--no-purge given twice"),
+            (
+                "--no-purge=maybe",
+                "--no-purge takes 1/true/yes/on or 0/false/no/off",
+            ),
         ] {
             let error = ApiConfig::parse(&args(line)).unwrap_err().0;
             assert!(error.contains(expected), "{line}: {error}");
         }
+    }
+
+    #[test]
+    fn environment_switches_take_the_usual_spellings_and_refuse_the_rest() {
+        // (RINHA_NO_PURGE, Ok(purge enabled) or a piece of the error)
+        let cases: [(&str, Result<bool, &str>); 14] = [
+            ("1", Ok(false)),
+            ("true", Ok(false)),
+            ("TRUE", Ok(false)),
+            ("yes", Ok(false)),
+            ("On", Ok(false)),
+            ("0", Ok(true)),
+            ("false", Ok(true)),
+            ("no", Ok(true)),
+            ("OFF", Ok(true)),
+            (
+                "",
+                Err("RINHA_NO_PURGE takes 1/true/yes/on or 0/false/no/off, not \"\""),
+            ),
+            ("y", Err("RINHA_NO_PURGE takes")),
+            ("2", Err("RINHA_NO_PURGE takes")),
+            ("enabled", Err("not \"enabled\"")),
+            (" true", Err("RINHA_NO_PURGE takes")),
+        ];
+        for (value, expected) in cases {
+            let env = |name: &str| (name == "RINHA_NO_PURGE").then(|| value.to_string());
+            let got = ApiConfig::parse_with(&[], &env).map(|c| c.purge_enabled);
+            match (got, expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{value:?}"),
+                (Err(error), Err(want)) => assert!(error.0.contains(want), "{value:?}: {error}"),
+                (got, want) => panic!("{value:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        // A flag on the command line wins over its twin, even a bad one.
+        let env = |name: &str| (name == "RINHA_NO_PURGE").then(|| "bogus".to_string());
+        let config = ApiConfig::parse_with(&args("--no-purge=off"), &env).unwrap();
+        assert!(config.purge_enabled);
+    }
+
+    #[test]
+    fn every_flag_is_documented_in_the_readme() {
+        let readme = include_str!("../README.md");
+        let source = include_str!("config.rs");
+        let mut found = 0;
+        for call in ["flags.get(\"", "flags.switch(\"", "flags.millis(\""] {
+            for rest in source.split(call).skip(1) {
+                let name = &rest[..rest.find('"').unwrap()];
+                found += 1;
+                assert!(
+                    readme.contains(&format!("--{name}")),
+                    "--{name} is not in README.md"
+                );
+            }
+        }
+        assert!(
+            found >= 15,
+            "only {found} flags found: has the parser changed?"
+        );
     }
 
     #[test]

@@ -13,7 +13,14 @@ commands:
   local      run the whole stack on this machine (emulators, 2 instances, HAProxy :9999)
   stat       print what the shared file holds, read-only (--shared-file, --watch, --json)
 
-Every --flag also reads RINHA_FLAG from the environment (e.g. --shared-file ⇔ RINHA_SHARED_FILE).";
+local flags:
+  --port 9999 --default-port 8001 --fallback-port 8002
+  --haproxy-cfg PATH  the HAProxy configuration to adapt (default ./haproxy.cfg,
+                      else the copy built into the binary)
+  --no-haproxy        share the port with SO_REUSEPORT instead of HAProxy
+
+Every --flag also reads RINHA_FLAG from the environment (e.g. --shared-file ⇔ RINHA_SHARED_FILE);
+a switch there takes 1/true/yes/on or 0/false/no/off. A flag given twice is an error.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -267,35 +267,35 @@ fn summary_bounds_are_inclusive_and_fees_exact() {
             "?from=2025-07-10T12:00:01.000Z&to=2025-07-10T12:00:02.000Z",
             3,
             "59.70",
-            "8.96",
+            "8.9550",
         ),
         (
             "?from=2025-07-10T12%3A00%3A01.000Z&to=2025-07-10T12%3A00%3A02.000Z",
             3,
             "59.70",
-            "8.96",
+            "8.9550",
         ),
         (
             "?to=2025-07-10T12:00:02.000Z&from=2025-07-10T12:00:01.000Z",
             3,
             "59.70",
-            "8.96",
+            "8.9550",
         ),
         (
             "?from=2025-07-10T12:00:02.000Z&to=2025-07-10T12:00:02.000Z",
             1,
             "19.90",
-            "2.98",
+            "2.9850",
         ),
         (
             "?from=2025-07-10T12:00:02.002Z&to=2025-07-10T13:00:00.000Z",
             0,
             "0.00",
-            "0.00",
+            "0.0000",
         ),
         // A missing bound means every payment, like the official processor.
-        ("?from=2025-07-10T12:00:02.000Z", 5, "99.50", "14.92"),
-        ("", 5, "99.50", "14.92"),
+        ("?from=2025-07-10T12:00:02.000Z", 5, "99.50", "14.9250"),
+        ("", 5, "99.50", "14.9250"),
     ];
     for (query, requests, amount, fee) in cases {
         let summary = processor.admin("GET", &format!("/admin/payments-summary{query}"), "");
@@ -376,7 +376,7 @@ fn one_connection_serves_several_requests() {
     stream.read_to_string(&mut raw).unwrap();
     assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{raw}");
     assert!(
-        raw.ends_with(r#""totalRequests":1,"totalFee":1.00,"feePerTransaction":0.05}"#),
+        raw.ends_with(r#""totalRequests":1,"totalFee":0.9950,"feePerTransaction":0.05}"#),
         "{raw}"
     );
 }
@@ -436,4 +436,93 @@ fn health_answers_once_per_window_queues_two_and_refuses_the_rest() {
         "answered after {waited:?}"
     );
     // The second waiter is due at the 10 s window: not worth waiting for.
+}
+
+/// The official limit on `POST /payments`, with real connections: with a
+/// delay of `D`, 800 requests are processed at once (answered after `D`), 500
+/// more wait for a place (answered after about `2D`), and one more is
+/// refused at once with 429. About 2D = 6 s.
+#[test]
+fn payments_beyond_800_at_work_and_500_waiting_are_refused_429() {
+    const DELAY_MS: u64 = 3_000;
+    let processor = Processor::start("0.05");
+    let set = processor.admin(
+        "PUT",
+        "/admin/configurations/delay",
+        &format!(r#"{{"delay":{DELAY_MS}}}"#),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    // Connections and reader threads first, so that the requests themselves
+    // go out in a few milliseconds, long before the first delay ends.
+    let (done, answers) = mpsc::channel();
+    let started = std::sync::Arc::new(std::sync::OnceLock::<Instant>::new());
+    let mut streams: Vec<TcpStream> = (0..=1_300).map(|_| processor.connect()).collect();
+    for (n, stream) in streams.iter().enumerate().take(1_300) {
+        let mut stream = stream.try_clone().unwrap();
+        let (done, started) = (done.clone(), started.clone());
+        thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut raw = String::new();
+                let status = match stream.read_to_string(&mut raw) {
+                    Ok(_) if !raw.is_empty() => Response::parse(&raw).status,
+                    _ => 0,
+                };
+                let _ = done.send((n, status, started.get().unwrap().elapsed()));
+            })
+            .unwrap();
+    }
+    let send = |n: usize, stream: &mut TcpStream| {
+        let id = format!("00000000-0000-4000-8000-{n:012}");
+        let sent = request("POST", "/payments", None, &payment(&id, "19.90", AT), false);
+        stream.write_all(sent.as_bytes()).unwrap();
+    };
+    started.set(Instant::now()).unwrap();
+    for (n, stream) in streams.iter_mut().enumerate().take(1_300) {
+        send(n, stream);
+    }
+    // Every one of the 1 300 is inside the gate (at work or waiting) well
+    // before the first delay ends.
+    thread::sleep(Duration::from_millis(DELAY_MS / 3));
+    let sent_all = started.get().unwrap().elapsed();
+    assert!(
+        sent_all < Duration::from_millis(DELAY_MS / 2),
+        "sending took {sent_all:?}: the machine is too slow for this test"
+    );
+    let mut last = streams.pop().unwrap();
+    send(1_300, &mut last);
+    let mut raw = String::new();
+    last.read_to_string(&mut raw).unwrap();
+    let refused_at = started.get().unwrap().elapsed();
+    assert_eq!(Response::parse(&raw).status, 429, "the 1 301st: {raw}");
+    assert!(
+        refused_at < Duration::from_millis(DELAY_MS),
+        "refused at {refused_at:?}, without waiting"
+    );
+
+    let mut times: Vec<Duration> = (0..1_300)
+        .map(|_| {
+            let (n, status, at) = answers.recv_timeout(IO_TIMEOUT).unwrap();
+            assert_eq!(status, 200, "payment {n}");
+            at
+        })
+        .collect();
+    times.sort();
+    let delay = Duration::from_millis(DELAY_MS);
+    // The 800 at work end after one delay, the 500 waiting after two: the
+    // 801st answer comes a good part of a delay after the 800th.
+    assert!(times[0] >= delay, "first answer at {:?}", times[0]);
+    assert!(
+        times[800] - times[799] > delay / 3,
+        "800th at {:?}, 801st at {:?}",
+        times[799],
+        times[800]
+    );
+    assert!(times[800] >= delay * 2, "801st at {:?}", times[800]);
+    let summary = processor.admin("GET", "/admin/payments-summary", "");
+    assert!(
+        summary.body.contains(r#""totalRequests":1300,"#),
+        "{}",
+        summary.body
+    );
 }

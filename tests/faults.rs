@@ -220,6 +220,105 @@ fn a_leader_killed_while_frozen_is_replaced_and_nothing_is_lost() {
     freeze_the_leader("freeze-kill", true);
 }
 
+/// Issue 9, item 1, with real processes: instance B claims a slot of a
+/// tiny ring for one payment and is stopped (SIGSTOP) before writing it;
+/// the leader abandons the claim while instance A's load fills the ring,
+/// which the leader drains slowly (one payment out at a time to each
+/// processor, 150 ms each) so that
+/// the tail comes round to B's slot while A's payments still sit unread.
+/// Then B is resumed, and its late write lands (or, `then_kill`, B is
+/// killed). Before the fix B's slot was re-claimed at once (A acknowledged
+/// 19 payments while B was stopped, not 7) and the late write replaced a
+/// payment acknowledged to A's client, which was never paid. Now B's slot
+/// waits for B: A gets 503 while the tail is at it (nothing queued, nothing
+/// lost), takes the slot again once B resumed or died, and every
+/// acknowledged payment is paid once.
+fn stop_a_producer_mid_push(name: &str, then_kill: bool) {
+    let args = ["--ring-slots", "8", "--max-in-flight", "1"];
+    let mut cluster = Cluster::start(name, 1, &args);
+    assert!(cluster.apis[0].wait_leader(TAKEOVER));
+    cluster.default.delay(150);
+    cluster.fallback.delay(150);
+    let stalled_id = common::new_id();
+    let stall = format!("{stalled_id}:400");
+    let b = cluster.add_api_with(&["--no-drain"], &[("RINHA_TEST_STALL_PUSH", &stall)]);
+    let (a_addr, b_addr) = (cluster.apis[0].addr, cluster.apis[b].addr);
+
+    let body = common::payment_body(&stalled_id, "19.90");
+    let stalled = thread::spawn(move || {
+        let mut client = common::Client::new(b_addr);
+        client
+            .send("POST", "/payments", &[], body.as_bytes())
+            .map(|r| r.status)
+    });
+    let claimed = cluster.apis[b].proc.log.wait_for(TAKEOVER, |l| {
+        l.contains("test stall:") && l.contains("claimed")
+    });
+    assert!(claimed.is_some(), "B never reached its stall");
+    cluster.apis[b].proc.signal("STOP");
+
+    let load = Background::start(targets(vec![a_addr]), 2, ms(5));
+    // Long enough for the leader to abandon B's claim (250 ms) and to drain
+    // what A fills the ring with (8 slots at 150 ms each), so that the tail
+    // comes round to B's slot.
+    thread::sleep(ms(2_000));
+    let mut tally = load.finish();
+    let while_stopped = tally.acked();
+    if then_kill {
+        cluster.apis[b].proc.kill();
+    } else {
+        cluster.apis[b].proc.signal("CONT");
+    }
+    // After the resume (or the kill and the leader's next sweep) B's slot is
+    // free again: A accepts round and round the ring.
+    let load = Background::start(targets(vec![a_addr]), 2, ms(5));
+    thread::sleep(ms(2_000));
+    let after = load.finish();
+    let since_resumed = after.acked();
+    tally.merge(after);
+    match stalled.join().expect("stalled client") {
+        Ok(status) if (200..300).contains(&status) => tally.acked.push(stalled_id.clone()),
+        Ok(_) => tally.refused.push(stalled_id.clone()),
+        Err(_) => tally.unknown.push(stalled_id.clone()),
+    }
+    eprintln!(
+        "A acknowledged {while_stopped} while B was stopped, {since_resumed} after; {}",
+        tally.brief()
+    );
+    // Every slot but B's took one of A's payments, and B's slot none: the
+    // tail stopped at it (before the fix it went round and round).
+    assert_eq!(
+        while_stopped,
+        7,
+        "while B was stopped mid-push: {}",
+        tally.brief()
+    );
+    assert!(
+        since_resumed > 8,
+        "B's slot was not freed after B {}: {since_resumed} accepted",
+        if then_kill { "died" } else { "resumed" }
+    );
+    let lines = cluster.apis[0].proc.log.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("abandoned position")),
+        "the leader never abandoned B's claim"
+    );
+    cluster.default.delay(0);
+    cluster.fallback.delay(0);
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert!(settled.requests() >= tally.acked());
+}
+
+#[test]
+fn a_producer_stopped_mid_push_then_resumed_harms_no_payment() {
+    stop_a_producer_mid_push("stall-resume", false);
+}
+
+#[test]
+fn a_producer_killed_mid_push_frees_its_slot_and_harms_no_payment() {
+    stop_a_producer_mid_push("stall-kill", true);
+}
+
 #[test]
 fn the_whole_stack_killed_and_restarted_on_the_same_file_pays_each_payment_once() {
     let mut cluster = Cluster::start("restart", 2, &[]);

@@ -120,7 +120,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     let json = String::from_utf8(output.stdout).unwrap();
     assert_eq!(json.lines().count(), 1, "one line without --watch: {json}");
     for expected in [
-        r#""layout_version":2"#,
+        r#""layout_version":3"#,
         r#""ring":{"slots":16,"head":0,"tail":7,"depth":7,"pending":3,"in_flight":{"default":2,"fallback":1},"unpublished":0,"unreadable":0,"#,
         r#""ledger":{"capacity":32,"entries":4,"generation":1,"default":{"count":2,"amount_cents":3995},"fallback":{"count":1,"amount_cents":2005}}"#,
         r#""leader":{"pid":4242,"since_ms":1700000000000}"#,
@@ -197,7 +197,7 @@ fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
         (&foreign, "not a rinha shared file"),
         (
             &old_version,
-            "has layout version 1, this binary reads version 2",
+            "has layout version 1, this binary reads version 3",
         ),
         (&short, "is 5 bytes"),
     ] {

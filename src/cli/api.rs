@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use crate::api;
 use crate::config::ApiConfig;
-use crate::drain::election;
+use crate::drain::{drainer, election};
 use crate::http::Request;
-use crate::http::server::Server;
+use crate::http::server::{Limits, Server};
 use crate::store::shared_file::SharedFile;
 
 /// Runs `rinha api` until SIGINT or SIGTERM.
@@ -21,11 +21,14 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
     if config.floor {
         return run_floor(&config);
     }
-    let shared = Arc::new(SharedFile::open_or_create(
-        &config.shared_file,
-        config.capacities,
-    )?);
+    #[allow(unused_mut)] // mutated only by the test-support hook
+    let mut shared = SharedFile::open_or_create(&config.shared_file, config.capacities)?;
+    #[cfg(feature = "test-support")]
+    stall_push_from_env(&mut shared)?;
+    let shared = Arc::new(shared);
     let mut server = Server::bind(&config.listen, config.reuse_port)?;
+    let limits = connection_limits(&config)?;
+    server.set_limits(limits);
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
     if config.drain {
@@ -36,6 +39,12 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         server.describe()?,
         config.shared_file.display()
     );
+    crate::log!(
+        "rinha api: memory budget {} MiB: up to {} connections, {} KiB each at most",
+        config.memory_budget_mb,
+        limits.max_connections,
+        Limits::per_connection(limits.output_high_water) / 1024
+    );
     let options = api::Options {
         purge_enabled: config.purge_enabled,
         max_request_age_ms: config.max_request_age_ms,
@@ -44,6 +53,75 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         api::handle(request, &shared, &options, out)
     })?;
     Ok(())
+}
+
+/// Test support: `RINHA_TEST_STALL_PUSH=<uuid>:<ms>` makes the push of that
+/// payment pause `ms` between claiming its ring slot and writing it, so that
+/// `tests/faults.rs` can stop or kill a producer exactly there. Compiled
+/// only into test builds (see `Cargo.toml`'s `test-support`).
+#[cfg(feature = "test-support")]
+fn stall_push_from_env(shared: &mut SharedFile) -> Result<(), Box<dyn Error>> {
+    let Ok(spec) = std::env::var("RINHA_TEST_STALL_PUSH") else {
+        return Ok(());
+    };
+    let parsed = spec
+        .split_once(':')
+        .and_then(|(id, ms)| Some((id.parse().ok()?, ms.parse().ok()?)));
+    let Some((id, ms)) = parsed else {
+        return Err(format!("RINHA_TEST_STALL_PUSH {spec:?} is not <uuid>:<ms>").into());
+    };
+    shared.stall_push_of(id, std::time::Duration::from_millis(ms));
+    Ok(())
+}
+
+/// Memory every instance needs besides its connections, whatever the load:
+/// the binary, its libc and allocator arenas, the main thread's stack.
+/// Measured: an idle instance has a VmRSS of 2–3 MiB; 8 leaves room.
+const BASELINE_BYTES: usize = 8 << 20;
+
+/// The connection limits that keep this instance within its memory budget.
+///
+/// ```text
+///   budget                       --memory-budget-mb (default 120 MiB: the
+///                                compose limit is 125 MiB; 5 MiB are left
+///                                to the kernel's socket buffers, which the
+///                                cgroup is charged too)
+/// − the shared file, all of it   ring + ledger: 16 MiB with the default
+///                                capacities (tmpfs pages are charged to the
+///                                cgroup that touches them first; counted
+///                                whole, as this instance may be the one)
+/// − the drainer                  drainer::memory_bound: 19 MiB at worst
+///                                with the defaults (either instance may
+///                                be elected)
+/// − the baseline                 8 MiB
+/// = for connections              77 MiB with the defaults
+/// ÷ the worst connection         72 KiB input + 16 KiB output + 512 B
+/// = connections                  about 890 with the defaults
+/// ```
+///
+/// HAProxy keeps a few dozen connections per instance at the contest's
+/// load; every connection beyond the cap is closed at once.
+pub fn connection_limits(config: &ApiConfig) -> Result<Limits, Box<dyn Error>> {
+    let budget = usize::try_from(config.memory_budget_mb)?.saturating_mul(1 << 20);
+    let drainer = if config.drain {
+        drainer::memory_bound(config.max_in_flight, config.capacities.ledger_entries)
+    } else {
+        0
+    };
+    let reserved = SharedFile::file_len(config.capacities) + drainer + BASELINE_BYTES;
+    let left = budget
+        .checked_sub(reserved)
+        .filter(|&left| left >= Limits::per_connection(Limits::BUDGETED_OUTPUT));
+    let Some(left) = left else {
+        return Err(format!(
+            "--memory-budget-mb {} leaves no room for one connection: the shared file, \
+             the drainer and the baseline take {} MiB",
+            config.memory_budget_mb,
+            reserved.div_ceil(1 << 20)
+        )
+        .into());
+    };
+    Ok(Limits::within(left))
 }
 
 /// `rinha api --floor`: the loop with fixed responses, and nothing else.
@@ -62,6 +140,47 @@ fn run_floor(config: &ApiConfig) -> Result<(), Box<dyn Error>> {
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
+
+    use super::{Limits, connection_limits};
+    use crate::config::{ApiConfig, Capacities};
+    use crate::drain::drainer;
+    use crate::store::shared_file::SharedFile;
+
+    fn limits(args: &str) -> Result<Limits, String> {
+        let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+        let config = ApiConfig::parse_with(&args, &|_| None).unwrap();
+        connection_limits(&config).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn connections_get_what_the_shared_file_and_drainer_leave() {
+        let default = limits("").unwrap();
+        assert_eq!(default.output_high_water, 16 * 1024);
+        let file = SharedFile::file_len(Capacities::default());
+        let drainer = drainer::memory_bound(800, Capacities::default().ledger_entries);
+        let left = (120 << 20) - file - drainer - (8 << 20);
+        assert_eq!(default.max_connections, left / (88 * 1024 + 512));
+        let worst = default.max_connections * Limits::per_connection(default.output_high_water);
+        assert!(worst + file + drainer + (8 << 20) <= 120 << 20, "{worst}");
+        // Without the drainer, its share goes to connections.
+        let follower = limits("--no-drain").unwrap();
+        assert_eq!(
+            follower.max_connections,
+            (left + drainer) / (88 * 1024 + 512)
+        );
+        // A budget the file and the drainer alone exceed is refused,
+        // naming the flag.
+        let error = limits("--memory-budget-mb 40").unwrap_err();
+        assert!(
+            error.contains("--memory-budget-mb 40 leaves no room"),
+            "{error}"
+        );
+        // A huge budget stops at the hard cap.
+        assert_eq!(
+            limits("--memory-budget-mb 100000").unwrap().max_connections,
+            4096
+        );
+    }
 
     use crate::config::Listen;
     use crate::http::server::Server;

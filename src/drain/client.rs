@@ -87,12 +87,12 @@ impl HealthClient {
         }
     }
 
-    /// Asks for the processor's health; `None` if it did not answer 200.
+    /// Asks for the processor's health; `None` if the answer has no
+    /// `failing` and `minResponseTime`. The status is not looked at: a
+    /// processor may say how it is doing in a 5xx answer too, and a 429's
+    /// body (`Calm down`) simply lacks the fields.
     pub fn health(&self) -> Option<Health> {
-        let (status, body) = self.get(&self.url)?;
-        if status != 200 {
-            return None;
-        }
+        let (_status, body) = self.get(&self.url)?;
         parse_health_body(&body)
     }
 
@@ -288,5 +288,37 @@ mod tests {
         // Port 9 on loopback: nothing listens, the connection is refused.
         let client = HealthClient::new("http://127.0.0.1:9", Duration::from_millis(300));
         assert_eq!(client.health(), None);
+    }
+
+    /// A listener on loopback that answers each connection with the next
+    /// of `responses`, raw bytes, then closes it.
+    fn answering(responses: &'static [&'static str]) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for response in responses {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut head);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[test]
+    fn health_is_read_from_the_body_whatever_the_status() {
+        let url = answering(&[
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 38\r\nConnection: close\r\n\r\n\
+             {\"failing\":true,\"minResponseTime\":100}",
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 27\r\nConnection: close\r\n\r\n\
+             Calm down. Try again later.",
+        ]);
+        let client = HealthClient::new(&url, Duration::from_secs(2));
+        let health = client.health().expect("the 503's body is read");
+        assert!(health.failing);
+        assert_eq!(health.min_response_time_ms, 100);
+        assert_eq!(client.health(), None, "a 429 has no fields");
     }
 }

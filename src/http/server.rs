@@ -11,7 +11,9 @@
 //! says whether the connection is done. Each connection owns a read buffer
 //! (4 KiB, grown only up to [`http::MAX_HEAD`] + [`http::MAX_BODY`], which
 //! always holds one complete request) and a write buffer; after their first
-//! growth no request allocates.
+//! growth no request allocates. How many connections and how much output
+//! each may hold are [`Limits`], derived by `rinha api` from its memory
+//! budget so that every connection at its worst still fits.
 //!
 //! The listener is TCP or a Unix socket (HAProxy reaches the instances through
 //! Unix sockets, which skip the TCP stack on both sides).
@@ -34,8 +36,9 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::config::Listen;
 use crate::http::{self, Request, Status};
 
-/// Open connections beyond this are closed as soon as they are accepted.
-/// HAProxy keeps a small pool per instance; the bound only protects memory.
+/// Open connections beyond this are closed as soon as they are accepted,
+/// unless [`Server::set_limits`] says otherwise. HAProxy keeps a small pool
+/// per instance; the bound only protects memory.
 pub const MAX_CONNECTIONS: usize = 4096;
 
 const LISTENER: Token = Token(0);
@@ -44,11 +47,63 @@ const WAKER: Token = Token(1);
 const FIRST_CONNECTION: usize = 2;
 
 const INITIAL_INPUT: usize = 4 * 1024;
-const MAX_INPUT: usize = http::MAX_HEAD + http::MAX_BODY;
+/// The most one connection's input buffer holds: one complete request.
+pub const MAX_INPUT: usize = http::MAX_HEAD + http::MAX_BODY;
 const INITIAL_OUTPUT: usize = 4 * 1024;
 /// Requests are not answered while this much output waits for a client that
-/// does not read, so a pipelining client cannot grow our memory without bound.
+/// does not read, so a pipelining client cannot grow our memory without bound
+/// (the default; see [`Limits`]).
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// The longest single response we write (a summary, an error): the output
+/// may exceed the high-water mark by this much.
+const MAX_RESPONSE: usize = 512;
+
+/// How many connections an instance keeps and how much each may buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections beyond this are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Pending output at which a connection stops answering until its
+    /// client reads.
+    pub output_high_water: usize,
+}
+
+impl Default for Limits {
+    /// 4 096 connections, 64 KiB of output each: up to 136 KiB a connection,
+    /// 544 MiB in all. Only for tests and tools; `rinha api` derives its
+    /// limits from its memory budget ([`Limits::within`]).
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            output_high_water: OUTPUT_HIGH_WATER,
+        }
+    }
+}
+
+impl Limits {
+    /// Output a connection may hold under these limits: 16 KiB, enough for
+    /// about 100 pipelined responses before the client must read.
+    pub const BUDGETED_OUTPUT: usize = 16 * 1024;
+
+    /// The most one connection can hold at once: a full input buffer
+    /// ([`MAX_INPUT`], 72 KiB) plus output up to the high-water mark and one
+    /// response beyond it.
+    pub fn per_connection(output_high_water: usize) -> usize {
+        MAX_INPUT + output_high_water + MAX_RESPONSE
+    }
+
+    /// Limits whose worst case fits in `bytes`: as many connections as can
+    /// each hold [`Limits::per_connection`] at once, with output capped at
+    /// [`Limits::BUDGETED_OUTPUT`]; at least one connection, at most
+    /// [`MAX_CONNECTIONS`].
+    pub fn within(bytes: usize) -> Limits {
+        let each = Self::per_connection(Self::BUDGETED_OUTPUT);
+        Limits {
+            max_connections: (bytes / each).clamp(1, MAX_CONNECTIONS),
+            output_high_water: Self::BUDGETED_OUTPUT,
+        }
+    }
+}
 
 /// A bound listener, its poll and its connections.
 pub struct Server {
@@ -59,6 +114,8 @@ pub struct Server {
     connections: Vec<Option<Connection>>,
     /// Indices of `None` slots in `connections`.
     free: Vec<usize>,
+    /// Connection count and per-connection output bound.
+    limits: Limits,
     stopper: Stopper,
 }
 
@@ -100,6 +157,7 @@ impl Server {
             listener,
             connections: Vec::new(),
             free: Vec::new(),
+            limits: Limits::default(),
             stopper: Stopper {
                 stopped: Arc::new(AtomicBool::new(false)),
                 waker,
@@ -118,6 +176,11 @@ impl Server {
     /// Where it listens, as `--listen` spells it.
     pub fn describe(&self) -> io::Result<String> {
         self.listener.describe()
+    }
+
+    /// Bounds connections and their buffers (before [`Server::serve`]).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// A handle that stops [`Server::serve`].
@@ -193,7 +256,7 @@ impl Server {
         if let Some(index) = self.free.pop() {
             return Some(index);
         }
-        if self.connections.len() < MAX_CONNECTIONS {
+        if self.connections.len() < self.limits.max_connections {
             self.connections.push(None);
             return Some(self.connections.len() - 1);
         }
@@ -213,7 +276,9 @@ impl Server {
             connection.peer_closed = true;
         }
         // An I/O error ends this connection only.
-        let done = connection.drive(respond).unwrap_or(true);
+        let done = connection
+            .drive(respond, self.limits.output_high_water)
+            .unwrap_or(true);
         let keep = !done
             && connection
                 .update_interest(self.poll.registry(), Token(token))
@@ -275,9 +340,9 @@ impl Connection {
 
     /// Answers, sends and reads until the connection has to wait for the
     /// client. `Ok(true)`: done, close it.
-    fn drive(&mut self, respond: &impl Respond) -> io::Result<bool> {
+    fn drive(&mut self, respond: &impl Respond, high_water: usize) -> io::Result<bool> {
         loop {
-            let more = self.answer(respond);
+            let more = self.answer(respond, high_water);
             if !self.flush()? {
                 return Ok(false);
             }
@@ -297,9 +362,9 @@ impl Connection {
     /// Parses every complete request buffered and appends the responses,
     /// stopping early at a request that closes the connection, at malformed
     /// input (answered with its error and `Connection: close`), or at
-    /// `OUTPUT_HIGH_WATER`: then it returns `true`, as buffered requests may
-    /// wait for an answer once the output is sent.
-    fn answer(&mut self, respond: &impl Respond) -> bool {
+    /// `high_water` bytes of output: then it returns `true`, as buffered
+    /// requests may wait for an answer once the output is sent.
+    fn answer(&mut self, respond: &impl Respond, high_water: usize) -> bool {
         if self.closing {
             return false;
         }
@@ -310,7 +375,7 @@ impl Connection {
             self.written = 0;
         }
         let mut start = 0;
-        while start < self.filled && self.output.len() < OUTPUT_HIGH_WATER {
+        while start < self.filled && self.output.len() < high_water {
             match http::parse_request(&self.input[start..self.filled]) {
                 Ok(Status::Complete(request)) => {
                     start += request.len;
@@ -332,7 +397,7 @@ impl Connection {
             self.input.copy_within(start..self.filled, 0);
             self.filled -= start;
         }
-        !self.closing && self.filled > 0 && self.output.len() >= OUTPUT_HIGH_WATER
+        !self.closing && self.filled > 0 && self.output.len() >= high_water
     }
 
     /// Writes pending output. `Ok(true)` when all of it is sent.

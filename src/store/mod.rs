@@ -3,8 +3,10 @@
 //! processors stored. API instances push into the ring and scan the ledger;
 //! the elected drainer consumes the ring and appends to the ledger.
 //! The file's layout, version and the proof of every ordering live in
-//! [`shared_file`], [`ring`] and [`ledger`].
+//! [`shared_file`], [`ring`] and [`ledger`]; [`producers`] says which
+//! producer may still write into the ring.
 
 pub mod ledger;
+pub mod producers;
 pub mod ring;
 pub mod shared_file;

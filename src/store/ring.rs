@@ -3,7 +3,7 @@
 //! # Algorithm
 //!
 //! Dmitry Vyukov's bounded MPMC queue ("Bounded MPMC queue", 1024cores.net;
-//! the same design as crossbeam's `ArrayQueue`), adapted in three ways:
+//! the same design as crossbeam's `ArrayQueue`), adapted in four ways:
 //!
 //! 1. **It lives in shared memory.** Producers are the API processes, the
 //!    consumer is whichever process leads; every field is an atomic in the
@@ -13,59 +13,103 @@
 //!    dispatch [`SlotState`] until it is `Done`, so a leader that dies with
 //!    payments in flight leaves everything its successor needs to finish
 //!    them. Only then does `head` pass the slot and hand it to the next lap.
-//! 3. **Publishing is a CAS.** A producer killed between claiming a
-//!    position and publishing it would otherwise wedge the consumer forever.
-//!    After a bounded wait the leader *abandons* the position by CAS-ing the
-//!    slot's sequence from `pos` (claimed) to `pos + capacity` (free for the
-//!    next lap). A producer that was merely slow then fails its publishing
-//!    CAS, knows its payment was not taken, and pushes again: nothing
-//!    acknowledged is ever lost.
+//!    The state word belongs to the leader alone: it resets it to `Pending`
+//!    before freeing the slot, and producers never store to it.
+//! 3. **A claim is owned before it is written.** After winning its position
+//!    on `tail` (Vyukov's enqueue), a producer CASes the slot's sequence
+//!    word from *free* to *owned by me* (its producer id, see
+//!    [`crate::store::producers`]), and only then writes the payload; it
+//!    publishes with a CAS from *owned by me* to *published*. A producer
+//!    killed between claiming and publishing would otherwise wedge the
+//!    consumer forever, so after a bounded wait the leader *abandons* the
+//!    position (below), and a producer that was merely slow then fails its
+//!    publishing CAS, knows its payment was not taken, and pushes again:
+//!    nothing acknowledged is ever lost.
+//! 4. **An abandoned slot is not reused while its owner may still write.**
+//!    Abandoning an *unowned* claim (the producer stopped between `tail`
+//!    and the owning CAS), or one whose owner's lock is free (it is dead),
+//!    frees the slot for the next lap at once: nobody can store into it any
+//!    more. Abandoning a claim whose owner is alive *poisons* the slot: the
+//!    position counts as settled (the leader and `head` move past it), but
+//!    the slot is not free, so the next lap cannot claim it (producers see
+//!    it as full) and a late payload store can only land in a slot nobody
+//!    else uses. The poison is cleared, making the slot free for the next
+//!    lap, by the first of: the owner itself, when its publishing CAS fails
+//!    (its stores are over by then); the leader's cursor, which re-checks
+//!    poisoned slots every `abandon_after` and clears those whose owner's
+//!    lock the kernel has released; or the next process to take the same
+//!    producer id, which clears every slot still tagged with it.
 //!
-//! # Slot sequence
+//!    The price: positions are claimed in order, so when the tail comes
+//!    round to a poisoned slot the ring is full there. A producer stalled
+//!    while a whole lap is claimed (65 536 payments with the default ring,
+//!    two minutes at the contest's peak; a handful on a tiny test ring)
+//!    makes every instance answer 503 until it resumes or dies (then the
+//!    kernel frees its lock and the leader's next sweep, within
+//!    `abandon_after`, frees its slot). Like a frozen leader, a frozen
+//!    producer pauses acceptance rather than risk money.
 //!
-//! For the position `pos` whose slot is `pos % capacity`, `seq` reads:
+//! # Slot sequence word
 //!
-//! | `seq`                | meaning                                           |
-//! |----------------------|---------------------------------------------------|
-//! | `pos`                | free for `pos` (or claimed, being written)        |
-//! | `pos + 1`            | published: the payment at `pos` is in the slot    |
-//! | `pos + capacity`     | freed (done or abandoned): free for the next lap  |
-//! | `pos + capacity + 1` | already published again by the next lap           |
+//! `seq = lap << 10 | tag`, where `lap` is a position-like counter and
+//! `tag` is 0, `OWNED | id` or `POISONED | id` (`id` in bits 0–7). For the
+//! position `pos` whose slot is `pos % capacity`:
+//!
+//! | `lap`            | `tag`          | meaning                                          |
+//! |------------------|----------------|--------------------------------------------------|
+//! | `pos`            | 0              | free for `pos` (or claimed on `tail`, not owned)  |
+//! | `pos`            | `OWNED \| id`   | claimed by producer `id`, payload being written  |
+//! | `pos`            | `POISONED \| id`| abandoned; `id` may still write: not reusable    |
+//! | `pos + 1`        | 0              | published: the payment at `pos` is in the slot   |
+//! | `pos + capacity` | 0 or more      | freed (done or abandoned): the next lap's        |
+//!
+//! `lap` only grows (2^54 positions: centuries at any rate), so no CAS can
+//! mistake a later lap for an earlier one (no ABA). A capacity of at least 2
+//! keeps `pos + 1` (published) apart from `pos + capacity` (freed).
 //!
 //! # Orderings
 //!
 //! - Publication: the producer writes the payload (Relaxed), then CASes
-//!   `seq` to `pos + 1` with Release; the leader loads `seq` with Acquire, so
-//!   it sees the payload. Freeing is the mirror image: the leader's Release
-//!   store of `pos + capacity` pairs with the next producer's Acquire load,
-//!   so the leader's reads of the old payload happen before the overwrite.
+//!   `seq` to published with Release; the leader loads `seq` with Acquire,
+//!   so it sees the payload.
+//! - Freeing, in all its forms (the leader's `free_done` and `abandon`, the
+//!   owner clearing its own poison, the cursor or a new id holder clearing
+//!   a dead owner's), is a Release store or CAS of the next lap's free
+//!   value; the next producer's Acquire load in `claim` reads it, so
+//!   everything done to the slot before (the leader's reads and its reset
+//!   of the state word, the stale owner's last payload stores) happens
+//!   before that producer's writes. A dead owner's stores precede the
+//!   kernel releasing its lock, which precedes our observing it free.
+//! - Owning is a CAS with Acquire (it reads the same freeing store the
+//!   claim's load did); poisoning needs no ordering for data (it publishes
+//!   nothing) and uses Release only so every freeing-like store is alike.
 //! - `tail` only hands out unique positions (a CAS, Relaxed): nothing is
 //!   published through it. `head` is written by the leader alone.
 //! - Dispatch states are stored with Release and loaded with Acquire so a
 //!   new leader's scan sees the ledger entry written before a `Done`.
-//!
-//! # Known limit
-//!
-//! A producer frozen *in the middle of writing* a payload (a window of a few
-//! stores) for longer than the ring takes to wrap a full lap could overwrite
-//! the next lap's payload. At the contest's rate a lap of 65 536 slots takes
-//! two minutes; the producer's own payment is not lost (its CAS fails and it
-//! retries), but the payment it overwrote would be. We accept that window.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::domain::payment::{Payment, Processor};
 use crate::domain::time::now_millis;
+use crate::store::producers::Liveness;
+
+mod cursor;
+mod heap;
+#[cfg(test)]
+mod tests;
+
+pub use cursor::{Cursor, Step};
+pub use heap::HeapRing;
 
 /// One ring slot: a 64-byte line of atomics.
 #[repr(C, align(64))]
 pub struct Slot {
     /// See the table in the module docs.
     seq: AtomicU64,
-    /// The dispatch state, encoded by [`SlotState::encode`].
+    /// The dispatch state, encoded by [`SlotState::encode`]; leader only.
     state: AtomicU64,
     /// The correlation id, big-endian halves of the UUID's 16 bytes.
     id_high: AtomicU64,
@@ -79,6 +123,22 @@ pub struct Slot {
     /// decision reads it.
     accepted_at_ms: AtomicU64,
     _reserved: AtomicU64,
+}
+
+impl Slot {
+    /// A slot of zeros (free for position 0 once [`Ring::initialise`]d).
+    fn zeroed() -> Slot {
+        Slot {
+            seq: AtomicU64::new(0),
+            state: AtomicU64::new(0),
+            id_high: AtomicU64::new(0),
+            id_low: AtomicU64::new(0),
+            amount_cents: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            accepted_at_ms: AtomicU64::new(0),
+            _reserved: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Where a published payment stands.
@@ -148,7 +208,7 @@ impl SlotState {
 /// Why a push did not take the payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PushError {
-    /// Every slot holds a payment that is not done yet.
+    /// Every slot holds a payment that is not done yet (or is poisoned).
     Full,
 }
 
@@ -174,7 +234,8 @@ pub enum Peek {
     Claimed,
     /// A payment is there.
     Published(Pending),
-    /// The position was abandoned and its slot handed to the next lap.
+    /// The position was abandoned (its slot freed for the next lap, or
+    /// poisoned until its producer gives it up): nothing will come of it.
     Abandoned,
 }
 
@@ -183,24 +244,67 @@ pub enum Peek {
 /// out a full abandon timeout, so two cannot happen in a healthy system.
 const PUSH_ATTEMPTS: usize = 3;
 
-/// A view of the ring in a [`crate::store::shared_file::SharedFile`].
+/// Bits of `seq` below the lap: see the module docs.
+const TAG_BITS: u32 = 10;
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+const OWNER_MASK: u64 = 0xff;
+const OWNED: u64 = 1 << 8;
+const POISONED: u64 = 1 << 9;
+
+/// The sequence word for `lap` with `tag`.
+fn seq_word(lap: u64, tag: u64) -> u64 {
+    debug_assert!(tag <= TAG_MASK);
+    lap << TAG_BITS | tag
+}
+
+/// `(lap, tag)` of a sequence word.
+fn split(word: u64) -> (u64, u64) {
+    (word >> TAG_BITS, word & TAG_MASK)
+}
+
+/// The owner id in a tag (meaningful with `OWNED` or `POISONED` set).
+fn owner(tag: u64) -> u8 {
+    (tag & OWNER_MASK) as u8
+}
+
+/// The producer id of a view that only reads (`rinha stat`'s): it holds no
+/// producer lock, and never claims a slot.
+pub const READER: u8 = 0;
+
+/// A view of the ring in a [`crate::store::shared_file::SharedFile`] (or in
+/// a [`HeapRing`]), as producer `producer`.
 #[derive(Clone, Copy)]
 pub struct Ring<'a> {
     slots: &'a [Slot],
     tail: &'a AtomicU64,
     head: &'a AtomicU64,
     mask: u64,
+    /// Our producer id (1–255), written into the slots we claim; 0 for a
+    /// view that only reads ([`READER`]).
+    producer: u8,
+    /// Tells whether another producer could still store into a slot.
+    liveness: &'a dyn Liveness,
 }
 
 impl<'a> Ring<'a> {
-    /// Wraps the slots and the two counters; `slots.len()` is a power of two.
-    pub fn new(slots: &'a [Slot], tail: &'a AtomicU64, head: &'a AtomicU64) -> Ring<'a> {
-        debug_assert!(slots.len().is_power_of_two());
+    /// Wraps the slots and the two counters; `slots.len()` is a power of
+    /// two, at least 2. `producer` is this handle's id, or [`READER`] for
+    /// a view that never pushes.
+    pub fn new(
+        slots: &'a [Slot],
+        tail: &'a AtomicU64,
+        head: &'a AtomicU64,
+        producer: u8,
+        liveness: &'a dyn Liveness,
+    ) -> Ring<'a> {
+        debug_assert!(slots.len().is_power_of_two() && slots.len() >= 2);
         Ring {
             slots,
             tail,
             head,
             mask: slots.len() as u64 - 1,
+            producer,
+            liveness,
         }
     }
 
@@ -217,7 +321,9 @@ impl<'a> Ring<'a> {
     /// Sets every slot free for lap 0. Only for a file nobody else uses yet.
     pub fn initialise(&self) {
         for (index, slot) in self.slots.iter().enumerate() {
-            slot.seq.store(index as u64, Ordering::Relaxed);
+            slot.seq.store(seq_word(index as u64, 0), Ordering::Relaxed);
+            slot.state
+                .store(SlotState::Pending.encode(), Ordering::Relaxed);
         }
         self.tail.store(0, Ordering::Relaxed);
         self.head.store(0, Ordering::Relaxed);
@@ -225,8 +331,22 @@ impl<'a> Ring<'a> {
 
     /// Enqueues a payment; returns its position.
     pub fn push(&self, payment: &Payment, generation: u64) -> Result<u64, PushError> {
+        debug_assert!(self.producer != READER, "a reading view never pushes");
+        self.push_pausing(payment, generation, |_| {})
+    }
+
+    /// [`Ring::push`] that calls `pause` between owning a slot and writing
+    /// it: the window a stalled producer leaves open. Only the
+    /// `test-support` hook passes anything but a no-op.
+    pub(crate) fn push_pausing(
+        &self,
+        payment: &Payment,
+        generation: u64,
+        pause: impl Fn(u64),
+    ) -> Result<u64, PushError> {
         for _ in 0..PUSH_ATTEMPTS {
-            let position = self.claim()?;
+            let position = self.claim_and_own()?;
+            pause(position);
             self.write(position, payment, generation);
             if self.publish(position) {
                 return Ok(position);
@@ -235,18 +355,35 @@ impl<'a> Ring<'a> {
         Err(PushError::Full)
     }
 
-    /// Claims the next free position (Vyukov's enqueue loop): the first
-    /// half of [`Ring::push`]. Public so that tests can play a producer
-    /// that dies between claiming and publishing.
+    /// Claims the next free position and owns its slot: the first half of
+    /// [`Ring::push`]. Test support only, to play a producer that stops
+    /// between claiming and publishing; see `Cargo.toml`'s `test-support`.
+    #[cfg(any(test, feature = "test-support"))]
+    #[doc(hidden)]
     pub fn claim(&self) -> Result<u64, PushError> {
+        self.claim_and_own()
+    }
+
+    /// Claims a position on `tail`, then owns its slot; if the leader
+    /// abandoned the position in between, claims another.
+    fn claim_and_own(&self) -> Result<u64, PushError> {
+        loop {
+            let position = self.claim_position()?;
+            if self.own(position) {
+                return Ok(position);
+            }
+        }
+    }
+
+    /// Vyukov's enqueue loop: wins a unique position whose slot is free.
+    fn claim_position(&self) -> Result<u64, PushError> {
         let mut position = self.tail.load(Ordering::Relaxed);
         loop {
-            // Acquire pairs with the Release that freed this slot (`free` or
-            // `abandon`), so the leader's reads of the previous lap's payload
-            // happen before our overwrite.
-            let seq = self.slot(position).seq.load(Ordering::Acquire);
-            match self.lap_offset(seq, position) {
-                0 => match self.tail.compare_exchange_weak(
+            // Acquire pairs with the Release that freed this slot (see the
+            // module docs), so all earlier use of it happens before ours.
+            let (lap, tag) = split(self.slot(position).seq.load(Ordering::Acquire));
+            match lap.wrapping_sub(position) as i64 {
+                0 if tag == 0 => match self.tail.compare_exchange_weak(
                     position,
                     position + 1,
                     Ordering::Relaxed,
@@ -255,18 +392,34 @@ impl<'a> Ring<'a> {
                     Ok(_) => return Ok(position),
                     Err(current) => position = current,
                 },
+                // An older lap not freed yet, or poisoned: full here.
                 lag if lag < 0 => return Err(PushError::Full),
+                // Taken by another producer already: the tail has moved.
                 _ => position = self.tail.load(Ordering::Relaxed),
             }
         }
     }
 
+    /// Tags the claimed slot with our id; false if the leader abandoned the
+    /// position first (then we never touched the slot).
+    fn own(&self, position: u64) -> bool {
+        // Acquire: reads the same freeing store as `claim_position`'s load.
+        self.slot(position)
+            .seq
+            .compare_exchange(
+                seq_word(position, 0),
+                seq_word(position, OWNED | u64::from(self.producer)),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
     fn write(&self, position: u64, payment: &Payment, generation: u64) {
         let slot = self.slot(position);
         let id = payment.correlation_id.as_u128();
-        // Relaxed: published by the Release CAS in `publish`.
-        slot.state
-            .store(SlotState::Pending.encode(), Ordering::Relaxed);
+        // Relaxed: published by the Release CAS in `publish`, or, if we were
+        // abandoned, ordered before the next lap by our Release clearing.
         slot.id_high.store((id >> 64) as u64, Ordering::Relaxed);
         slot.id_low.store(id as u64, Ordering::Relaxed);
         slot.amount_cents
@@ -277,15 +430,36 @@ impl<'a> Ring<'a> {
             .store(now_millis().max(0) as u64, Ordering::Relaxed);
     }
 
-    /// Makes the payload visible; false if the leader abandoned the claim.
+    /// Makes the payload visible; false if the leader abandoned the claim,
+    /// in which case our stores are over and we free the slot ourselves.
     fn publish(&self, position: u64) -> bool {
+        let slot = self.slot(position);
+        let owned = seq_word(position, OWNED | u64::from(self.producer));
         // Release: the payload stores above happen-before the leader's
-        // Acquire load that sees `position + 1`. Failure ordering Relaxed:
-        // on failure we read nothing from the slot.
-        self.slot(position)
-            .seq
-            .compare_exchange(position, position + 1, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        // Acquire load that sees the published word. Failure Relaxed: the
+        // only value it can read is our poisoned word, which carries no data.
+        match slot.seq.compare_exchange(
+            owned,
+            seq_word(position + 1, 0),
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => true,
+            Err(_) => {
+                let poisoned = seq_word(position, POISONED | u64::from(self.producer));
+                // Release pairs with the next lap's Acquire in
+                // `claim_position`: our late payload stores come first.
+                // Failing means someone freed it already (we were presumed
+                // dead), which is as good.
+                let _ = slot.seq.compare_exchange(
+                    poisoned,
+                    seq_word(position + self.capacity(), 0),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                );
+                false
+            }
+        }
     }
 
     /// The next position a producer will claim.
@@ -302,22 +476,16 @@ impl<'a> Ring<'a> {
     pub fn peek(&self, position: u64) -> Peek {
         let slot = self.slot(position);
         // Acquire pairs with the producer's Release in `publish`.
-        let seq = slot.seq.load(Ordering::Acquire);
-        match self.lap_offset(seq, position) {
-            1 => Peek::Published(self.read(position)),
+        let (lap, tag) = split(slot.seq.load(Ordering::Acquire));
+        match lap.wrapping_sub(position) as i64 {
+            1 if tag == 0 => Peek::Published(self.read(position)),
+            0 if tag & POISONED != 0 => Peek::Abandoned,
             offset if offset >= self.capacity() as i64 => Peek::Abandoned,
-            // `seq == position`, or an older lap still in the slot (seen
-            // just before a producer claimed it): the tail tells which.
+            // Free or owned for `position`, or an older lap still in the
+            // slot (seen just before a producer claimed it): the tail tells.
             _ if self.tail() > position => Peek::Claimed,
             _ => Peek::Empty,
         }
-    }
-
-    /// `seq - position` as a signed distance. A position below the tail was
-    /// claimed, so its distance is 0, 1 or at least the capacity; one at or
-    /// above the tail has 0 (free) or a negative distance (older lap).
-    fn lap_offset(&self, seq: u64, position: u64) -> i64 {
-        seq.wrapping_sub(position) as i64
     }
 
     fn read(&self, position: u64) -> Pending {
@@ -337,19 +505,72 @@ impl<'a> Ring<'a> {
     }
 
     /// Gives up on a position claimed but never published; true if this call
-    /// abandoned it (false: it was published meanwhile, or already freed).
+    /// settled it (freed its slot, or poisoned it while its owner may still
+    /// write), false if it was published meanwhile or is not claimed.
     pub fn abandon(&self, position: u64) -> bool {
-        // Release pairs with the next lap's Acquire in `claim`. The CAS
-        // races the producer's `publish`: exactly one of the two wins.
-        self.slot(position)
-            .seq
-            .compare_exchange(
-                position,
-                position + self.capacity(),
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
+        let slot = self.slot(position);
+        let word = slot.seq.load(Ordering::Relaxed);
+        let (lap, tag) = split(word);
+        if lap != position || tag & POISONED != 0 {
+            return false;
+        }
+        let next = if tag & OWNED != 0 && self.liveness.may_still_write(owner(tag)) {
+            seq_word(position, POISONED | (tag & OWNER_MASK))
+        } else {
+            // Unowned (nobody may write: owning would now fail) or owned by
+            // a producer that is gone: free for the next lap at once.
+            seq_word(position + self.capacity(), 0)
+        };
+        // Release pairs with the next lap's Acquire in `claim_position`.
+        // The CAS races the producer's `own` or `publish`: one of them wins.
+        slot.seq
+            .compare_exchange(word, next, Ordering::Release, Ordering::Relaxed)
             .is_ok()
+    }
+
+    /// Frees every poisoned slot whose owner is gone, and every slot still
+    /// claimed or poisoned by `dead_id` if given (a producer id whose lock
+    /// the caller now holds, so its previous holder is gone); returns how
+    /// many poisoned slots remain (owners alive). Scans the whole ring.
+    fn clear_claims(&self, dead_id: Option<u8>) -> u64 {
+        let mut remaining = 0;
+        for slot in self.slots {
+            loop {
+                let word = slot.seq.load(Ordering::Relaxed);
+                let (lap, tag) = split(word);
+                let tagged = tag & (OWNED | POISONED) != 0;
+                let gone = tagged
+                    && (dead_id == Some(owner(tag))
+                        || (tag & POISONED != 0 && !self.liveness.may_still_write(owner(tag))));
+                if !gone {
+                    remaining += u64::from(tag & POISONED != 0);
+                    break;
+                }
+                // Release pairs with the next lap's Acquire in `claim_position`.
+                let freed = seq_word(lap + self.capacity(), 0);
+                if slot
+                    .seq
+                    .compare_exchange(word, freed, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+        }
+        remaining
+    }
+
+    /// Frees the poisoned slots whose owners are gone; returns how many
+    /// poisoned slots remain. Called by the leader's [`Cursor`].
+    pub fn clear_dead_poison(&self) -> u64 {
+        self.clear_claims(None)
+    }
+
+    /// Frees every slot claimed or poisoned by producer `id`, whose lock the
+    /// caller has just taken: its previous holder is gone, and these slots
+    /// would otherwise look owned by a live producer for ever.
+    pub fn release_claims_of(&self, id: u8) {
+        self.clear_claims(Some(id));
     }
 
     /// Records where the payment at `position` stands.
@@ -368,17 +589,26 @@ impl<'a> Ring<'a> {
         while head < limit {
             let slot = self.slot(head);
             // Acquire: see the state stored with Release by a worker.
-            let seq = slot.seq.load(Ordering::Acquire);
-            let finished = match self.lap_offset(seq, head) {
-                1 => slot.state.load(Ordering::Acquire) == SlotState::Done.encode(),
-                offset => offset >= self.capacity() as i64, // abandoned: already free
-            };
-            if !finished {
-                break;
-            }
-            if seq == head + 1 {
-                // Release pairs with the next lap's Acquire in `claim`.
-                slot.seq.store(head + self.capacity(), Ordering::Release);
+            let (lap, tag) = split(slot.seq.load(Ordering::Acquire));
+            match lap.wrapping_sub(head) as i64 {
+                1 if tag == 0 => {
+                    if slot.state.load(Ordering::Acquire) != SlotState::Done.encode() {
+                        break;
+                    }
+                    // The leader, not the next producer, resets the state:
+                    // producers never store to it. Relaxed: ordered before
+                    // the next lap by the Release below.
+                    slot.state
+                        .store(SlotState::Pending.encode(), Ordering::Relaxed);
+                    // Release pairs with the next lap's Acquire in `claim_position`.
+                    slot.seq
+                        .store(seq_word(head + self.capacity(), 0), Ordering::Release);
+                }
+                // Poisoned: settled, though its slot is freed only later.
+                0 if tag & POISONED != 0 => {}
+                // Abandoned and freed already.
+                offset if offset >= self.capacity() as i64 => {}
+                _ => break,
             }
             head += 1;
         }
@@ -424,7 +654,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Drops every pending payment: moves head to tail as if all were done.
-    /// Test helper for a file nobody else uses.
+    /// Test helper for a ring nobody else uses.
     #[cfg(test)]
     pub fn drain_all_for_test(&self) -> Vec<Pending> {
         let mut taken = Vec::new();
@@ -465,273 +695,5 @@ impl RingSnapshot {
     /// not yet freed behind a slot that is not.
     pub fn depth(&self) -> u64 {
         self.tail.saturating_sub(self.head)
-    }
-}
-
-/// The leader's walk over the ring, one position after the other.
-///
-/// It never skips a position a producer may still publish, except one that
-/// stayed claimed and unpublished for `abandon_after`: that producer is
-/// presumed dead, and [`Ring::abandon`] makes sure it cannot publish late.
-#[derive(Debug)]
-pub struct Cursor {
-    position: u64,
-    claimed_since: Option<(u64, Instant)>,
-    abandon_after: Duration,
-}
-
-/// What one [`Cursor::step`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Nothing to take now (empty, or a producer is still writing).
-    Idle,
-    /// The position was claimed and never published; the cursor moved on.
-    Abandoned(u64),
-    /// A published payment; the cursor moved on.
-    Payment(Pending),
-}
-
-impl Cursor {
-    /// Starts at `position` (the head, for a new leader).
-    pub fn new(position: u64, abandon_after: Duration) -> Cursor {
-        Cursor {
-            position,
-            claimed_since: None,
-            abandon_after,
-        }
-    }
-
-    /// The next position to look at.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// Looks at the current position and moves past it if it is settled.
-    pub fn step(&mut self, ring: &Ring<'_>) -> Step {
-        match ring.peek(self.position) {
-            Peek::Empty => Step::Idle,
-            Peek::Abandoned => {
-                self.position += 1;
-                self.step(ring)
-            }
-            Peek::Published(pending) => {
-                self.position += 1;
-                Step::Payment(pending)
-            }
-            Peek::Claimed => self.wait_or_abandon(ring),
-        }
-    }
-
-    fn wait_or_abandon(&mut self, ring: &Ring<'_>) -> Step {
-        let since = match self.claimed_since {
-            Some((position, since)) if position == self.position => since,
-            _ => self.claimed_since.insert((self.position, Instant::now())).1,
-        };
-        if since.elapsed() < self.abandon_after || !ring.abandon(self.position) {
-            return Step::Idle;
-        }
-        self.position += 1;
-        Step::Abandoned(self.position - 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Capacities;
-    use crate::store::shared_file::SharedFile;
-    use crate::store::shared_file::tests::temp_shared;
-
-    fn shared(name: &str, ring_slots: u32) -> SharedFile {
-        let caps = Capacities {
-            ring_slots,
-            ledger_entries: 16,
-        };
-        temp_shared(&format!("ring-{name}"), caps)
-    }
-
-    fn payment(n: u128) -> Payment {
-        Payment {
-            correlation_id: Uuid::from_u128(n),
-            amount_cents: 1990,
-        }
-    }
-
-    #[test]
-    fn a_snapshot_counts_each_slot_between_head_and_tail_by_its_state() {
-        let shared = shared("snapshot", 8);
-        let ring = shared.ring();
-        assert_eq!(ring.snapshot(), RingSnapshot::default());
-        let before = now_millis() as u64;
-        for n in 0..5 {
-            ring.push(&payment(n), 0).unwrap();
-        }
-        let after = now_millis() as u64;
-        let in_flight = |processor| SlotState::InFlight {
-            processor,
-            requested_at_ms: 1,
-        };
-        ring.set_state(0, SlotState::Done);
-        ring.set_state(1, in_flight(Processor::Default));
-        ring.set_state(2, in_flight(Processor::Fallback));
-        ring.set_state(3, in_flight(Processor::Fallback));
-        let claimed = ring.claim().unwrap();
-        let snapshot = ring.snapshot();
-        assert_eq!((snapshot.head, snapshot.tail, snapshot.depth()), (0, 6, 6));
-        assert_eq!(snapshot.in_flight, [1, 2]);
-        assert_eq!((snapshot.pending, snapshot.unpublished), (1, 1));
-        let oldest = snapshot.oldest_accepted_at_ms.unwrap();
-        assert!(
-            (before..=after).contains(&oldest),
-            "{before} {oldest} {after}"
-        );
-        // Once everything is done and freed, nothing waits.
-        assert!(ring.abandon(claimed));
-        for position in 1..5 {
-            ring.set_state(position, SlotState::Done);
-        }
-        ring.free_done(ring.tail());
-        let snapshot = ring.snapshot();
-        assert_eq!(
-            (snapshot.depth(), snapshot.oldest_accepted_at_ms),
-            (0, None)
-        );
-    }
-
-    #[test]
-    fn states_round_trip_through_their_encoding() {
-        for state in [
-            SlotState::Pending,
-            SlotState::Done,
-            SlotState::InFlight {
-                processor: Processor::Default,
-                requested_at_ms: 1_752_151_696_123,
-            },
-            SlotState::InFlight {
-                processor: Processor::Fallback,
-                requested_at_ms: 0,
-            },
-        ] {
-            assert_eq!(SlotState::decode(state.encode()), Some(state));
-        }
-        for garbage in [3, 2 | 1 << 9, 1 << 5] {
-            assert_eq!(SlotState::decode(garbage), None, "{garbage:#x}");
-        }
-    }
-
-    #[test]
-    fn payments_come_out_in_order_with_their_fields() {
-        let shared = shared("order", 8);
-        let ring = shared.ring();
-        for n in 0..5 {
-            assert_eq!(ring.push(&payment(n), 3), Ok(n as u64));
-        }
-        let taken = ring.drain_all_for_test();
-        let ids: Vec<u128> = taken
-            .iter()
-            .map(|p| p.payment.correlation_id.as_u128())
-            .collect();
-        assert_eq!(ids, [0, 1, 2, 3, 4]);
-        assert!(
-            taken
-                .iter()
-                .all(|p| p.generation == 3 && p.state == Some(SlotState::Pending))
-        );
-        assert_eq!(ring.head(), 5);
-    }
-
-    #[test]
-    fn full_is_a_value_until_done_payments_are_freed() {
-        let shared = shared("full", 4);
-        let ring = shared.ring();
-        for n in 0..4 {
-            ring.push(&payment(n), 0).unwrap();
-        }
-        assert_eq!(ring.push(&payment(9), 0), Err(PushError::Full));
-        // The leader's cursor at the tail of a full ring must wait, not skip.
-        assert_eq!(ring.peek(ring.tail()), Peek::Empty);
-
-        // Dispatched but not done: still occupies its slot.
-        ring.set_state(
-            0,
-            SlotState::InFlight {
-                processor: Processor::Default,
-                requested_at_ms: 1,
-            },
-        );
-        assert_eq!(ring.free_done(ring.tail()), 0);
-        assert_eq!(ring.push(&payment(9), 0), Err(PushError::Full));
-
-        ring.set_state(0, SlotState::Done);
-        ring.set_state(2, SlotState::Done); // out of order: waits for 1
-        assert_eq!(ring.free_done(ring.tail()), 1);
-        assert_eq!(ring.push(&payment(9), 0), Ok(4));
-        assert_eq!(ring.push(&payment(10), 0), Err(PushError::Full));
-    }
-
-    #[test]
-    fn an_abandoned_claim_is_skipped_and_its_producer_pushes_again() {
-        let shared = shared("abandon", 4);
-        let ring = shared.ring();
-        // A producer claims position 0 and stalls before publishing.
-        let stalled = ring.claim().unwrap();
-        assert_eq!(ring.peek(stalled), Peek::Claimed);
-        ring.push(&payment(1), 0).unwrap();
-
-        assert!(ring.abandon(stalled));
-        assert_eq!(ring.peek(stalled), Peek::Abandoned);
-        // The stalled producer wakes up: its publish fails, so it knows.
-        ring.write(stalled, &payment(0), 0);
-        assert!(!ring.publish(stalled));
-        // Published positions cannot be abandoned.
-        assert!(!ring.abandon(1));
-
-        let ids: Vec<u128> = ring
-            .drain_all_for_test()
-            .iter()
-            .map(|p| p.payment.correlation_id.as_u128())
-            .collect();
-        assert_eq!(ids, [1]);
-        assert_eq!(ring.head(), 2);
-        assert_eq!(ring.peek(2), Peek::Empty);
-    }
-
-    #[test]
-    fn threads_pushing_and_one_draining_see_every_payment_once() {
-        let shared = shared("threads", 64);
-        let producers = 4;
-        let per_producer = 5_000u128;
-        let mut seen = vec![false; (producers * per_producer) as usize];
-        std::thread::scope(|scope| {
-            for p in 0..producers {
-                let shared = &shared;
-                scope.spawn(move || {
-                    for n in 0..per_producer {
-                        let payment = payment(p * per_producer + n);
-                        while shared.ring().push(&payment, 0).is_err() {
-                            std::thread::yield_now();
-                        }
-                    }
-                });
-            }
-            let ring = shared.ring();
-            let mut cursor = Cursor::new(0, Duration::from_secs(60));
-            let mut count = 0;
-            while count < seen.len() {
-                match cursor.step(&ring) {
-                    Step::Payment(pending) => {
-                        let id = pending.payment.correlation_id.as_u128() as usize;
-                        assert!(!seen[id], "payment {id} seen twice");
-                        seen[id] = true;
-                        count += 1;
-                        ring.set_state(pending.position, SlotState::Done);
-                        ring.free_done(cursor.position());
-                    }
-                    Step::Idle => std::thread::yield_now(),
-                    Step::Abandoned(position) => unreachable!("abandoned {position}"),
-                }
-            }
-        });
-        assert!(seen.iter().all(|&s| s));
     }
 }

@@ -1,6 +1,6 @@
 //! The memory-mapped file every instance shares: layout, version, creation.
 //!
-//! # Layout (version 2)
+//! # Layout (version 3)
 //!
 //! ```text
 //!  offset  size                      what                                   written by
@@ -20,8 +20,12 @@
 //! ```
 //!
 //! Version 2 added the `route` line and, in each ring slot, the time the
-//! producer accepted the payment (one of version 1's two reserved words).
-//! Both are for status output only (`rinha stat`): no decision reads them.
+//! producer accepted the payment (one of version 1's two reserved words);
+//! both are for status output only (`rinha stat`): no decision reads them.
+//! Version 3 changed the meaning of a ring slot's sequence word (a lap and
+//! an owner tag, see `ring.rs`). Files of other versions are refused. Next
+//! to the file live its lock files: `<file>.leader` (election) and
+//! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
 //!
 //! Each header field sits on its own 128-byte line, so producers hammering
 //! the tail never invalidate the line the leader reads the head from (128,
@@ -57,13 +61,14 @@ use crate::config::Capacities;
 use crate::domain::payment::Payment;
 use crate::domain::summary::{Summary, Window};
 use crate::store::ledger::{Entry, EntryKey, Ledger};
-use crate::store::ring::{PushError, Ring, Slot};
+use crate::store::producers::{Liveness, Producers};
+use crate::store::ring::{PushError, READER, Ring, Slot};
 
 /// `RINHA\0SH` read as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
 
 /// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 2;
+pub const LAYOUT_VERSION: u64 = 3;
 
 /// One header field alone on a 128-byte line (see the module docs).
 #[repr(C, align(128))]
@@ -292,7 +297,8 @@ impl Offsets {
 pub enum OpenError {
     /// The operating system refused (open, lock, resize or map).
     Io(io::Error),
-    /// The capacities asked for cannot describe a ring (not a power of two, or zero).
+    /// The capacities asked for cannot describe a ring (not a power of two
+    /// of at least 2 slots, or no ledger entry).
     BadCapacities(Capacities),
     /// The file exists but is not ours, or not of our layout.
     Incompatible(String),
@@ -304,7 +310,7 @@ impl fmt::Display for OpenError {
             OpenError::Io(e) => write!(f, "shared file: {e}"),
             OpenError::BadCapacities(c) => write!(
                 f,
-                "shared file: ring slots must be a power of two and ledger entries non-zero, got {c:?}"
+                "shared file: ring slots must be a power of two of at least 2 and ledger entries non-zero, got {c:?}"
             ),
             OpenError::Incompatible(why) => write!(f, "shared file: {why}"),
         }
@@ -346,11 +352,24 @@ impl AcceptError {
 /// check did not count.
 const RACING_PRODUCERS: u64 = 8;
 
+/// What a read-only handle tells the ring about other producers: alive,
+/// the answer that never frees a slot.
+fn assume_alive(_: u8) -> bool {
+    true
+}
+const ASSUME_ALIVE: fn(u8) -> bool = assume_alive;
+
 /// The mapped file. Cheap to share behind an `Arc`; all access is atomic.
 pub struct SharedFile {
     map: MmapRaw,
     capacities: Capacities,
     offsets: Offsets,
+    /// This handle's producer id, held for its life (see `producers.rs`);
+    /// `None` for a read-only handle, which never pushes.
+    producers: Option<Producers>,
+    /// Test support: the push of this id pauses this long mid-push.
+    #[cfg(feature = "test-support")]
+    stall: Option<(uuid::Uuid, std::time::Duration)>,
 }
 
 impl SharedFile {
@@ -359,7 +378,7 @@ impl SharedFile {
     /// Safe to call from several processes at once: creation is serialised
     /// by an exclusive `flock`, held only for the duration of this call.
     pub fn open_or_create(path: &Path, caps: Capacities) -> Result<SharedFile, OpenError> {
-        if !caps.ring_slots.is_power_of_two() || caps.ledger_entries == 0 {
+        if !caps.ring_slots.is_power_of_two() || caps.ring_slots < 2 || caps.ledger_entries == 0 {
             return Err(OpenError::BadCapacities(caps));
         }
         let file = OpenOptions::new()
@@ -369,13 +388,17 @@ impl SharedFile {
             .truncate(false)
             .open(path)?;
         file.lock()?;
-        let opened = Self::initialise_or_validate(&file, caps);
+        let opened = Self::initialise_or_validate(&file, caps, path);
         file.unlock()?;
         opened
     }
 
     /// Runs with the creation lock held.
-    fn initialise_or_validate(file: &File, caps: Capacities) -> Result<SharedFile, OpenError> {
+    fn initialise_or_validate(
+        file: &File,
+        caps: Capacities,
+        path: &Path,
+    ) -> Result<SharedFile, OpenError> {
         let offsets = Offsets::of(caps);
         let len = file.metadata()?.len();
         if len != 0 && len != offsets.total as u64 {
@@ -394,6 +417,9 @@ impl SharedFile {
             map: MmapRaw::map_raw(file)?,
             capacities: caps,
             offsets,
+            producers: Some(Producers::register(path)?),
+            #[cfg(feature = "test-support")]
+            stall: None,
         };
         if shared.map.len() < offsets.total {
             return Err(OpenError::Incompatible(
@@ -411,6 +437,10 @@ impl SharedFile {
                     "bad magic {other:#018x}: not a rinha shared file"
                 )));
             }
+        }
+        // Our id's previous holder is gone: what it left claimed is free.
+        if let Some(producers) = &shared.producers {
+            shared.ring().release_claims_of(producers.id());
         }
         Ok(shared)
     }
@@ -504,6 +534,9 @@ impl SharedFile {
             map,
             capacities: caps,
             offsets,
+            producers: None,
+            #[cfg(feature = "test-support")]
+            stall: None,
         })
     }
 
@@ -517,6 +550,12 @@ impl SharedFile {
     pub fn set_route(&self, route: Route) {
         // Relaxed: for `rinha stat` and humans; no decision reads it.
         self.header().route.0.store(route as u64, Ordering::Relaxed);
+    }
+
+    /// The length of a file of these capacities: what its pages cost once
+    /// all are touched.
+    pub fn file_len(caps: Capacities) -> usize {
+        Offsets::of(caps).total
     }
 
     /// The capacities the file was opened with (validated against it).
@@ -553,14 +592,52 @@ impl SharedFile {
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<T>(), len) }
     }
 
-    /// The ring of pending payments.
+    /// The ring of pending payments, as this handle's producer (or, for a
+    /// read-only handle, as a reader that never claims a slot).
     pub fn ring(&self) -> Ring<'_> {
         let header = self.header();
+        let (producer, liveness): (u8, &dyn Liveness) = match &self.producers {
+            Some(producers) => (producers.id(), producers),
+            // "Alive" is the answer that never frees anything.
+            None => (READER, &ASSUME_ALIVE),
+        };
         Ring::new(
             self.array(self.offsets.ring, self.capacities.ring_slots as usize),
             &header.ring_tail.0,
             &header.ring_head.0,
+            producer,
+            liveness,
         )
+    }
+
+    /// Test support: from now on, a push of `id` pauses for `pause` after
+    /// claiming its slot and before writing it, logging the position, so
+    /// that a test can stop or kill a producer exactly there.
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
+    pub fn stall_push_of(&mut self, id: uuid::Uuid, pause: std::time::Duration) {
+        self.stall = Some((id, pause));
+    }
+
+    /// Pushes, pausing mid-push if the payment is the one to stall.
+    #[cfg(feature = "test-support")]
+    fn push(&self, ring: &Ring<'_>, payment: &Payment) -> Result<u64, PushError> {
+        match self.stall {
+            Some((id, pause)) if id == payment.correlation_id => {
+                ring.push_pausing(payment, self.generation(), |position| {
+                    crate::log!("rinha api: test stall: {id} claimed position {position}");
+                    std::thread::sleep(pause);
+                    crate::log!("rinha api: test stall: {id} resumes");
+                })
+            }
+            _ => ring.push(payment, self.generation()),
+        }
+    }
+
+    /// Pushes: a plain [`Ring::push`] outside tests.
+    #[cfg(not(feature = "test-support"))]
+    fn push(&self, ring: &Ring<'_>, payment: &Payment) -> Result<u64, PushError> {
+        ring.push(payment, self.generation())
     }
 
     /// The ledger of processed payments.
@@ -593,7 +670,7 @@ impl SharedFile {
         if self.ledger().room() <= waiting + RACING_PRODUCERS {
             return Err(AcceptError::LedgerFull);
         }
-        match ring.push(payment, self.generation()) {
+        match self.push(&ring, payment) {
             Ok(_) => Ok(()),
             Err(PushError::Full) => Err(AcceptError::Full),
         }

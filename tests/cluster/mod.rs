@@ -325,13 +325,20 @@ impl Cluster {
 
     /// Starts one more instance on the same file; returns its index.
     pub fn add_api(&mut self) -> usize {
+        self.add_api_with(&[], &[])
+    }
+
+    /// [`Cluster::add_api`] with more flags and environment variables.
+    pub fn add_api_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
         let mut command = Command::new(env!("CARGO_BIN_EXE_rinha"));
         command
             .args(["api", "--listen", "127.0.0.1:0", "--shared-file"])
             .arg(&self.shared_file)
             .args(["--default-url", &self.default.url()])
             .args(["--fallback-url", &self.fallback.url()])
-            .args(&self.api_args);
+            .args(&self.api_args)
+            .args(args)
+            .envs(env.iter().copied());
         let mut proc = Proc::spawn("api", &mut command);
         let line = proc
             .log

@@ -85,7 +85,7 @@ impl Emulator {
         body.extend_from_slice(b",\"totalRequests\":");
         body.extend_from_slice(itoa::Buffer::new().format(totals.requests).as_bytes());
         body.extend_from_slice(b",\"totalFee\":");
-        money::write_cents(self.fee.of(totals.cents), body);
+        self.fee.write_total(totals.cents, body);
         body.extend_from_slice(b",\"feePerTransaction\":");
         body.extend_from_slice(self.fee.text().as_bytes());
         body.push(b'}');
@@ -199,15 +199,15 @@ mod tests {
         let cases = [
             (
                 "",
-                r#"{"totalAmount":59.70,"totalRequests":3,"totalFee":2.98,"feePerTransaction":0.05}"#,
+                r#"{"totalAmount":59.70,"totalRequests":3,"totalFee":2.9850,"feePerTransaction":0.05}"#,
             ),
             (
                 "?from=2025-07-10T12:00:00.000Z&to=2025-07-10T12:00:01.000Z",
-                r#"{"totalAmount":39.80,"totalRequests":2,"totalFee":1.99,"feePerTransaction":0.05}"#,
+                r#"{"totalAmount":39.80,"totalRequests":2,"totalFee":1.9900,"feePerTransaction":0.05}"#,
             ),
             (
                 "?from=2025-07-10T12:00:00.001Z",
-                r#"{"totalAmount":59.70,"totalRequests":3,"totalFee":2.98,"feePerTransaction":0.05}"#,
+                r#"{"totalAmount":59.70,"totalRequests":3,"totalFee":2.9850,"feePerTransaction":0.05}"#,
             ),
         ];
         for (query, expected) in cases {
@@ -231,7 +231,8 @@ mod tests {
         )
         .unwrap();
         assert!(
-            body(&response).starts_with(r#"{"totalAmount":0.00,"totalRequests":0,"totalFee":0.00"#)
+            body(&response)
+                .starts_with(r#"{"totalAmount":0.00,"totalRequests":0,"totalFee":0.0000"#)
         );
     }
 }

@@ -1,9 +1,10 @@
 //! The processor's fee per transaction, as an exact decimal fraction.
 //!
 //! The official processor parses its fee into a .NET `decimal` and answers
-//! `totalFee = totalAmount × fee`. Floats would make that product drift by a
-//! cent on large totals, so the fee is kept as `numerator / 10^k` and the
-//! product is computed in integers, rounded half-to-even to whole cents.
+//! `totalFee = totalAmount × fee` without rounding: a `decimal` product keeps
+//! the sum of its factors' scales, so `19.90 × 0.05` prints `0.9950`. The fee
+//! is kept as `numerator / 10^k` and the product computed in integers, in
+//! units of 10^-(2+k), and printed with exactly 2 + k fraction digits.
 
 use std::fmt;
 
@@ -21,6 +22,8 @@ pub struct Fee {
     numerator: u128,
     /// A power of ten, at most 10^9.
     denominator: u128,
+    /// `k` in `denominator = 10^k`: the digits after the point as written.
+    fraction_digits: u32,
 }
 
 /// Why a fee given on the command line was refused.
@@ -83,6 +86,7 @@ impl Fee {
             text: text.to_string(),
             numerator,
             denominator,
+            fraction_digits: fraction.len() as u32,
         })
     }
 
@@ -91,17 +95,25 @@ impl Fee {
         &self.text
     }
 
-    /// `cents × fee`, rounded half-to-even to whole cents, exactly.
+    /// Appends `cents × fee` exactly as .NET's `decimal` prints it: the
+    /// product has 2 + k fraction digits (k those of the fee as written),
+    /// trailing zeros included, e.g. `0.9950` for 1 990 cents at `0.05`.
     ///
-    /// Split as `(q·d + r)·n / d = q·n + r·n / d` so that no product exceeds
-    /// `cents` or `d²`: exact for every `u128` total.
-    pub fn of(&self, cents: u128) -> u128 {
-        let (n, d) = (self.numerator, self.denominator);
-        let (q, r) = (cents / d, cents % d);
-        let whole = q * n + r * n / d;
-        let rest = r * n % d;
-        let round_up = 2 * rest > d || (2 * rest == d && whole % 2 == 1);
-        whole + u128::from(round_up)
+    /// With `D = 100 · 10^k` the product is `cents · n / D`; splitting
+    /// `cents = q·D + r` gives the integer part `q·n + (r·n) / D` and the
+    /// fraction `(r·n) % D`, and no product exceeds `cents` or `D · n`: exact
+    /// for every `u128` total.
+    pub fn write_total(&self, cents: u128, out: &mut Vec<u8>) {
+        let scale = self.fraction_digits + 2;
+        let big_d = 10u128.pow(scale);
+        let (q, r) = (cents / big_d, cents % big_d);
+        let whole = q * self.numerator + r * self.numerator / big_d;
+        let fraction = r * self.numerator % big_d;
+        out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+        out.push(b'.');
+        let digits = itoa::Buffer::new().format(fraction).len() as u32;
+        out.extend(std::iter::repeat_n(b'0', (scale - digits) as usize));
+        out.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
     }
 }
 
@@ -139,25 +151,36 @@ mod tests {
     }
 
     #[test]
-    fn fee_rounds_half_to_even_in_cents() {
+    fn total_fee_is_the_exact_product_with_every_digit() {
         let cases = [
-            ("0.05", 1990, 100),       // 99.5 -> 100 (to even)
-            ("0.05", 3980, 199),       // 199.0
-            ("0.05", 5970, 298),       // 298.5 -> 298 (to even)
-            ("0.05", 10, 0),           // 0.5 -> 0
-            ("0.05", 30, 2),           // 1.5 -> 2
-            ("0.05", 31, 2),           // 1.55 -> 2
-            ("0.15", 1990, 298),       // 298.5 -> 298
-            ("0.15", 333_330, 50_000), // 49 999.5 -> 50 000
-            ("0", 1990, 0),
-            ("1", 1990, 1990),
-            ("1", u128::MAX, u128::MAX),
-            ("0.5", u128::MAX / 2, 1 << 126), // 2^126 - 0.5 -> 2^126 (even)
-            ("0.000000001", u128::MAX, u128::MAX / 1_000_000_000 + 1),
+            ("0.05", 1990, "0.9950"), // 19.90 × 0.05: not rounded to 1.00
+            ("0.05", 5970, "2.9850"),
+            ("0.05", 10, "0.0050"),
+            ("0.05", 0, "0.0000"),
+            ("0.15", 1990, "2.9850"),
+            ("0.15", 9950, "14.9250"),
+            ("0.150", 1990, "2.98500"), // the scale follows the fee as written
+            ("0.07", 2005, "1.4035"),   // the final test's 20.05 at 7 %
+            ("0", 1990, "0.00"),
+            ("1", 1990, "19.90"),
+            ("1", u128::MAX, "3402823669209384634633746074317682114.55"),
+            ("0.5", 3, "0.015"),
+            (
+                "0.000000001",
+                u128::MAX,
+                "3402823669209384634633746074.31768211455",
+            ),
         ];
         for (fee, cents, expected) in cases {
             let fee = Fee::parse(fee).unwrap();
-            assert_eq!(fee.of(cents), expected, "{} of {cents}", fee.text());
+            let mut out = Vec::new();
+            fee.write_total(cents, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                expected,
+                "{} of {cents}",
+                fee.text()
+            );
         }
     }
 }

@@ -31,8 +31,6 @@
 //! ## Differences that cannot matter to a correct backend
 //!
 //! - A body missing a field is 400 here; .NET would store a default value.
-//! - `totalFee` is rounded half-to-even to cents; .NET prints the exact
-//!   product (`0.9950`). The contest's score uses `feePerTransaction` only.
 //! - `requestedAt` is kept to the millisecond (a finer fraction is truncated).
 //!
 //! ## Layout
@@ -40,7 +38,8 @@
 //! - `routes`: the shared state and the public endpoints above.
 //! - `admin`: the `/admin/` endpoints.
 //! - `store`: the stored payments.
-//! - `fee`: the fee as an exact fraction, and `totalFee`.
+//! - `fee`: the fee as an exact fraction, and `totalFee` (the exact
+//!   product, `19.90 × 0.05` = `0.9950`, as .NET's `decimal` prints it).
 //! - `gate`: the 800 + 500 concurrency limit of `POST /payments`.
 //! - `health`: the fixed-window limiter of the health endpoint.
 //! - `json`: the tiny scanner for request bodies.
