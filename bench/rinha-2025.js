@@ -24,20 +24,17 @@
 import { sleep } from "k6";
 import { Counter } from "k6/metrics";
 import {
-  BACKEND_URL,
-  MODE,
   PROCESSORS,
   backendSummary,
-  bonusFor,
+  commonRows,
   count,
   fmt,
   postPayment,
   processorSummary,
   restoreToken,
-  round2,
   runTimeline,
+  scoreCommon,
   table,
-  trend,
 } from "./rinha-common.js";
 
 export { setup } from "./rinha-common.js";
@@ -171,7 +168,6 @@ export async function teardown(data) {
 
 /** The official scoring, from the counters the scenarios and teardown filled. */
 export function score(data) {
-  const success = count(data, "transactions_success");
   const processors = {};
   for (const processor of PROCESSORS) {
     processors[processor] = {
@@ -182,48 +178,11 @@ export function score(data) {
       processor_amount: count(data, `${processor}_total_processor_amount`),
     };
   }
-  const gross = processors.default.amount + processors.fallback.amount;
-  const fees = processors.default.fee + processors.fallback.fee;
-  const all = trend(data, "http_req_duration{expected_response:true}");
-  const p99Raw = all ? all.p99 : NaN;
-  const p99 = round2(p99Raw);
-  const bonus = bonusFor(p99);
-  const inconsistencies = count(data, "payments_inconsistency");
-  const fine = inconsistencies > 0 ? 0.35 : 0;
-  const liquid = gross - fees;
   const reported = processors.default.requests + processors.fallback.requests;
-  const lag = success - reported;
   return {
-    mode: MODE,
+    ...scoreCommon(data, processors, reported),
     max_requests: MAX_REQUESTS,
-    backend_url: BACKEND_URL,
-    timestamp: new Date().toISOString(),
-    score: liquid + liquid * bonus - liquid * fine,
-    liquid,
-    gross,
-    fees,
-    p99_ms: p99,
-    p99_raw_ms: p99Raw,
-    bonus,
-    fine,
-    inconsistencies,
     inconsistencies_per_processor: count(data, "payments_inconsistency_per_processor"),
-    consistency_checks: count(data, "consistency_checks"),
-    lag,
-    disqualified: lag < 0,
-    payments: { success, failure: count(data, "transactions_failure") },
-    default: processors.default,
-    fallback: processors.fallback,
-    default_share: reported > 0 ? processors.default.requests / reported : null,
-    http: {
-      requests: count(data, "http_reqs"),
-      failed: data.metrics.http_req_failed ? data.metrics.http_req_failed.values.passes : 0,
-    },
-    latency_ms: {
-      expected: all,
-      payments: trend(data, "http_req_duration{kind:payment}"),
-      summary: trend(data, "http_req_duration{kind:summary}"),
-    },
   };
 }
 
@@ -231,10 +190,7 @@ export function handleSummary(data) {
   const result = score(data);
   const rows = [
     ["mode", result.mode],
-    ["MAX_REQUESTS", String(result.max_requests)],
-    ["payments ok / failed", `${result.payments.success} / ${result.payments.failure}`],
-    ["p99 (ms)", `${fmt(result.p99_ms, 2)}  (raw ${fmt(result.p99_raw_ms, 3)})`],
-    ["bonus", `${fmt(result.bonus * 100, 0)} %`],
+    ...commonRows(result),
     ["inconsistencies", `${result.inconsistencies} (per processor ${result.inconsistencies_per_processor})`],
     ["lag", String(result.lag)],
     ["default / fallback", `${result.default.requests} / ${result.fallback.requests}`],

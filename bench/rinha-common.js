@@ -193,3 +193,63 @@ export function table(rows) {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n");
 }
+
+/**
+ * What both tests score the same way, given each processor's totals as the
+ * test counts them (`requests`, `amount`, `fee`, plus whatever else the
+ * test keeps) and how many payments were stored or reported:
+ * gross, fees, p99 and its bonus, the fine, lag and the HTTP figures.
+ */
+export function scoreCommon(data, processors, stored) {
+  const success = count(data, "transactions_success");
+  const gross = processors.default.amount + processors.fallback.amount;
+  const fees = processors.default.fee + processors.fallback.fee;
+  const all = trend(data, "http_req_duration{expected_response:true}");
+  const p99Raw = all ? all.p99 : NaN;
+  const p99 = round2(p99Raw);
+  const bonus = bonusFor(p99);
+  const inconsistencies = count(data, "payments_inconsistency");
+  const fine = inconsistencies > 0 ? 0.35 : 0;
+  const liquid = gross - fees;
+  const lag = success - stored;
+  return {
+    mode: MODE,
+    backend_url: BACKEND_URL,
+    timestamp: new Date().toISOString(),
+    score: liquid + liquid * bonus - liquid * fine,
+    liquid,
+    gross,
+    fees,
+    p99_ms: p99,
+    p99_raw_ms: p99Raw,
+    bonus,
+    fine,
+    inconsistencies,
+    consistency_checks: count(data, "consistency_checks"),
+    lag,
+    disqualified: lag < 0,
+    payments: { success, failure: count(data, "transactions_failure") },
+    default: processors.default,
+    fallback: processors.fallback,
+    default_share: stored > 0 ? processors.default.requests / stored : null,
+    http: {
+      requests: count(data, "http_reqs"),
+      failed: data.metrics.http_req_failed ? data.metrics.http_req_failed.values.passes : 0,
+    },
+    latency_ms: {
+      expected: all,
+      payments: trend(data, "http_req_duration{kind:payment}"),
+      summary: trend(data, "http_req_duration{kind:summary}"),
+    },
+  };
+}
+
+/** The summary rows both tests print first. */
+export function commonRows(result) {
+  return [
+    ["MAX_REQUESTS", String(result.max_requests)],
+    ["payments ok / failed", `${result.payments.success} / ${result.payments.failure}`],
+    ["p99 (ms)", `${fmt(result.p99_ms, 2)}  (raw ${fmt(result.p99_raw_ms, 3)})`],
+    ["bonus", `${fmt(result.bonus * 100, 0)} %`],
+  ];
+}

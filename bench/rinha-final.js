@@ -39,20 +39,17 @@
 import { sleep } from "k6";
 import { Counter } from "k6/metrics";
 import {
-  BACKEND_URL,
-  MODE,
   PROCESSORS,
   backendSummary,
-  bonusFor,
+  commonRows,
   count,
   fmt,
   postPayment,
   processorSummary,
   restoreToken,
-  round2,
   runTimeline,
+  scoreCommon,
   table,
-  trend,
 } from "./rinha-common.js";
 
 export { setup } from "./rinha-common.js";
@@ -192,7 +189,6 @@ export async function teardown(data) {
 
 /** The final's scoring, from the counters the scenarios and teardown filled. */
 export function score(data) {
-  const success = count(data, "transactions_success");
   const processors = {};
   for (const processor of PROCESSORS) {
     processors[processor] = {
@@ -204,62 +200,26 @@ export function score(data) {
       backend_amount: count(data, `final_${processor}_backend_amount`),
     };
   }
-  const gross = processors.default.amount + processors.fallback.amount;
-  const fees = processors.default.fee + processors.fallback.fee;
-  const all = trend(data, "http_req_duration{expected_response:true}");
-  const p99Raw = all ? all.p99 : NaN;
-  const p99 = round2(p99Raw);
-  const bonus = bonusFor(p99);
-  const inconsistencies = count(data, "payments_inconsistency");
-  const fine = inconsistencies > 0 ? 0.35 : 0;
-  const liquid = gross - fees;
   const stored = processors.default.requests + processors.fallback.requests;
-  const lag = success - stored;
+  const common = scoreCommon(data, processors, stored);
   // What the acknowledged payments were worth, in cents then units: the
   // share of it we kept after fees is what routing is judged by.
-  const acknowledged = (success * AMOUNT_CENTS) / 100;
+  const acknowledged = (common.payments.success * AMOUNT_CENTS) / 100;
   return {
+    ...common,
     test: "final",
-    mode: MODE,
     max_requests: MAX_REQUESTS,
     duration_s: DURATION_S,
     scale: TIMELINE.scale || 1,
     timeline: TIMELINE,
-    backend_url: BACKEND_URL,
-    timestamp: new Date().toISOString(),
-    score: liquid + liquid * bonus - liquid * fine,
-    liquid,
-    gross,
-    fees,
     acknowledged_amount: acknowledged,
-    profit: acknowledged > 0 ? liquid / acknowledged : null,
-    p99_ms: p99,
-    p99_raw_ms: p99Raw,
-    bonus,
-    fine,
-    inconsistencies,
-    inconsistencies_per_processor: inconsistencies,
-    consistency_checks: count(data, "consistency_checks"),
-    lag,
-    disqualified: lag < 0,
+    profit: acknowledged > 0 ? common.liquid / acknowledged : null,
+    inconsistencies_per_processor: common.inconsistencies,
     backend_matches_processors:
       processors.default.backend_requests === processors.default.requests &&
       processors.fallback.backend_requests === processors.fallback.requests &&
       Math.round(processors.default.backend_amount * 100) === Math.round(processors.default.amount * 100) &&
       Math.round(processors.fallback.backend_amount * 100) === Math.round(processors.fallback.amount * 100),
-    payments: { success, failure: count(data, "transactions_failure") },
-    default: processors.default,
-    fallback: processors.fallback,
-    default_share: stored > 0 ? processors.default.requests / stored : null,
-    http: {
-      requests: count(data, "http_reqs"),
-      failed: data.metrics.http_req_failed ? data.metrics.http_req_failed.values.passes : 0,
-    },
-    latency_ms: {
-      expected: all,
-      payments: trend(data, "http_req_duration{kind:payment}"),
-      summary: trend(data, "http_req_duration{kind:summary}"),
-    },
   };
 }
 
@@ -267,10 +227,7 @@ export function handleSummary(data) {
   const result = score(data);
   const rows = [
     ["mode", `${result.mode} (final, ${result.duration_s} s, scale ${result.scale})`],
-    ["MAX_REQUESTS", String(result.max_requests)],
-    ["payments ok / failed", `${result.payments.success} / ${result.payments.failure}`],
-    ["p99 (ms)", `${fmt(result.p99_ms, 2)}  (raw ${fmt(result.p99_raw_ms, 3)})`],
-    ["bonus", `${fmt(result.bonus * 100, 0)} %`],
+    ...commonRows(result),
     ["inconsistencies", `${result.inconsistencies} in ${result.consistency_checks} checks`],
     ["lag", String(result.lag)],
     ["default / fallback", `${result.default.requests} / ${result.fallback.requests}`],
