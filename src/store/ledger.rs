@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::domain::payment::Processor;
 use crate::domain::summary::{Summary, Totals, Window};
-use crate::store::shared_file::Purge;
+use crate::store::layout::{self, Purge};
 
 /// The summed half of a ledger entry.
 #[repr(C)]
@@ -46,6 +46,9 @@ pub struct EntryKey {
     id_low: AtomicU64,
     ring_position: AtomicU64,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == layout::ENTRY_LEN);
+const _: () = assert!(std::mem::size_of::<EntryKey>() == layout::KEY_LEN);
 
 /// A processed payment, as appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -94,6 +94,7 @@ use uuid::Uuid;
 
 use crate::domain::payment::{Payment, Processor};
 use crate::domain::time::now_millis;
+use crate::store::layout;
 use crate::store::producers::Liveness;
 
 mod cursor;
@@ -124,6 +125,8 @@ pub struct Slot {
     accepted_at_ms: AtomicU64,
     _reserved: AtomicU64,
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == layout::SLOT_LEN);
 
 impl Slot {
     /// A slot of zeros (free for position 0 once [`Ring::initialise`]d).

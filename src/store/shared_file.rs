@@ -1,204 +1,46 @@
-//! The memory-mapped file every instance shares: layout, version, creation.
+//! The memory-mapped file every instance shares: creation, validation, and
+//! the typed views the rest of the crate uses (ring, ledger, header words).
 //!
-//! # Layout (version 3)
-//!
-//! ```text
-//!  offset  size                      what                                   written by
-//!  ──────  ────────────────────────  ─────────────────────────────────────  ─────────────────
-//!       0  128                       identity: magic, version, capacities,  creator, once
-//!                                    total length
-//!     128  128                       ring tail  (next position to claim)    producers (CAS)
-//!     256  128                       ring head  (first position not freed)  leader
-//!     384  128                       ledger reserved (entries claimed)      leader (CAS)
-//!     512  128                       purge: generation, ledger start        any instance
-//!     640  2 × 128                   health of default, fallback            leader
-//!     896  128                       leader: pid, since (for humans)        leader
-//!    1024  128                       route: the router's choice (Route)     leader
-//!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
-//!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
-//!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
-//! ```
-//!
-//! Version 2 added the `route` line and, in each ring slot, the time the
-//! producer accepted the payment (one of version 1's two reserved words);
-//! both are for status output only (`rinha stat`): no decision reads them.
-//! Version 3 changed the meaning of a ring slot's sequence word (a lap and
-//! an owner tag, see `ring.rs`). Files of other versions are refused. Next
-//! to the file live its lock files: `<file>.leader` (election) and
-//! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
-//!
-//! Each header field sits on its own 128-byte line, so producers hammering
-//! the tail never invalidate the line the leader reads the head from (128,
-//! not 64, because x86's adjacent-line prefetcher pairs lines; crossbeam's
-//! `CachePadded` makes the same choice).
-//!
-//! # Rules that make sharing safe
-//!
-//! - Only fixed-size plain data lives in the file, and every field is an
-//!   atomic (`AtomicU64`): two processes touching the same word is then
-//!   defined behaviour, never a data race. Relaxed atomics compile to plain
-//!   loads and stores on x86, so this costs nothing.
-//! - Structures are addressed by offsets computed from capacities that were
-//!   validated at open; positions read from the file are reduced modulo the
-//!   capacity before use, so a corrupt value is a wrong answer at worst,
-//!   never an out-of-bounds access.
-//! - Creation happens under an exclusive `flock` on the file itself, so
-//!   processes that start at the same moment never see a half-written
-//!   header. A file whose header is incomplete while we hold that lock was
-//!   left by a creator that died mid-way, and is initialised again.
-//! - A file with another magic, version or capacities is refused with an
-//!   error that says which, never reinterpreted.
+//! What lies at which offset, the layout version and its history, and the
+//! rules that make sharing the file safe are in [`crate::store::layout`].
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use memmap2::MmapRaw;
 
+pub use crate::store::layout::{HealthRecord, LAYOUT_VERSION, MAGIC, Route};
+
 use crate::config::Capacities;
-use crate::domain::payment::Payment;
+use crate::domain::payment::{Health, Payment};
 use crate::domain::summary::{Summary, Window};
-use crate::store::ledger::{Entry, EntryKey, Ledger};
+use crate::store::layout::{HEADER_LEN, Header, HealthAnswer, Identity, Offsets};
+use crate::store::ledger::Ledger;
 use crate::store::producers::{Liveness, Producers};
-use crate::store::ring::{PushError, READER, Ring, Slot};
+use crate::store::ring::{PushError, READER, Ring};
 
-/// `RINHA\0SH` read as a little-endian word.
-pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
-
-/// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 3;
-
-/// One header field alone on a 128-byte line (see the module docs).
-#[repr(C, align(128))]
-pub struct Line<T>(pub T);
-
-/// Written once by the creator; `magic` last, so a non-zero magic means the
-/// rest of the file is initialised.
-#[repr(C)]
-pub struct Identity {
-    magic: AtomicU64,
-    version: AtomicU64,
-    ring_slots: AtomicU64,
-    ledger_entries: AtomicU64,
-    total_len: AtomicU64,
-}
-
-/// What `POST /purge-payments` moves.
-#[repr(C)]
-pub struct Purge {
-    /// Starts at 0 and only grows. Every ring slot and ledger entry carries
-    /// the generation it was accepted in; the summary counts only the
-    /// current one and the drainer discards pending payments of older ones.
-    pub generation: AtomicU64,
-    /// Ledger entries below this index belong to older generations, so the
-    /// summary need not scan them.
-    pub ledger_start: AtomicU64,
-}
-
-/// The last health check of one processor, shared so that the limit of one
-/// call per 5 s holds across instances and across changes of leader.
-#[repr(C)]
-pub struct HealthRecord {
-    /// When the last call was claimed, in ms since the epoch (0: never).
-    pub checked_at_ms: AtomicU64,
-    /// Its answer, see [`HealthRecord::encode`]; 0 = none yet. Only
-    /// `rinha stat` reads it: the router acts on the answer its own call got.
-    pub answer: AtomicU64,
-}
-
+/// Status words (`rinha stat`'s) in the domain's terms.
 impl HealthRecord {
-    /// Bit 63 set (an answer exists), bit 0 failing, bits 1–62 the
-    /// minResponseTime in ms (clamped).
-    pub fn encode(health: crate::domain::payment::Health) -> u64 {
-        let delay = health.min_response_time_ms.min((1 << 62) - 1);
-        1 << 63 | delay << 1 | u64::from(health.failing)
+    /// The word for `health`, see [`HealthAnswer`].
+    pub fn encode(health: Health) -> u64 {
+        HealthAnswer {
+            failing: health.failing,
+            min_response_time_ms: health.min_response_time_ms,
+        }
+        .encode()
     }
 
-    /// The answer stored by [`HealthRecord::encode`]; `None` for 0 (no
-    /// answer yet) or any word without bit 63.
-    pub fn decode(answer: u64) -> Option<crate::domain::payment::Health> {
-        (answer >> 63 == 1).then_some(crate::domain::payment::Health {
-            failing: answer & 1 == 1,
-            min_response_time_ms: (answer >> 1) & ((1 << 62) - 1),
+    /// The health stored by [`HealthRecord::encode`], if any.
+    pub fn decode(answer: u64) -> Option<Health> {
+        HealthAnswer::decode(answer).map(|answer| Health {
+            failing: answer.failing,
+            min_response_time_ms: answer.min_response_time_ms,
         })
     }
 }
-
-/// What the router is doing with the payments it takes, as stored in the
-/// header's `route` word: 0 default, 1 fallback, 2 holding (waiting for a
-/// processor), 3 unknown (never set; a fresh file starts there). Any other
-/// word reads as unknown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Payments go to the default processor.
-    Default = 0,
-    /// Payments go to the fallback processor.
-    Fallback = 1,
-    /// Payments wait in the ring for a processor to recover.
-    Holding = 2,
-    /// Nobody said (no leader yet, or a drainer that does not set it).
-    Unknown = 3,
-}
-
-impl Route {
-    /// The word read from the file, trusted only as far as its four values.
-    pub fn decode(word: u64) -> Route {
-        match word {
-            0 => Route::Default,
-            1 => Route::Fallback,
-            2 => Route::Holding,
-            _ => Route::Unknown,
-        }
-    }
-
-    /// Its name in `rinha stat`'s output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Default => "default",
-            Route::Fallback => "fallback",
-            Route::Holding => "holding",
-            Route::Unknown => "unknown",
-        }
-    }
-}
-
-/// Who drains, for `rinha stat` and for humans reading the file.
-#[repr(C)]
-pub struct LeaderRecord {
-    /// Process id of the current leader (0: none yet).
-    pub pid: AtomicU64,
-    /// When it took over, in ms since the epoch.
-    pub since_ms: AtomicU64,
-}
-
-/// The first 1024 bytes of the file.
-#[repr(C)]
-pub struct Header {
-    identity: Line<Identity>,
-    /// Producers claim positions here (Vyukov's enqueue counter).
-    pub ring_tail: Line<AtomicU64>,
-    /// Positions below it are freed for the next lap; only the leader moves it.
-    pub ring_head: Line<AtomicU64>,
-    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
-    pub ledger_reserved: Line<AtomicU64>,
-    /// See [`Purge`].
-    pub purge: Line<Purge>,
-    /// Indexed by [`crate::domain::payment::Processor`] as `usize`.
-    pub health: [Line<HealthRecord>; 2],
-    /// See [`LeaderRecord`].
-    pub leader: Line<LeaderRecord>,
-    /// A [`Route`]; read and written through [`SharedFile::route`] and
-    /// [`SharedFile::set_route`].
-    route: Line<AtomicU64>,
-}
-
-const HEADER_LEN: usize = 1152;
-const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
-const _: () = assert!(std::mem::size_of::<Slot>() == 64);
-const _: () = assert!(std::mem::size_of::<Entry>() == 24);
-const _: () = assert!(std::mem::size_of::<EntryKey>() == 24);
 
 /// The identity words of a file opened read-only, before its capacities are
 /// known (so before [`SharedFile::header`] can be trusted).
@@ -268,28 +110,9 @@ impl IdentityWords {
     }
 }
 
-/// Byte offsets of the three arrays, derived from the capacities alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Offsets {
-    ring: usize,
-    entries: usize,
-    keys: usize,
-    total: usize,
-}
-
-impl Offsets {
-    fn of(caps: Capacities) -> Offsets {
-        let ring = HEADER_LEN;
-        let entries = ring + caps.ring_slots as usize * std::mem::size_of::<Slot>();
-        let keys = entries + caps.ledger_entries as usize * std::mem::size_of::<Entry>();
-        let total = keys + caps.ledger_entries as usize * std::mem::size_of::<EntryKey>();
-        Offsets {
-            ring,
-            entries,
-            keys,
-            total,
-        }
-    }
+/// Where everything lies in a file of `caps`.
+fn offsets_of(caps: Capacities) -> Offsets {
+    Offsets::of(caps.ring_slots, caps.ledger_entries)
 }
 
 /// Why a shared file could not be used.
@@ -399,7 +222,7 @@ impl SharedFile {
         caps: Capacities,
         path: &Path,
     ) -> Result<SharedFile, OpenError> {
-        let offsets = Offsets::of(caps);
+        let offsets = offsets_of(caps);
         let len = file.metadata()?.len();
         if len != 0 && len != offsets.total as u64 {
             return Err(OpenError::Incompatible(format!(
@@ -518,7 +341,7 @@ impl SharedFile {
         let map = memmap2::MmapOptions::new().map_raw_read_only(&file)?;
         let identity = IdentityWords::read(&map)?;
         let caps = identity.capacities()?;
-        let offsets = Offsets::of(caps);
+        let offsets = offsets_of(caps);
         if len != offsets.total as u64 || identity.total_len != offsets.total as u64 {
             return Err(OpenError::Incompatible(format!(
                 "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {}",
@@ -555,7 +378,7 @@ impl SharedFile {
     /// The length of a file of these capacities: what its pages cost once
     /// all are touched.
     pub fn file_len(caps: Capacities) -> usize {
-        Offsets::of(caps).total
+        offsets_of(caps).total
     }
 
     /// The capacities the file was opened with (validated against it).
@@ -722,7 +545,7 @@ pub(crate) mod tests {
         assert_eq!(second.capacities(), SMALL);
         assert_eq!(
             std::fs::metadata(&path).unwrap().len(),
-            Offsets::of(SMALL).total as u64
+            offsets_of(SMALL).total as u64
         );
     }
 
@@ -763,7 +586,7 @@ pub(crate) mod tests {
     #[test]
     fn a_file_left_half_initialised_is_initialised_again() {
         let path = temp_path("half");
-        std::fs::write(&path, vec![0u8; Offsets::of(SMALL).total]).unwrap();
+        std::fs::write(&path, vec![0u8; offsets_of(SMALL).total]).unwrap();
         let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
         assert_eq!(
             shared.header().identity.0.version.load(Ordering::Relaxed),
