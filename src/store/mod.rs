@@ -5,10 +5,15 @@
 //! The file's bytes and version are drawn in [`layout`]; [`shared_file`]
 //! creates, validates and hands out views of it; the proof of every ordering
 //! lives next to it in [`shared_file`], [`ring`] and [`ledger`];
-//! [`producers`] says which producer may still write into the ring.
+//! [`producers`] says which producer may still write into the ring. The
+//! crate's only `unsafe` (viewing the mapped bytes as atomics) is in the
+//! private `mapping` module, with its invariant written down.
 
 pub mod layout;
 pub mod ledger;
+// The crate denies `unsafe_code` everywhere else.
+#[allow(unsafe_code)]
+mod mapping;
 pub mod producers;
 pub mod ring;
 pub mod shared_file;

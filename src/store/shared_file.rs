@@ -10,8 +10,6 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use memmap2::MmapRaw;
-
 pub use crate::store::layout::{HealthRecord, LAYOUT_VERSION, MAGIC, Route};
 
 use crate::config::Capacities;
@@ -19,6 +17,7 @@ use crate::domain::payment::{Health, Payment};
 use crate::domain::summary::{Summary, Window};
 use crate::store::layout::{HEADER_LEN, Header, HealthAnswer, Identity, Offsets};
 use crate::store::ledger::Ledger;
+use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
 use crate::store::ring::{PushError, READER, Ring};
 
@@ -43,7 +42,7 @@ impl HealthRecord {
 }
 
 /// The identity words of a file opened read-only, before its capacities are
-/// known (so before [`SharedFile::header`] can be trusted).
+/// known (so before the rest of its header can be trusted).
 struct IdentityWords {
     ring_slots: u64,
     ledger_entries: u64,
@@ -51,17 +50,8 @@ struct IdentityWords {
 }
 
 impl IdentityWords {
-    /// Reads and checks magic and version from a mapping of at least
-    /// `HEADER_LEN` bytes.
-    fn read(map: &MmapRaw) -> Result<IdentityWords, OpenError> {
-        debug_assert!(map.len() >= HEADER_LEN);
-        // SAFETY: the mapping holds at least HEADER_LEN bytes (the file
-        // length was checked by the caller and a mapping covers the whole
-        // file) and is page-aligned, so it holds an aligned Identity, made
-        // only of AtomicU64 (valid for any bits). The mapping is read-only:
-        // only Relaxed/Acquire loads of 8 bytes are done through it, which
-        // std documents as allowed on read-only memory.
-        let identity = unsafe { &*map.as_ptr().cast::<Identity>() };
+    /// Reads and checks magic and version from a (read-only) identity line.
+    fn read(identity: &Identity) -> Result<IdentityWords, OpenError> {
         // Acquire pairs with the creator's Release store of the magic: a
         // non-zero magic proves the identity words were written.
         match identity.magic.load(Ordering::Acquire) {
@@ -148,6 +138,17 @@ impl From<io::Error> for OpenError {
     }
 }
 
+impl From<MapError> for OpenError {
+    fn from(e: MapError) -> Self {
+        match e {
+            MapError::Io(e) => OpenError::Io(e),
+            MapError::TooShort => {
+                OpenError::Incompatible("mapping is shorter than the layout".into())
+            }
+        }
+    }
+}
+
 /// Why a payment was not accepted; the client is told 503.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptError {
@@ -184,9 +185,8 @@ const ASSUME_ALIVE: fn(u8) -> bool = assume_alive;
 
 /// The mapped file. Cheap to share behind an `Arc`; all access is atomic.
 pub struct SharedFile {
-    map: MmapRaw,
-    capacities: Capacities,
-    offsets: Offsets,
+    /// The bytes, with the capacities they were checked for.
+    map: Mapping,
     /// This handle's producer id, held for its life (see `producers.rs`);
     /// `None` for a read-only handle, which never pushes.
     producers: Option<Producers>,
@@ -237,18 +237,11 @@ impl SharedFile {
             file.set_len(offsets.total as u64)?;
         }
         let shared = SharedFile {
-            map: MmapRaw::map_raw(file)?,
-            capacities: caps,
-            offsets,
+            map: Mapping::read_write(file, caps)?,
             producers: Some(Producers::register(path)?),
             #[cfg(feature = "test-support")]
             stall: None,
         };
-        if shared.map.len() < offsets.total {
-            return Err(OpenError::Incompatible(
-                "mapping is shorter than the layout".into(),
-            ));
-        }
         let identity = &shared.header().identity.0;
         // Acquire pairs with the Release store of `magic` in `initialise`:
         // a non-zero magic proves the identity and ring slots were written.
@@ -275,13 +268,14 @@ impl SharedFile {
         identity.version.store(LAYOUT_VERSION, Ordering::Relaxed);
         identity
             .ring_slots
-            .store(self.capacities.ring_slots.into(), Ordering::Relaxed);
-        identity
-            .ledger_entries
-            .store(self.capacities.ledger_entries.into(), Ordering::Relaxed);
+            .store(self.map.capacities().ring_slots.into(), Ordering::Relaxed);
+        identity.ledger_entries.store(
+            self.map.capacities().ledger_entries.into(),
+            Ordering::Relaxed,
+        );
         identity
             .total_len
-            .store(self.offsets.total as u64, Ordering::Relaxed);
+            .store(self.map.offsets().total as u64, Ordering::Relaxed);
         self.ring().initialise();
         self.set_route(Route::Unknown);
         // Release: everything above happens-before any Acquire load that
@@ -300,17 +294,17 @@ impl SharedFile {
             (
                 "ring_slots",
                 identity.ring_slots.load(Ordering::Relaxed),
-                self.capacities.ring_slots.into(),
+                self.map.capacities().ring_slots.into(),
             ),
             (
                 "ledger_entries",
                 identity.ledger_entries.load(Ordering::Relaxed),
-                self.capacities.ledger_entries.into(),
+                self.map.capacities().ledger_entries.into(),
             ),
             (
                 "length",
                 identity.total_len.load(Ordering::Relaxed),
-                self.offsets.total as u64,
+                self.map.offsets().total as u64,
             ),
         ];
         for (what, got, want) in found {
@@ -338,25 +332,20 @@ impl SharedFile {
                 "is {len} bytes, shorter than a header ({HEADER_LEN}): not a rinha shared file"
             )));
         }
-        let map = memmap2::MmapOptions::new().map_raw_read_only(&file)?;
-        let identity = IdentityWords::read(&map)?;
-        let caps = identity.capacities()?;
-        let offsets = offsets_of(caps);
-        if len != offsets.total as u64 || identity.total_len != offsets.total as u64 {
-            return Err(OpenError::Incompatible(format!(
-                "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {}",
-                identity.total_len, caps.ring_slots, caps.ledger_entries, offsets.total
-            )));
-        }
-        if map.len() < offsets.total {
-            return Err(OpenError::Incompatible(
-                "mapping is shorter than the layout".into(),
-            ));
-        }
+        let map = Mapping::read_only(&file, |identity| {
+            let identity = IdentityWords::read(identity)?;
+            let caps = identity.capacities()?;
+            let total = offsets_of(caps).total as u64;
+            if len != total || identity.total_len != total {
+                return Err(OpenError::Incompatible(format!(
+                    "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {total}",
+                    identity.total_len, caps.ring_slots, caps.ledger_entries
+                )));
+            }
+            Ok(caps)
+        })?;
         Ok(SharedFile {
             map,
-            capacities: caps,
-            offsets,
             producers: None,
             #[cfg(feature = "test-support")]
             stall: None,
@@ -383,36 +372,12 @@ impl SharedFile {
 
     /// The capacities the file was opened with (validated against it).
     pub fn capacities(&self) -> Capacities {
-        self.capacities
+        self.map.capacities()
     }
 
     /// The header at offset 0.
     pub fn header(&self) -> &Header {
-        debug_assert!(self.map.len() >= HEADER_LEN);
-        // SAFETY: the mapping is at least `offsets.total >= HEADER_LEN` bytes
-        // (checked at open) and page-aligned, so offset 0 satisfies Header's
-        // 128-byte alignment; Header is repr(C) and made only of atomics, for
-        // which every bit pattern is valid and concurrent access from other
-        // processes is defined. The mapping lives as long as `self`. Through
-        // a read-only mapping (`open_read_only`) callers only load.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
-    }
-
-    /// A typed view of `len` elements of `T` at byte `offset`.
-    ///
-    /// Private: only called with offsets from [`Offsets::of`] for types made
-    /// solely of atomics.
-    fn array<T>(&self, offset: usize, len: usize) -> &[T] {
-        debug_assert!(offset.is_multiple_of(std::mem::align_of::<T>()));
-        debug_assert!(offset + len * std::mem::size_of::<T>() <= self.map.len());
-        // SAFETY: `offset + len * size_of::<T>()` lies within the mapping
-        // (asserted above; `Offsets::of` is the only source of offsets and
-        // the mapping length was checked against it at open), the base is
-        // page-aligned and every offset is a multiple of T's alignment (8),
-        // and the T used (Slot, Entry, EntryKey) consist only of AtomicU64,
-        // valid for any bits and safe to share across processes (and, on a
-        // read-only mapping, only loaded).
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<T>(), len) }
+        self.map.header()
     }
 
     /// The ring of pending payments, as this handle's producer (or, for a
@@ -425,7 +390,7 @@ impl SharedFile {
             None => (READER, &ASSUME_ALIVE),
         };
         Ring::new(
-            self.array(self.offsets.ring, self.capacities.ring_slots as usize),
+            self.map.slots(),
             &header.ring_tail.0,
             &header.ring_head.0,
             producer,
@@ -466,10 +431,9 @@ impl SharedFile {
     /// The ledger of processed payments.
     pub fn ledger(&self) -> Ledger<'_> {
         let header = self.header();
-        let len = self.capacities.ledger_entries as usize;
         Ledger::new(
-            self.array(self.offsets.entries, len),
-            self.array(self.offsets.keys, len),
+            self.map.entries(),
+            self.map.keys(),
             &header.ledger_reserved.0,
             &header.purge.0,
         )
