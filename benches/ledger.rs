@@ -11,7 +11,6 @@
 //! processor branches are exercised as in a real run.
 
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -105,9 +104,9 @@ fn append(c: &mut Criterion) {
 /// between them.
 fn timed_with_ledger_reset(shared: &SharedFile, iters: u64, op: impl FnMut()) -> Duration {
     let capacity = u64::from(shared.capacities().ledger_entries);
-    let reserved = &shared.header().ledger_reserved.0;
+    let ledger = shared.ledger();
     let make_room = || {
-        reserved.store(0, Ordering::Relaxed);
+        ledger.rewind();
         capacity
     };
     common::timed_in_batches(iters, make_room, op)

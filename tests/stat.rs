@@ -7,14 +7,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::Ordering;
 
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
-use rinha::store::shared_file::{HealthRecord, Route, SharedFile};
+use rinha::store::shared_file::{Route, SharedFile};
 use uuid::Uuid;
 
 const CAPS: Capacities = Capacities {
@@ -94,22 +93,15 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         .append(&record(Processor::Fallback, 2005, 1, 4))
         .unwrap();
 
-    let header = shared.header();
-    header.leader.0.pid.store(4242, Ordering::Relaxed);
-    header
-        .leader
-        .0
-        .since_ms
-        .store(1_700_000_000_000, Ordering::Relaxed);
-    let default_health = &header.health[0].0;
-    default_health
-        .checked_at_ms
-        .store(1_700_000_001_000, Ordering::Relaxed);
-    let answer = HealthRecord::encode(Health {
-        failing: true,
-        min_response_time_ms: 2000,
-    });
-    default_health.answer.store(answer, Ordering::Relaxed);
+    shared.set_leader(4242, 1_700_000_000_000);
+    assert!(shared.claim_health_window(Processor::Default, 1_700_000_001_000, 5_100));
+    shared.record_health(
+        Processor::Default,
+        Health {
+            failing: true,
+            min_response_time_ms: 2000,
+        },
+    );
     shared.set_route(Route::Fallback);
 
     let bytes_before = fs::read(&path).unwrap();

@@ -96,10 +96,10 @@ pub struct Purge {
     /// Starts at 0 and only grows. Every ring slot and ledger entry carries
     /// the generation it was accepted in; the summary counts only the
     /// current one and the drainer discards pending payments of older ones.
-    pub generation: AtomicU64,
+    pub(super) generation: AtomicU64,
     /// Ledger entries below this index belong to older generations, so the
     /// summary need not scan them.
-    pub ledger_start: AtomicU64,
+    pub(super) ledger_start: AtomicU64,
 }
 
 /// The last health check of one processor, shared so that the limit of one
@@ -107,10 +107,10 @@ pub struct Purge {
 #[repr(C)]
 pub struct HealthRecord {
     /// When the last call was claimed, in ms since the epoch (0: never).
-    pub checked_at_ms: AtomicU64,
+    pub(super) checked_at_ms: AtomicU64,
     /// Its answer, see [`HealthAnswer`]; 0 = none yet. Only `rinha stat`
     /// reads it: the router acts on the answer its own call got.
-    pub answer: AtomicU64,
+    pub(super) answer: AtomicU64,
 }
 
 /// The word a [`HealthRecord`] keeps its answer in: bit 63 set (an answer
@@ -184,9 +184,9 @@ impl Route {
 #[repr(C)]
 pub struct LeaderRecord {
     /// Process id of the current leader (0: none yet).
-    pub pid: AtomicU64,
+    pub(super) pid: AtomicU64,
     /// When it took over, in ms since the epoch.
-    pub since_ms: AtomicU64,
+    pub(super) since_ms: AtomicU64,
 }
 
 /// The first [`HEADER_LEN`] bytes of the file.
@@ -194,17 +194,17 @@ pub struct LeaderRecord {
 pub struct Header {
     pub(super) identity: Line<Identity>,
     /// Producers claim positions here (Vyukov's enqueue counter).
-    pub ring_tail: Line<AtomicU64>,
+    pub(super) ring_tail: Line<AtomicU64>,
     /// Positions below it are freed for the next lap; only the leader moves it.
-    pub ring_head: Line<AtomicU64>,
+    pub(super) ring_head: Line<AtomicU64>,
     /// Ledger entries claimed so far; the leader's workers claim with a CAS.
-    pub ledger_reserved: Line<AtomicU64>,
+    pub(super) ledger_reserved: Line<AtomicU64>,
     /// See [`Purge`].
-    pub purge: Line<Purge>,
+    pub(super) purge: Line<Purge>,
     /// Indexed by processor: 0 default, 1 fallback.
-    pub health: [Line<HealthRecord>; 2],
+    pub(super) health: [Line<HealthRecord>; 2],
     /// See [`LeaderRecord`].
-    pub leader: Line<LeaderRecord>,
+    pub(super) leader: Line<LeaderRecord>,
     /// A [`Route`], as its discriminant.
     pub(super) route: Line<AtomicU64>,
 }
@@ -239,6 +239,28 @@ impl Offsets {
             entries,
             keys,
             total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_answers_decode_to_what_was_encoded() {
+        assert_eq!(HealthAnswer::decode(0), None);
+        for answer in [
+            HealthAnswer {
+                failing: false,
+                min_response_time_ms: 0,
+            },
+            HealthAnswer {
+                failing: true,
+                min_response_time_ms: 2000,
+            },
+        ] {
+            assert_eq!(HealthAnswer::decode(answer.encode()), Some(answer));
         }
     }
 }

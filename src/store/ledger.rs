@@ -243,6 +243,15 @@ impl<'a> Ledger<'a> {
         self.reserved()
     }
 
+    /// Test support: forgets every entry by rewinding the claim counter, so
+    /// a bench can append again into a ledger nobody else uses.
+    #[cfg(any(test, feature = "test-support"))]
+    #[doc(hidden)]
+    pub fn rewind(&self) {
+        // Relaxed: as in `reserved`, the count publishes nothing.
+        self.reserved.store(0, Ordering::Relaxed);
+    }
+
     /// Whether nothing was ever appended.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

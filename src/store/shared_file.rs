@@ -10,36 +10,16 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-pub use crate::store::layout::{HealthRecord, LAYOUT_VERSION, MAGIC, Route};
+pub use crate::store::layout::{LAYOUT_VERSION, MAGIC, Route};
 
 use crate::config::Capacities;
-use crate::domain::payment::{Health, Payment};
+use crate::domain::payment::{Health, Payment, Processor};
 use crate::domain::summary::{Summary, Window};
-use crate::store::layout::{HEADER_LEN, Header, HealthAnswer, Identity, Offsets};
+use crate::store::layout::{HEADER_LEN, Header, HealthAnswer, HealthRecord, Identity, Offsets};
 use crate::store::ledger::Ledger;
 use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
 use crate::store::ring::{PushError, READER, Ring};
-
-/// Status words (`rinha stat`'s) in the domain's terms.
-impl HealthRecord {
-    /// The word for `health`, see [`HealthAnswer`].
-    pub fn encode(health: Health) -> u64 {
-        HealthAnswer {
-            failing: health.failing,
-            min_response_time_ms: health.min_response_time_ms,
-        }
-        .encode()
-    }
-
-    /// The health stored by [`HealthRecord::encode`], if any.
-    pub fn decode(answer: u64) -> Option<Health> {
-        HealthAnswer::decode(answer).map(|answer| Health {
-            failing: answer.failing,
-            min_response_time_ms: answer.min_response_time_ms,
-        })
-    }
-}
 
 /// The identity words of a file opened read-only, before its capacities are
 /// known (so before the rest of its header can be trusted).
@@ -364,6 +344,79 @@ impl SharedFile {
         self.header().route.0.store(route as u64, Ordering::Relaxed);
     }
 
+    /// Claims `processor`'s health window at `now_ms` if the last claim,
+    /// by any process, is at least `interval_ms` old; true if this caller
+    /// won it and may call the health endpoint. At most one caller wins
+    /// each window, across instances and changes of leader.
+    pub fn claim_health_window(&self, processor: Processor, now_ms: u64, interval_ms: u64) -> bool {
+        let record = self.health_record(processor);
+        // Relaxed: a stale value only makes the CAS below fail.
+        let last = record.checked_at_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < interval_ms {
+            return false;
+        }
+        // Relaxed CAS: it only has to let one caller claim each window;
+        // nothing else is published through the timestamp.
+        record
+            .checked_at_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Stores what `processor`'s health endpoint answered, for status
+    /// output (`rinha stat`). Called by the winner of the window.
+    pub fn record_health(&self, processor: Processor, health: Health) {
+        let answer = HealthAnswer {
+            failing: health.failing,
+            min_response_time_ms: health.min_response_time_ms,
+        };
+        // Relaxed: the answer is read by `rinha stat` and humans; no decision
+        // in another process reads it, so nothing needs ordering against it.
+        self.health_record(processor)
+            .answer
+            .store(answer.encode(), Ordering::Relaxed);
+    }
+
+    /// When `processor`'s health window was last claimed (ms since the
+    /// epoch, 0: never) and the last answer stored, if any.
+    pub fn health(&self, processor: Processor) -> (u64, Option<Health>) {
+        let record = self.health_record(processor);
+        // Relaxed, both: status values stored Relaxed for humans; nothing
+        // read afterwards depends on them.
+        let checked_at_ms = record.checked_at_ms.load(Ordering::Relaxed);
+        let answer = HealthAnswer::decode(record.answer.load(Ordering::Relaxed));
+        let health = answer.map(|answer| Health {
+            failing: answer.failing,
+            min_response_time_ms: answer.min_response_time_ms,
+        });
+        (checked_at_ms, health)
+    }
+
+    fn health_record(&self, processor: Processor) -> &HealthRecord {
+        &self.header().health[processor as usize].0
+    }
+
+    /// Records who drains and since when, for `rinha stat` and humans.
+    /// Called by a process once it holds the leader lock.
+    pub fn set_leader(&self, pid: u64, since_ms: u64) {
+        let leader = &self.header().leader.0;
+        // Relaxed: informational fields; the lock, not these words, decides
+        // who drains, and no decision reads them.
+        leader.pid.store(pid, Ordering::Relaxed);
+        leader.since_ms.store(since_ms, Ordering::Relaxed);
+    }
+
+    /// The leader's pid and since when (ms since the epoch); `None` if no
+    /// leader ever wrote them (pid 0).
+    pub fn leader(&self) -> Option<(u64, u64)> {
+        let leader = &self.header().leader.0;
+        // Relaxed: status values (see `set_leader`); the two words may come
+        // from two successive leaders, which a status line can afford.
+        let pid = leader.pid.load(Ordering::Relaxed);
+        let since_ms = leader.since_ms.load(Ordering::Relaxed);
+        (pid != 0).then_some((pid, since_ms))
+    }
+
     /// The length of a file of these capacities: what its pages cost once
     /// all are touched.
     pub fn file_len(caps: Capacities) -> usize {
@@ -375,8 +428,9 @@ impl SharedFile {
         self.map.capacities()
     }
 
-    /// The header at offset 0.
-    pub fn header(&self) -> &Header {
+    /// The header at offset 0: for the store's own modules only; every
+    /// other layer goes through the methods above, which carry the orderings.
+    pub(super) fn header(&self) -> &Header {
         self.map.header()
     }
 
@@ -631,9 +685,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn health_answers_decode_to_what_was_encoded() {
-        use crate::domain::payment::Health;
-        assert_eq!(HealthRecord::decode(0), None);
+    fn health_answers_read_back_as_recorded_and_windows_are_claimed_once() {
+        let shared = temp_shared("health", SMALL);
+        assert_eq!(shared.health(Processor::Default), (0, None), "never asked");
+        assert!(shared.claim_health_window(Processor::Default, 10_000, 5_100));
+        assert!(
+            !shared.claim_health_window(Processor::Default, 15_099, 5_100),
+            "the window is not over"
+        );
+        assert!(shared.claim_health_window(Processor::Fallback, 15_099, 5_100));
         for health in [
             Health {
                 failing: false,
@@ -644,11 +704,15 @@ pub(crate) mod tests {
                 min_response_time_ms: 2000,
             },
         ] {
-            assert_eq!(
-                HealthRecord::decode(HealthRecord::encode(health)),
-                Some(health)
-            );
+            shared.record_health(Processor::Default, health);
+            assert_eq!(shared.health(Processor::Default), (10_000, Some(health)));
         }
+        assert_eq!(shared.health(Processor::Fallback), (15_099, None));
+        assert!(shared.claim_health_window(Processor::Default, 15_100, 5_100));
+
+        assert_eq!(shared.leader(), None, "no leader yet");
+        shared.set_leader(4242, 1_700_000_000_000);
+        assert_eq!(shared.leader(), Some((4242, 1_700_000_000_000)));
     }
 
     #[test]
