@@ -30,7 +30,7 @@
 
 use crate::domain::{summary, time};
 use crate::http::{self, Method, Request};
-use crate::store::shared_file::SharedFile;
+use crate::store::shared_file::{AcceptError, SharedFile};
 
 pub mod payment_body;
 
@@ -44,6 +44,17 @@ const STALE: &[u8] =
 const PURGE_DISABLED: &[u8] = br#"{"error":"purge is disabled on this instance"}"#;
 const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
 const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
+
+/// The one-line JSON body sent with the 503 when the store refuses a
+/// payment: the store says why, the API says it to clients.
+fn refusal_body(error: AcceptError) -> &'static [u8] {
+    match error {
+        AcceptError::Full => br#"{"error":"too many payments pending, retry later"}"#,
+        AcceptError::LedgerFull => {
+            br#"{"error":"the shared file's ledger is full: no more payments can be recorded"}"#
+        }
+    }
+}
 
 /// How an instance answers, beyond what the shared file decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +114,7 @@ pub fn handle(
         (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
-                Err(error) => json(out, 503, error.message()),
+                Err(error) => json(out, 503, refusal_body(error)),
             },
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
@@ -447,10 +458,7 @@ mod tests {
         assert_eq!(pay().0, "HTTP/1.1 200 OK");
         let (status_line, body, kept, _) = pay();
         assert_eq!(status_line, "HTTP/1.1 503 Service Unavailable");
-        assert_eq!(
-            body.as_bytes(),
-            crate::store::shared_file::AcceptError::Full.message()
-        );
+        assert_eq!(body.as_bytes(), refusal_body(AcceptError::Full));
         assert!(kept, "a 503 keeps the connection");
         // Drain as the leader does (each slot marked done, then freed): the
         // two accepted payments come out, the refused one was never queued,

@@ -129,7 +129,7 @@ impl From<MapError> for OpenError {
     }
 }
 
-/// Why a payment was not accepted; the client is told 503.
+/// Why a payment was not accepted (the API answers 503 with its own text).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptError {
     /// Every ring slot holds a payment not yet processed.
@@ -137,18 +137,6 @@ pub enum AcceptError {
     /// The ledger could not record every payment already waiting plus this
     /// one: accepting it could mean paying it and never reporting it.
     LedgerFull,
-}
-
-impl AcceptError {
-    /// The one-line JSON body sent with the 503.
-    pub fn message(self) -> &'static [u8] {
-        match self {
-            AcceptError::Full => br#"{"error":"too many payments pending, retry later"}"#,
-            AcceptError::LedgerFull => {
-                br#"{"error":"the shared file's ledger is full: no more payments can be recorded"}"#
-            }
-        }
-    }
 }
 
 /// Producers that may pass the ledger check at the same moment (one per
