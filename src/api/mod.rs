@@ -170,35 +170,18 @@ mod tests {
     use crate::config::Capacities;
     use crate::domain::summary::{QueryError, Summary};
     use crate::http::{Status, parse_request};
+    use crate::store::test_support::TempStore;
 
     const PAYMENT: &str =
         r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90}"#;
 
-    struct TempShared {
-        shared: SharedFile,
-        dir: std::path::PathBuf,
-    }
-
-    impl TempShared {
-        fn new(name: &str, ring_slots: u32) -> TempShared {
-            let dir =
-                std::env::temp_dir().join(format!("rinha-api-test-{}-{name}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("shared.bin");
-            let _ = std::fs::remove_file(&path);
-            let capacities = Capacities {
-                ring_slots,
-                ledger_entries: 16,
-            };
-            let shared = SharedFile::open_or_create(&path, capacities).unwrap();
-            TempShared { shared, dir }
-        }
-    }
-
-    impl Drop for TempShared {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+    /// A store of its own with `ring_slots` slots.
+    fn temp_store(name: &str, ring_slots: u32) -> TempStore {
+        let capacities = Capacities {
+            ring_slots,
+            ledger_entries: 16,
+        };
+        TempStore::new(&format!("api-{name}"), capacities)
     }
 
     fn post(path: &str, body: &str) -> String {
@@ -241,7 +224,7 @@ mod tests {
 
     #[test]
     fn each_route_gives_its_status_and_body() {
-        let temp = TempShared::new("routes", 1024);
+        let temp = temp_store("routes", 1024);
         let zero = zero_summary();
         let cases: &[(String, bool, &str, &str)] = &[
             (post("/payments", PAYMENT), true, "200 OK", ""),
@@ -319,7 +302,7 @@ mod tests {
             ),
         ];
         for (raw, purge, status, body) in cases {
-            let (got_status, got_body, keep, out) = exchange(&temp.shared, *purge, raw);
+            let (got_status, got_body, keep, out) = exchange(&temp, *purge, raw);
             assert_eq!(got_status, format!("HTTP/1.1 {status}"), "{raw:?}");
             assert_eq!(&got_body, body, "{raw:?}");
             assert!(keep, "{raw:?}");
@@ -333,7 +316,7 @@ mod tests {
 
     #[test]
     fn the_connection_closes_when_the_client_asks() {
-        let temp = TempShared::new("close", 1024);
+        let temp = temp_store("close", 1024);
         let cases = [
             (
                 "POST /payments HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
@@ -343,7 +326,7 @@ mod tests {
             ("GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", "404"),
         ];
         for (raw, status) in cases {
-            let (status_line, _, keep, out) = exchange(&temp.shared, true, raw);
+            let (status_line, _, keep, out) = exchange(&temp, true, raw);
             assert!(
                 status_line.starts_with(&format!("HTTP/1.1 {status}")),
                 "{out:?}"
@@ -390,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_payment_stamped_too_long_ago_is_refused_and_not_queued() {
-        let temp = TempShared::new("stale", 1024);
+        let temp = temp_store("stale", 1024);
         let now = u64::try_from(crate::domain::time::now_millis()).unwrap();
         let stamped = |arrived: u64| {
             format!(
@@ -433,7 +416,7 @@ mod tests {
                 ..Options::default()
             };
             let mut out = Vec::new();
-            assert!(handle(&request, &temp.shared, &options, &mut out));
+            assert!(handle(&request, &temp, &options, &mut out));
             let out = String::from_utf8(out).unwrap();
             assert!(
                 out.starts_with(&format!("HTTP/1.1 {status}\r\n")),
@@ -445,15 +428,15 @@ mod tests {
                     "{out:?}"
                 );
             }
-            let drained = temp.shared.ring().drain_all_for_test();
+            let drained = temp.ring().drain_all_for_test();
             assert_eq!(drained.len(), usize::from(*queued), "{raw:?}");
         }
     }
 
     #[test]
     fn a_full_ring_is_answered_503_until_drained() {
-        let temp = TempShared::new("full", 2);
-        let pay = || exchange(&temp.shared, true, &post("/payments", PAYMENT));
+        let temp = temp_store("full", 2);
+        let pay = || exchange(&temp, true, &post("/payments", PAYMENT));
         assert_eq!(pay().0, "HTTP/1.1 200 OK");
         assert_eq!(pay().0, "HTTP/1.1 200 OK");
         let (status_line, body, kept, _) = pay();
@@ -463,7 +446,7 @@ mod tests {
         // Drain as the leader does (each slot marked done, then freed): the
         // two accepted payments come out, the refused one was never queued,
         // and the ring takes payments again.
-        let drained = temp.shared.ring().drain_all_for_test();
+        let drained = temp.ring().drain_all_for_test();
         assert_eq!(drained.len(), 2);
         assert!(drained.iter().all(|p| p.payment.amount_cents == 1990));
         assert_eq!(pay().0, "HTTP/1.1 200 OK");

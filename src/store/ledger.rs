@@ -262,15 +262,14 @@ impl<'a> Ledger<'a> {
 mod tests {
     use super::*;
     use crate::config::Capacities;
-    use crate::store::shared_file::SharedFile;
-    use crate::store::shared_file::tests::temp_shared;
+    use crate::store::test_support::TempStore;
 
-    fn shared(name: &str, ledger_entries: u32) -> SharedFile {
+    fn shared(name: &str, ledger_entries: u32) -> TempStore {
         let caps = Capacities {
             ring_slots: 8,
             ledger_entries,
         };
-        temp_shared(&format!("ledger-{name}"), caps)
+        TempStore::new(&format!("ledger-{name}"), caps)
     }
 
     fn record(processor: Processor, requested_at_ms: i64, cents: u64, n: u64) -> Record {

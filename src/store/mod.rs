@@ -8,6 +8,7 @@
 //! [`producers`] says which producer may still write into the ring. The
 //! crate's only `unsafe` (viewing the mapped bytes as atomics) is in the
 //! private `mapping` module, with its invariant written down.
+//! `test_support` (tests and benches only) makes throwaway stores.
 
 pub mod layout;
 pub mod ledger;
@@ -17,3 +18,6 @@ mod mapping;
 pub mod producers;
 pub mod ring;
 pub mod shared_file;
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod test_support;

@@ -518,21 +518,9 @@ impl SharedFile {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A fresh file of these capacities in a per-process temp dir.
-    pub(crate) fn temp_shared(name: &str, caps: Capacities) -> SharedFile {
-        SharedFile::open_or_create(&temp_path(name), caps).unwrap()
-    }
-
-    pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("rinha-test-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("shared.bin");
-        let _ = std::fs::remove_file(&path);
-        path
-    }
+    use crate::store::test_support::{TempDir, TempStore};
 
     const SMALL: Capacities = Capacities {
         ring_slots: 8,
@@ -541,7 +529,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_second_open_sees_the_first_ones_layout() {
-        let path = temp_path("reopen");
+        let dir = TempDir::new("reopen");
+        let path = dir.file("shared.bin");
         let first = SharedFile::open_or_create(&path, SMALL).unwrap();
         let second = SharedFile::open_or_create(&path, SMALL).unwrap();
         assert_eq!(
@@ -557,7 +546,8 @@ pub(crate) mod tests {
 
     #[test]
     fn other_capacities_or_versions_are_refused_with_a_reason() {
-        let path = temp_path("incompatible");
+        let dir = TempDir::new("incompatible");
+        let path = dir.file("shared.bin");
         let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
         let bigger = Capacities {
             ring_slots: 16,
@@ -591,7 +581,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_file_left_half_initialised_is_initialised_again() {
-        let path = temp_path("half");
+        let dir = TempDir::new("half");
+        let path = dir.file("shared.bin");
         std::fs::write(&path, vec![0u8; offsets_of(SMALL).total]).unwrap();
         let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
         assert_eq!(
@@ -602,7 +593,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_truncated_file_is_refused() {
-        let path = temp_path("truncated");
+        let dir = TempDir::new("truncated");
+        let path = dir.file("shared.bin");
         drop(SharedFile::open_or_create(&path, SMALL).unwrap());
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.set_len(100).unwrap();
@@ -619,7 +611,7 @@ pub(crate) mod tests {
             ring_slots: 64,
             ledger_entries: RACING_PRODUCERS as u32 + 3,
         };
-        let shared = temp_shared("ledger-room", caps);
+        let shared = TempStore::new("ledger-room", caps);
         let payment = Payment {
             correlation_id: uuid::Uuid::from_u128(1),
             amount_cents: 1990,
@@ -633,7 +625,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_read_only_view_sees_the_writers_state_and_refuses_what_is_not_ours() {
-        let path = temp_path("read-only");
+        let dir = TempDir::new("read-only");
+        let path = dir.file("shared.bin");
         let missing = SharedFile::open_read_only(&path).err().unwrap().to_string();
         assert!(missing.contains("No such file"), "{missing}");
         assert!(
@@ -674,7 +667,7 @@ pub(crate) mod tests {
 
     #[test]
     fn health_answers_read_back_as_recorded_and_windows_are_claimed_once() {
-        let shared = temp_shared("health", SMALL);
+        let shared = TempStore::new("health", SMALL);
         assert_eq!(shared.health(Processor::Default), (0, None), "never asked");
         assert!(shared.claim_health_window(Processor::Default, 10_000, 5_100));
         assert!(
@@ -705,7 +698,8 @@ pub(crate) mod tests {
 
     #[test]
     fn capacities_that_cannot_form_a_ring_are_refused() {
-        let path = temp_path("badcaps");
+        let dir = TempDir::new("badcaps");
+        let path = dir.file("shared.bin");
         let caps = Capacities {
             ring_slots: 12,
             ledger_entries: 1,
