@@ -2,7 +2,9 @@
 //! the typed views the rest of the crate uses (ring, ledger, header words).
 //!
 //! What lies at which offset, the layout version and its history, and the
-//! rules that make sharing the file safe are in [`crate::store::layout`].
+//! rules that make sharing the file safe are in [`crate::store::layout`];
+//! the raw mapping is `store/mapping.rs`. The header's status words (route,
+//! health, leader) are read and written in `shared_file/status.rs`.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -13,12 +15,16 @@ use std::sync::atomic::Ordering;
 pub use crate::store::layout::{LAYOUT_VERSION, MAGIC, Route};
 
 use crate::config::Capacities;
-use crate::domain::payment::{Health, Payment, Processor};
+use crate::domain::payment::Payment;
 use crate::domain::summary::{Summary, Window};
-use crate::store::layout::{HEADER_LEN, Header, HealthAnswer, HealthRecord, Identity, Offsets};
+use crate::store::layout::{HEADER_LEN, Header, Identity, Offsets};
 use crate::store::ledger::Ledger;
 use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
+
+mod status;
+#[cfg(test)]
+mod tests;
 use crate::store::ring::{PushError, READER, Ring};
 
 /// The identity words of a file opened read-only, before its capacities are
@@ -320,91 +326,6 @@ impl SharedFile {
         })
     }
 
-    /// The router's current choice (see [`Route`]).
-    pub fn route(&self) -> Route {
-        // Relaxed: a status value; nothing else is published through it.
-        Route::decode(self.header().route.0.load(Ordering::Relaxed))
-    }
-
-    /// Records the router's choice for status output. Leader only.
-    pub fn set_route(&self, route: Route) {
-        // Relaxed: for `rinha stat` and humans; no decision reads it.
-        self.header().route.0.store(route as u64, Ordering::Relaxed);
-    }
-
-    /// Claims `processor`'s health window at `now_ms` if the last claim,
-    /// by any process, is at least `interval_ms` old; true if this caller
-    /// won it and may call the health endpoint. At most one caller wins
-    /// each window, across instances and changes of leader.
-    pub fn claim_health_window(&self, processor: Processor, now_ms: u64, interval_ms: u64) -> bool {
-        let record = self.health_record(processor);
-        // Relaxed: a stale value only makes the CAS below fail.
-        let last = record.checked_at_ms.load(Ordering::Relaxed);
-        if now_ms.saturating_sub(last) < interval_ms {
-            return false;
-        }
-        // Relaxed CAS: it only has to let one caller claim each window;
-        // nothing else is published through the timestamp.
-        record
-            .checked_at_ms
-            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// Stores what `processor`'s health endpoint answered, for status
-    /// output (`rinha stat`). Called by the winner of the window.
-    pub fn record_health(&self, processor: Processor, health: Health) {
-        let answer = HealthAnswer {
-            failing: health.failing,
-            min_response_time_ms: health.min_response_time_ms,
-        };
-        // Relaxed: the answer is read by `rinha stat` and humans; no decision
-        // in another process reads it, so nothing needs ordering against it.
-        self.health_record(processor)
-            .answer
-            .store(answer.encode(), Ordering::Relaxed);
-    }
-
-    /// When `processor`'s health window was last claimed (ms since the
-    /// epoch, 0: never) and the last answer stored, if any.
-    pub fn health(&self, processor: Processor) -> (u64, Option<Health>) {
-        let record = self.health_record(processor);
-        // Relaxed, both: status values stored Relaxed for humans; nothing
-        // read afterwards depends on them.
-        let checked_at_ms = record.checked_at_ms.load(Ordering::Relaxed);
-        let answer = HealthAnswer::decode(record.answer.load(Ordering::Relaxed));
-        let health = answer.map(|answer| Health {
-            failing: answer.failing,
-            min_response_time_ms: answer.min_response_time_ms,
-        });
-        (checked_at_ms, health)
-    }
-
-    fn health_record(&self, processor: Processor) -> &HealthRecord {
-        &self.header().health[processor as usize].0
-    }
-
-    /// Records who drains and since when, for `rinha stat` and humans.
-    /// Called by a process once it holds the leader lock.
-    pub fn set_leader(&self, pid: u64, since_ms: u64) {
-        let leader = &self.header().leader.0;
-        // Relaxed: informational fields; the lock, not these words, decides
-        // who drains, and no decision reads them.
-        leader.pid.store(pid, Ordering::Relaxed);
-        leader.since_ms.store(since_ms, Ordering::Relaxed);
-    }
-
-    /// The leader's pid and since when (ms since the epoch); `None` if no
-    /// leader ever wrote them (pid 0).
-    pub fn leader(&self) -> Option<(u64, u64)> {
-        let leader = &self.header().leader.0;
-        // Relaxed: status values (see `set_leader`); the two words may come
-        // from two successive leaders, which a status line can afford.
-        let pid = leader.pid.load(Ordering::Relaxed);
-        let since_ms = leader.since_ms.load(Ordering::Relaxed);
-        (pid != 0).then_some((pid, since_ms))
-    }
-
     /// The length of a file of these capacities: what its pages cost once
     /// all are touched.
     pub fn file_len(caps: Capacities) -> usize {
@@ -514,199 +435,5 @@ impl SharedFile {
     /// and pending payments of older generations are discarded, not sent.
     pub fn purge(&self) {
         self.ledger().purge();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::test_support::{TempDir, TempStore};
-
-    const SMALL: Capacities = Capacities {
-        ring_slots: 8,
-        ledger_entries: 16,
-    };
-
-    #[test]
-    fn a_second_open_sees_the_first_ones_layout() {
-        let dir = TempDir::new("reopen");
-        let path = dir.file("shared.bin");
-        let first = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let second = SharedFile::open_or_create(&path, SMALL).unwrap();
-        assert_eq!(
-            first.header().identity.0.magic.load(Ordering::Relaxed),
-            MAGIC
-        );
-        assert_eq!(second.capacities(), SMALL);
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().len(),
-            offsets_of(SMALL).total as u64
-        );
-    }
-
-    #[test]
-    fn other_capacities_or_versions_are_refused_with_a_reason() {
-        let dir = TempDir::new("incompatible");
-        let path = dir.file("shared.bin");
-        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let bigger = Capacities {
-            ring_slots: 16,
-            ..SMALL
-        };
-        let error = SharedFile::open_or_create(&path, bigger)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("need"), "{error}");
-
-        shared
-            .header()
-            .identity
-            .0
-            .version
-            .store(99, Ordering::Relaxed);
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("version is 99"), "{error}");
-
-        shared.header().identity.0.magic.store(7, Ordering::Relaxed);
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("not a rinha shared file"), "{error}");
-    }
-
-    #[test]
-    fn a_file_left_half_initialised_is_initialised_again() {
-        let dir = TempDir::new("half");
-        let path = dir.file("shared.bin");
-        std::fs::write(&path, vec![0u8; offsets_of(SMALL).total]).unwrap();
-        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
-        assert_eq!(
-            shared.header().identity.0.version.load(Ordering::Relaxed),
-            LAYOUT_VERSION
-        );
-    }
-
-    #[test]
-    fn a_truncated_file_is_refused() {
-        let dir = TempDir::new("truncated");
-        let path = dir.file("shared.bin");
-        drop(SharedFile::open_or_create(&path, SMALL).unwrap());
-        let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(100).unwrap();
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("is 100 bytes"), "{error}");
-    }
-
-    #[test]
-    fn payments_the_ledger_could_not_record_are_refused_up_front() {
-        let caps = Capacities {
-            ring_slots: 64,
-            ledger_entries: RACING_PRODUCERS as u32 + 3,
-        };
-        let shared = TempStore::new("ledger-room", caps);
-        let payment = Payment {
-            correlation_id: uuid::Uuid::from_u128(1),
-            amount_cents: 1990,
-        };
-        // Room for 11 entries, 8 of them kept for racing producers: 3 fit.
-        for _ in 0..3 {
-            assert_eq!(shared.accept(&payment), Ok(()));
-        }
-        assert_eq!(shared.accept(&payment), Err(AcceptError::LedgerFull));
-    }
-
-    #[test]
-    fn a_read_only_view_sees_the_writers_state_and_refuses_what_is_not_ours() {
-        let dir = TempDir::new("read-only");
-        let path = dir.file("shared.bin");
-        let missing = SharedFile::open_read_only(&path).err().unwrap().to_string();
-        assert!(missing.contains("No such file"), "{missing}");
-        assert!(
-            !path.exists(),
-            "a read-only open must never create the file"
-        );
-
-        let writer = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let reader = SharedFile::open_read_only(&path).unwrap();
-        assert_eq!(reader.capacities(), SMALL);
-        assert_eq!(reader.route(), Route::Unknown, "a fresh file says unknown");
-        for route in [Route::Holding, Route::Fallback, Route::Default] {
-            writer.set_route(route);
-            assert_eq!(reader.route(), route);
-        }
-        writer.header().route.0.store(77, Ordering::Relaxed);
-        assert_eq!(
-            reader.route(),
-            Route::Unknown,
-            "a corrupt word reads as unknown"
-        );
-
-        let identity = &writer.header().identity.0;
-        for (magic, version, expected) in [
-            (MAGIC, 1, "has layout version 1"),
-            (0, LAYOUT_VERSION, "not initialised"),
-            (7, LAYOUT_VERSION, "not a rinha shared file"),
-        ] {
-            identity.magic.store(magic, Ordering::Relaxed);
-            identity.version.store(version, Ordering::Relaxed);
-            let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
-            assert!(error.contains(expected), "{error}");
-        }
-        std::fs::write(&path, b"short").unwrap();
-        let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
-        assert!(error.contains("is 5 bytes"), "{error}");
-    }
-
-    #[test]
-    fn health_answers_read_back_as_recorded_and_windows_are_claimed_once() {
-        let shared = TempStore::new("health", SMALL);
-        assert_eq!(shared.health(Processor::Default), (0, None), "never asked");
-        assert!(shared.claim_health_window(Processor::Default, 10_000, 5_100));
-        assert!(
-            !shared.claim_health_window(Processor::Default, 15_099, 5_100),
-            "the window is not over"
-        );
-        assert!(shared.claim_health_window(Processor::Fallback, 15_099, 5_100));
-        for health in [
-            Health {
-                failing: false,
-                min_response_time_ms: 0,
-            },
-            Health {
-                failing: true,
-                min_response_time_ms: 2000,
-            },
-        ] {
-            shared.record_health(Processor::Default, health);
-            assert_eq!(shared.health(Processor::Default), (10_000, Some(health)));
-        }
-        assert_eq!(shared.health(Processor::Fallback), (15_099, None));
-        assert!(shared.claim_health_window(Processor::Default, 15_100, 5_100));
-
-        assert_eq!(shared.leader(), None, "no leader yet");
-        shared.set_leader(4242, 1_700_000_000_000);
-        assert_eq!(shared.leader(), Some((4242, 1_700_000_000_000)));
-    }
-
-    #[test]
-    fn capacities_that_cannot_form_a_ring_are_refused() {
-        let dir = TempDir::new("badcaps");
-        let path = dir.file("shared.bin");
-        let caps = Capacities {
-            ring_slots: 12,
-            ledger_entries: 1,
-        };
-        assert!(matches!(
-            SharedFile::open_or_create(&path, caps),
-            Err(OpenError::BadCapacities(_))
-        ));
     }
 }
