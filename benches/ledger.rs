@@ -11,7 +11,6 @@
 //! processor branches are exercised as in a real run.
 
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -22,10 +21,10 @@ use rinha::domain::summary::{Summary, Window};
 use rinha::http::{self, Status};
 use rinha::store::ledger::Record;
 use rinha::store::shared_file::SharedFile;
+use rinha::store::test_support::TempStore;
 use uuid::Uuid;
 
 mod common;
-use common::TempShared;
 
 /// 2025-07-10T12:34:56.000Z, the start of the simulated run.
 const RUN_START_MS: i64 = 1_752_150_896_000;
@@ -53,15 +52,15 @@ fn record(n: u64, of: u64) -> Record {
 }
 
 /// A shared file whose ledger holds `n` records of one run.
-fn filled(name: &str, n: u32) -> TempShared {
-    let temp = TempShared::new(
+fn filled(name: &str, n: u32) -> TempStore {
+    let temp = TempStore::new(
         name,
         Capacities {
             ring_slots: 1024,
             ledger_entries: n,
         },
     );
-    let ledger = temp.shared.ledger();
+    let ledger = temp.ledger();
     for i in 0..u64::from(n) {
         ledger.append(&record(i, n.into())).expect("sized to fit");
     }
@@ -78,14 +77,14 @@ const QUERY: &[u8] =
 Host: localhost:9999\r\n\r\n";
 
 fn append(c: &mut Criterion) {
-    let temp = TempShared::new(
+    let temp = TempStore::new(
         "ledger-append",
         Capacities {
             ring_slots: 1024,
             ledger_entries: full(),
         },
     );
-    let shared = &temp.shared;
+    let shared = &*temp;
     let mut group = c.benchmark_group("ledger");
     group.throughput(Throughput::Elements(1));
     group.bench_function("append", |b| {
@@ -105,9 +104,9 @@ fn append(c: &mut Criterion) {
 /// between them.
 fn timed_with_ledger_reset(shared: &SharedFile, iters: u64, op: impl FnMut()) -> Duration {
     let capacity = u64::from(shared.capacities().ledger_entries);
-    let reserved = &shared.header().ledger_reserved.0;
+    let ledger = shared.ledger();
     let make_room = || {
-        reserved.store(0, Ordering::Relaxed);
+        ledger.rewind();
         capacity
     };
     common::timed_in_batches(iters, make_room, op)
@@ -117,7 +116,7 @@ fn summarize(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger_summarize");
     for (label, n) in [("20k", 20_000), ("1M", full())] {
         let temp = filled(&format!("ledger-summary-{label}"), n);
-        let shared = &temp.shared;
+        let shared = &*temp;
         let expected = shared.summary(WINDOW);
         let in_window = expected.default.requests + expected.fallback.requests;
         assert!(

@@ -15,9 +15,10 @@ use rinha::api::payment_body;
 use rinha::config::Capacities;
 use rinha::domain::payment::Payment;
 use rinha::http::{self, Status};
+use rinha::store::test_support::TempStore;
 
 mod common;
-use common::{TempShared, timed_with_ring_drained};
+use common::timed_with_ring_drained;
 
 /// A k6 `POST /payments` as the instances receive it: HAProxy forwards the
 /// client's headers and adds none (`haproxy.cfg` has no `forwardfor`).
@@ -39,8 +40,8 @@ fn body() -> &'static [u8] {
 }
 
 fn request_path(c: &mut Criterion) {
-    let temp = TempShared::new("request-path", Capacities::default());
-    let shared = &temp.shared;
+    let temp = TempStore::new("request-path", Capacities::default());
+    let shared = &*temp;
     // Sanity: the bench measures the success path, not an error answer.
     {
         let Ok(Status::Complete(request)) = http::parse_request(REQUEST) else {

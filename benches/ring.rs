@@ -19,10 +19,11 @@ use rinha::config::Capacities;
 use rinha::domain::payment::Payment;
 use rinha::store::ring::{Cursor, SlotState, Step};
 use rinha::store::shared_file::SharedFile;
+use rinha::store::test_support::TempStore;
 use uuid::Uuid;
 
 mod common;
-use common::{TempShared, drain, timed_with_ring_drained};
+use common::{drain, timed_with_ring_drained};
 
 /// How many payments the consumer takes before it frees their slots: the
 /// drainer frees in runs too, and one `free_done` per payment would make
@@ -37,8 +38,8 @@ fn payment(n: u64) -> Payment {
 }
 
 fn single_thread(c: &mut Criterion) {
-    let temp = TempShared::new("ring-single", Capacities::default());
-    let shared = &temp.shared;
+    let temp = TempStore::new("ring-single", Capacities::default());
+    let shared = &*temp;
     let mut group = c.benchmark_group("ring");
     group.throughput(Throughput::Elements(1));
 
@@ -121,8 +122,8 @@ fn contended_run(shared: &SharedFile, producers: u64, iters: u64) -> Duration {
 }
 
 fn contended(c: &mut Criterion) {
-    let temp = TempShared::new("ring-contended", Capacities::default());
-    let shared = &temp.shared;
+    let temp = TempStore::new("ring-contended", Capacities::default());
+    let shared = &*temp;
     let mut group = c.benchmark_group("ring_contended");
     group.throughput(Throughput::Elements(1));
     for producers in [2u64, 3, 4] {

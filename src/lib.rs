@@ -50,7 +50,11 @@
 //! - [`json`]: the one JSON scanner — a validating visitor over an object's
 //!   top-level fields, for every body the crate reads.
 
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![deny(
+    unsafe_code,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
 #![warn(missing_docs)]
 
 pub mod api;

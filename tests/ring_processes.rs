@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use rinha::config::Capacities;
 use rinha::domain::payment::Payment;
 use rinha::store::ring::{Cursor, Peek, SlotState, Step};
 use rinha::store::shared_file::SharedFile;
+use rinha::store::test_support::TempStore;
 use uuid::Uuid;
 
 const ROLE: &str = "RINHA_TEST_PRODUCER";
@@ -54,17 +55,6 @@ fn producer_role() {
         }
         println!("ack {n}");
     }
-}
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "rinha-ring-processes-{}-{name}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("shared.bin");
-    let _ = std::fs::remove_file(&path);
-    path
 }
 
 /// A producer process and the thread that collects what it acknowledged
@@ -135,11 +125,11 @@ fn drain(
 
 #[test]
 fn two_processes_push_and_one_drains_every_payment_once() {
-    let path = temp_file("two");
-    let shared = SharedFile::open_or_create(&path, CAPS).unwrap();
+    let shared = TempStore::new("ring-processes-two", CAPS);
+    let path = shared.path();
     let per_producer = 20_000;
     let producers: Vec<Producer> = (1..=2)
-        .map(|p| spawn_producer(&path, p, per_producer, "push"))
+        .map(|p| spawn_producer(path, p, per_producer, "push"))
         .collect();
     let seen = drain(&shared, Duration::from_secs(60), |seen| {
         seen.len() as u64 == 2 * per_producer
@@ -164,10 +154,10 @@ fn two_processes_push_and_one_drains_every_payment_once() {
 
 #[test]
 fn a_producer_that_dies_between_claim_and_publish_is_skipped() {
-    let path = temp_file("dies");
-    let shared = SharedFile::open_or_create(&path, CAPS).unwrap();
+    let shared = TempStore::new("ring-processes-dies", CAPS);
+    let path = shared.path();
     // Producer 1 claims a position and aborts before publishing it.
-    assert!(acknowledged(spawn_producer(&path, 1, 0, "claim-and-die")).is_empty());
+    assert!(acknowledged(spawn_producer(path, 1, 0, "claim-and-die")).is_empty());
     assert_eq!(
         shared.ring().tail(),
         1,
@@ -176,7 +166,7 @@ fn a_producer_that_dies_between_claim_and_publish_is_skipped() {
     // Producer 2 pushes behind the dead claim.
     // It takes the lowest free producer id: the dead one's, whose claim it
     // releases at once (its predecessor is gone), so nobody waits for it.
-    let acks = acknowledged(spawn_producer(&path, 2, 500, "push"));
+    let acks = acknowledged(spawn_producer(path, 2, 500, "push"));
     assert_eq!(acks.len(), 500);
     assert_eq!(
         shared.ring().peek(0),
@@ -193,9 +183,9 @@ fn a_producer_that_dies_between_claim_and_publish_is_skipped() {
 #[test]
 fn a_producer_killed_at_a_random_moment_loses_nothing_it_acknowledged() {
     for round in 0..5u64 {
-        let path = temp_file(&format!("killed-{round}"));
-        let shared = SharedFile::open_or_create(&path, CAPS).unwrap();
-        let mut victim = spawn_producer(&path, 1, u64::MAX, "push");
+        let shared = TempStore::new(&format!("ring-processes-killed-{round}"), CAPS);
+        let path = shared.path();
+        let mut victim = spawn_producer(path, 1, u64::MAX, "push");
         // Let it push for a while, draining meanwhile so it never sees Full.
         let early = drain(&shared, Duration::from_millis(20 + round * 15), |_| false);
         victim.child.kill().unwrap();

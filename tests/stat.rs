@@ -5,29 +5,22 @@
 //! running stack would have written it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::Ordering;
 
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
-use rinha::store::shared_file::{HealthRecord, Route, SharedFile};
+use rinha::store::shared_file::{Route, SharedFile};
+use rinha::store::test_support::{TempDir, TempStore};
 use uuid::Uuid;
 
 const CAPS: Capacities = Capacities {
     ring_slots: 16,
     ledger_entries: 32,
 };
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rinha-stat-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn stat(path: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rinha"))
@@ -53,8 +46,8 @@ fn record(processor: Processor, cents: u64, generation: u64, n: u128) -> Record 
 
 #[test]
 fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
-    let path = temp_dir("known").join("rinha.shm");
-    let shared = SharedFile::open_or_create(&path, CAPS).unwrap();
+    let shared = TempStore::new("stat-known", CAPS);
+    let path = shared.path();
 
     // Seven payments accepted: one done, two in flight at the default, one
     // at the fallback, three never sent.
@@ -94,28 +87,21 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         .append(&record(Processor::Fallback, 2005, 1, 4))
         .unwrap();
 
-    let header = shared.header();
-    header.leader.0.pid.store(4242, Ordering::Relaxed);
-    header
-        .leader
-        .0
-        .since_ms
-        .store(1_700_000_000_000, Ordering::Relaxed);
-    let default_health = &header.health[0].0;
-    default_health
-        .checked_at_ms
-        .store(1_700_000_001_000, Ordering::Relaxed);
-    let answer = HealthRecord::encode(Health {
-        failing: true,
-        min_response_time_ms: 2000,
-    });
-    default_health.answer.store(answer, Ordering::Relaxed);
+    shared.set_leader(4242, 1_700_000_000_000);
+    assert!(shared.claim_health_window(Processor::Default, 1_700_000_001_000, 5_100));
+    shared.record_health(
+        Processor::Default,
+        Health {
+            failing: true,
+            min_response_time_ms: 2000,
+        },
+    );
     shared.set_route(Route::Fallback);
 
-    let bytes_before = fs::read(&path).unwrap();
-    let modified_before = fs::metadata(&path).unwrap().modified().unwrap();
+    let bytes_before = fs::read(path).unwrap();
+    let modified_before = fs::metadata(path).unwrap().modified().unwrap();
 
-    let output = stat(&path, &["--json"]);
+    let output = stat(path, &["--json"]);
     assert!(output.status.success(), "{output:?}");
     let json = String::from_utf8(output.stdout).unwrap();
     assert_eq!(json.lines().count(), 1, "one line without --watch: {json}");
@@ -135,7 +121,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         "{before} ≤ {oldest} ≤ {after}"
     );
 
-    let output = stat(&path, &[]);
+    let output = stat(path, &[]);
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8(output.stdout).unwrap();
     for expected in [
@@ -150,21 +136,20 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     }
 
     assert_eq!(
-        fs::read(&path).unwrap(),
+        fs::read(path).unwrap(),
         bytes_before,
         "stat changed the file"
     );
     assert_eq!(
-        fs::metadata(&path).unwrap().modified().unwrap(),
+        fs::metadata(path).unwrap().modified().unwrap(),
         modified_before
     );
 }
 
 #[test]
 fn a_fresh_file_reads_empty_with_the_route_unknown() {
-    let path = temp_dir("fresh").join("rinha.shm");
-    drop(SharedFile::open_or_create(&path, CAPS).unwrap());
-    let output = stat(&path, &["--json"]);
+    let fresh = TempStore::new("stat-fresh", CAPS);
+    let output = stat(fresh.path(), &["--json"]);
     assert!(output.status.success(), "{output:?}");
     let json = String::from_utf8(output.stdout).unwrap();
     for expected in [
@@ -180,16 +165,16 @@ fn a_fresh_file_reads_empty_with_the_route_unknown() {
 
 #[test]
 fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
-    let dir = temp_dir("refused");
-    let missing = dir.join("missing.shm");
-    let foreign = dir.join("foreign.shm");
+    let dir = TempDir::new("stat-refused");
+    let missing = dir.file("missing.shm");
+    let foreign = dir.file("foreign.shm");
     fs::write(&foreign, vec![0x5a; 4096]).unwrap();
-    let old_version = dir.join("old.shm");
+    let old_version = dir.file("old.shm");
     drop(SharedFile::open_or_create(&old_version, CAPS).unwrap());
     let mut bytes = fs::read(&old_version).unwrap();
     bytes[8..16].copy_from_slice(&1u64.to_le_bytes()); // the version word
     fs::write(&old_version, &bytes).unwrap();
-    let short = dir.join("short.shm");
+    let short = dir.file("short.shm");
     fs::write(&short, b"rinha").unwrap();
 
     for (path, reason) in [

@@ -1,50 +1,15 @@
-//! What every bench needs: a shared file of its own, and a way to keep its
-//! ring from filling up.
+//! What every bench needs besides its shared file (that is
+//! `rinha::store::test_support::TempStore`, shared with the tests): a way
+//! to keep the ring from filling up, and timing in batches.
 //!
 //! Included with `#[path]`/`mod common;` by each bench binary; not every
 //! binary uses every item.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rinha::config::Capacities;
 use rinha::store::ring::{Cursor, SlotState, Step};
 use rinha::store::shared_file::SharedFile;
-
-/// A shared file in a fresh directory, removed on drop.
-///
-/// The directory is on `/dev/shm` when there is one: in the contest the file
-/// lives on a tmpfs volume, and a disk-backed file would add writeback that
-/// production never pays.
-pub struct TempShared {
-    /// The mapped file.
-    pub shared: SharedFile,
-    dir: PathBuf,
-}
-
-impl TempShared {
-    /// Creates the file with `capacities`; `name` keeps concurrent benches apart.
-    pub fn new(name: &str, capacities: Capacities) -> TempShared {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("rinha-bench-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create bench dir");
-        let path = dir.join("shared.bin");
-        let _ = std::fs::remove_file(&path);
-        let shared = SharedFile::open_or_create(&path, capacities).expect("create shared file");
-        TempShared { shared, dir }
-    }
-}
-
-impl Drop for TempShared {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// What the leader would do, minus the processors: takes every published
 /// payment, marks it done and frees its slot, so producers never see `Full`.

@@ -30,7 +30,7 @@
 
 use crate::domain::{summary, time};
 use crate::http::{self, Method, Request};
-use crate::store::shared_file::SharedFile;
+use crate::store::shared_file::{AcceptError, SharedFile};
 
 pub mod payment_body;
 
@@ -44,6 +44,17 @@ const STALE: &[u8] =
 const PURGE_DISABLED: &[u8] = br#"{"error":"purge is disabled on this instance"}"#;
 const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
 const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
+
+/// The one-line JSON body sent with the 503 when the store refuses a
+/// payment: the store says why, the API says it to clients.
+fn refusal_body(error: AcceptError) -> &'static [u8] {
+    match error {
+        AcceptError::Full => br#"{"error":"too many payments pending, retry later"}"#,
+        AcceptError::LedgerFull => {
+            br#"{"error":"the shared file's ledger is full: no more payments can be recorded"}"#
+        }
+    }
+}
 
 /// How an instance answers, beyond what the shared file decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +114,7 @@ pub fn handle(
         (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
             Ok(payment) => match shared.accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
-                Err(error) => json(out, 503, error.message()),
+                Err(error) => json(out, 503, refusal_body(error)),
             },
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
@@ -159,35 +170,18 @@ mod tests {
     use crate::config::Capacities;
     use crate::domain::summary::{QueryError, Summary};
     use crate::http::{Status, parse_request};
+    use crate::store::test_support::TempStore;
 
     const PAYMENT: &str =
         r#"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90}"#;
 
-    struct TempShared {
-        shared: SharedFile,
-        dir: std::path::PathBuf,
-    }
-
-    impl TempShared {
-        fn new(name: &str, ring_slots: u32) -> TempShared {
-            let dir =
-                std::env::temp_dir().join(format!("rinha-api-test-{}-{name}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("shared.bin");
-            let _ = std::fs::remove_file(&path);
-            let capacities = Capacities {
-                ring_slots,
-                ledger_entries: 16,
-            };
-            let shared = SharedFile::open_or_create(&path, capacities).unwrap();
-            TempShared { shared, dir }
-        }
-    }
-
-    impl Drop for TempShared {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+    /// A store of its own with `ring_slots` slots.
+    fn temp_store(name: &str, ring_slots: u32) -> TempStore {
+        let capacities = Capacities {
+            ring_slots,
+            ledger_entries: 16,
+        };
+        TempStore::new(&format!("api-{name}"), capacities)
     }
 
     fn post(path: &str, body: &str) -> String {
@@ -230,7 +224,7 @@ mod tests {
 
     #[test]
     fn each_route_gives_its_status_and_body() {
-        let temp = TempShared::new("routes", 1024);
+        let temp = temp_store("routes", 1024);
         let zero = zero_summary();
         let cases: &[(String, bool, &str, &str)] = &[
             (post("/payments", PAYMENT), true, "200 OK", ""),
@@ -308,7 +302,7 @@ mod tests {
             ),
         ];
         for (raw, purge, status, body) in cases {
-            let (got_status, got_body, keep, out) = exchange(&temp.shared, *purge, raw);
+            let (got_status, got_body, keep, out) = exchange(&temp, *purge, raw);
             assert_eq!(got_status, format!("HTTP/1.1 {status}"), "{raw:?}");
             assert_eq!(&got_body, body, "{raw:?}");
             assert!(keep, "{raw:?}");
@@ -322,7 +316,7 @@ mod tests {
 
     #[test]
     fn the_connection_closes_when_the_client_asks() {
-        let temp = TempShared::new("close", 1024);
+        let temp = temp_store("close", 1024);
         let cases = [
             (
                 "POST /payments HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
@@ -332,7 +326,7 @@ mod tests {
             ("GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", "404"),
         ];
         for (raw, status) in cases {
-            let (status_line, _, keep, out) = exchange(&temp.shared, true, raw);
+            let (status_line, _, keep, out) = exchange(&temp, true, raw);
             assert!(
                 status_line.starts_with(&format!("HTTP/1.1 {status}")),
                 "{out:?}"
@@ -379,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_payment_stamped_too_long_ago_is_refused_and_not_queued() {
-        let temp = TempShared::new("stale", 1024);
+        let temp = temp_store("stale", 1024);
         let now = u64::try_from(crate::domain::time::now_millis()).unwrap();
         let stamped = |arrived: u64| {
             format!(
@@ -422,7 +416,7 @@ mod tests {
                 ..Options::default()
             };
             let mut out = Vec::new();
-            assert!(handle(&request, &temp.shared, &options, &mut out));
+            assert!(handle(&request, &temp, &options, &mut out));
             let out = String::from_utf8(out).unwrap();
             assert!(
                 out.starts_with(&format!("HTTP/1.1 {status}\r\n")),
@@ -434,28 +428,25 @@ mod tests {
                     "{out:?}"
                 );
             }
-            let drained = temp.shared.ring().drain_all_for_test();
+            let drained = temp.ring().drain_all_for_test();
             assert_eq!(drained.len(), usize::from(*queued), "{raw:?}");
         }
     }
 
     #[test]
     fn a_full_ring_is_answered_503_until_drained() {
-        let temp = TempShared::new("full", 2);
-        let pay = || exchange(&temp.shared, true, &post("/payments", PAYMENT));
+        let temp = temp_store("full", 2);
+        let pay = || exchange(&temp, true, &post("/payments", PAYMENT));
         assert_eq!(pay().0, "HTTP/1.1 200 OK");
         assert_eq!(pay().0, "HTTP/1.1 200 OK");
         let (status_line, body, kept, _) = pay();
         assert_eq!(status_line, "HTTP/1.1 503 Service Unavailable");
-        assert_eq!(
-            body.as_bytes(),
-            crate::store::shared_file::AcceptError::Full.message()
-        );
+        assert_eq!(body.as_bytes(), refusal_body(AcceptError::Full));
         assert!(kept, "a 503 keeps the connection");
         // Drain as the leader does (each slot marked done, then freed): the
         // two accepted payments come out, the refused one was never queued,
         // and the ring takes payments again.
-        let drained = temp.shared.ring().drain_all_for_test();
+        let drained = temp.ring().drain_all_for_test();
         assert_eq!(drained.len(), 2);
         assert!(drained.iter().all(|p| p.payment.amount_cents == 1990));
         assert_eq!(pay().0, "HTTP/1.1 200 OK");

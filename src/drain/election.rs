@@ -20,7 +20,6 @@ use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread;
 
 use crate::config::ApiConfig;
@@ -51,14 +50,7 @@ pub fn spawn_candidate(shared: Arc<SharedFile>, config: &ApiConfig) -> io::Resul
                 crate::log!("rinha api: cannot stand for election: {error}");
                 return;
             }
-            let leader = &shared.header().leader.0;
-            // Relaxed: informational fields for `rinha stat` and humans.
-            leader
-                .pid
-                .store(std::process::id().into(), Ordering::Relaxed);
-            leader
-                .since_ms
-                .store(now_millis() as u64, Ordering::Relaxed);
+            shared.set_leader(std::process::id().into(), now_millis() as u64);
             crate::log!("rinha api (pid {}): elected to drain", std::process::id());
             // `lock` lives on this thread's stack for as long as `run` does:
             // forever, so the lock is released only when the process ends.

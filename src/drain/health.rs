@@ -7,7 +7,6 @@
 //! drainer's event loop) and into the file for `rinha stat`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use crossbeam_channel::Sender;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
 use crate::drain::client::HealthClient;
-use crate::store::shared_file::{HealthRecord, SharedFile};
+use crate::store::shared_file::SharedFile;
 
 /// The limit is one call per 5 s per processor, in fixed windows; 100 ms
 /// of margin keeps two calls out of one window even when the first one
@@ -54,23 +53,10 @@ pub fn spawn(
 /// Calls `processor`'s health endpoint if its window is due and this
 /// process wins the claim on it.
 fn poll_once(shared: &SharedFile, client: &HealthClient, processor: Processor) -> Option<Health> {
-    let record = &shared.header().health[processor as usize].0;
-    let now = now_millis() as u64;
-    // Relaxed: a stale value only makes the CAS below fail.
-    let last = record.checked_at_ms.load(Ordering::Relaxed);
-    if now.saturating_sub(last) < HEALTH_INTERVAL_MS {
+    if !shared.claim_health_window(processor, now_millis() as u64, HEALTH_INTERVAL_MS) {
         return None;
     }
-    // Relaxed CAS: it only has to let one caller claim each window.
-    record
-        .checked_at_ms
-        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-        .ok()?;
     let health = client.health()?;
-    // Relaxed: the answer is read by `rinha stat` and humans; no decision
-    // in another process reads it, so nothing needs ordering against it.
-    record
-        .answer
-        .store(HealthRecord::encode(health), Ordering::Relaxed);
+    shared.record_health(processor, health);
     Some(health)
 }

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::domain::payment::Processor;
 use crate::domain::summary::{Summary, Totals, Window};
-use crate::store::shared_file::Purge;
+use crate::store::layout::{self, Purge};
 
 /// The summed half of a ledger entry.
 #[repr(C)]
@@ -46,6 +46,9 @@ pub struct EntryKey {
     id_low: AtomicU64,
     ring_position: AtomicU64,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == layout::ENTRY_LEN);
+const _: () = assert!(std::mem::size_of::<EntryKey>() == layout::KEY_LEN);
 
 /// A processed payment, as appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,6 +243,15 @@ impl<'a> Ledger<'a> {
         self.reserved()
     }
 
+    /// Test support: forgets every entry by rewinding the claim counter, so
+    /// a bench can append again into a ledger nobody else uses.
+    #[cfg(any(test, feature = "test-support"))]
+    #[doc(hidden)]
+    pub fn rewind(&self) {
+        // Relaxed: as in `reserved`, the count publishes nothing.
+        self.reserved.store(0, Ordering::Relaxed);
+    }
+
     /// Whether nothing was ever appended.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -250,15 +262,14 @@ impl<'a> Ledger<'a> {
 mod tests {
     use super::*;
     use crate::config::Capacities;
-    use crate::store::shared_file::SharedFile;
-    use crate::store::shared_file::tests::temp_shared;
+    use crate::store::test_support::TempStore;
 
-    fn shared(name: &str, ledger_entries: u32) -> SharedFile {
+    fn shared(name: &str, ledger_entries: u32) -> TempStore {
         let caps = Capacities {
             ring_slots: 8,
             ledger_entries,
         };
-        temp_shared(&format!("ledger-{name}"), caps)
+        TempStore::new(&format!("ledger-{name}"), caps)
     }
 
     fn record(processor: Processor, requested_at_ms: i64, cents: u64, n: u64) -> Record {

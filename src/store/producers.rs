@@ -115,9 +115,8 @@ mod tests {
 
     #[test]
     fn ids_are_unique_while_held_and_reused_once_released() {
-        let dir = std::env::temp_dir().join(format!("rinha-producers-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("shared.bin");
+        let dir = crate::store::test_support::TempDir::new("producers");
+        let file = dir.file("shared.bin");
         let first = Producers::register(&file).unwrap();
         let second = Producers::register(&file).unwrap();
         assert_ne!(first.id(), second.id());
@@ -131,6 +130,5 @@ mod tests {
         let third = Producers::register(&file).unwrap();
         assert_eq!(third.id(), gone, "the lowest free id is taken again");
         assert!(first.may_still_write(gone));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

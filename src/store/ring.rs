@@ -92,118 +92,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use crate::domain::payment::{Payment, Processor};
+use crate::domain::payment::Payment;
 use crate::domain::time::now_millis;
 use crate::store::producers::Liveness;
 
 mod cursor;
 mod heap;
+mod slot;
+mod snapshot;
+#[cfg(any(test, feature = "test-support"))]
+mod test_support;
 #[cfg(test)]
 mod tests;
 
 pub use cursor::{Cursor, Step};
 pub use heap::HeapRing;
-
-/// One ring slot: a 64-byte line of atomics.
-#[repr(C, align(64))]
-pub struct Slot {
-    /// See the table in the module docs.
-    seq: AtomicU64,
-    /// The dispatch state, encoded by [`SlotState::encode`]; leader only.
-    state: AtomicU64,
-    /// The correlation id, big-endian halves of the UUID's 16 bytes.
-    id_high: AtomicU64,
-    id_low: AtomicU64,
-    /// The amount in cents (≤ `money::MAX_CENTS`).
-    amount_cents: AtomicU64,
-    /// The purge generation the payment was accepted in.
-    generation: AtomicU64,
-    /// When a producer wrote the payment, in ms since the epoch (layout
-    /// version 2): only for status output (`rinha stat`'s oldest age), no
-    /// decision reads it.
-    accepted_at_ms: AtomicU64,
-    _reserved: AtomicU64,
-}
-
-impl Slot {
-    /// A slot of zeros (free for position 0 once [`Ring::initialise`]d).
-    fn zeroed() -> Slot {
-        Slot {
-            seq: AtomicU64::new(0),
-            state: AtomicU64::new(0),
-            id_high: AtomicU64::new(0),
-            id_low: AtomicU64::new(0),
-            amount_cents: AtomicU64::new(0),
-            generation: AtomicU64::new(0),
-            accepted_at_ms: AtomicU64::new(0),
-            _reserved: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Where a published payment stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SlotState {
-    /// Never sent, or sent and definitely refused: any processor may take it.
-    Pending,
-    /// Sent to `processor` stamped `requested_at_ms`, outcome not yet known:
-    /// it may only ever be resolved at that processor, with that stamp.
-    InFlight {
-        /// Where the payment was sent.
-        processor: Processor,
-        /// The `requestedAt` it was sent with, in ms since the epoch.
-        requested_at_ms: i64,
-    },
-    /// Recorded in the ledger, or discarded (purged, duplicate, rejected).
-    Done,
-}
-
-const KIND_MASK: u64 = 0b11;
-const KIND_PENDING: u64 = 0;
-const KIND_IN_FLIGHT: u64 = 1;
-const KIND_DONE: u64 = 2;
-const PROCESSOR_BIT: u64 = 1 << 2;
-const STAMP_SHIFT: u32 = 8;
-
-impl SlotState {
-    /// Packs the state in one word so that it changes atomically: kind in
-    /// bits 0–1, processor in bit 2, `requested_at_ms` (non-negative, < 2^56)
-    /// in bits 8–63.
-    pub fn encode(self) -> u64 {
-        match self {
-            SlotState::Pending => KIND_PENDING,
-            SlotState::Done => KIND_DONE,
-            SlotState::InFlight {
-                processor,
-                requested_at_ms,
-            } => {
-                debug_assert!((0..1 << 56).contains(&requested_at_ms));
-                let processor_bit = match processor {
-                    Processor::Default => 0,
-                    Processor::Fallback => PROCESSOR_BIT,
-                };
-                KIND_IN_FLIGHT | processor_bit | (requested_at_ms as u64) << STAMP_SHIFT
-            }
-        }
-    }
-
-    /// Unpacks a word read from the file; `None` if no state encodes to it.
-    pub fn decode(word: u64) -> Option<SlotState> {
-        match word & KIND_MASK {
-            KIND_PENDING if word == KIND_PENDING => Some(SlotState::Pending),
-            KIND_DONE if word == KIND_DONE => Some(SlotState::Done),
-            KIND_IN_FLIGHT => Some(SlotState::InFlight {
-                processor: if word & PROCESSOR_BIT == 0 {
-                    Processor::Default
-                } else {
-                    Processor::Fallback
-                },
-                requested_at_ms: (word >> STAMP_SHIFT) as i64,
-            }),
-            _ => None,
-        }
-    }
-}
+use slot::{OWNED, OWNER_MASK, POISONED, owner, seq_word, split};
+pub use slot::{Slot, SlotState};
+pub use snapshot::RingSnapshot;
 
 /// Why a push did not take the payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,29 +149,6 @@ pub enum Peek {
 /// reporting the ring as full. Each retry needs the leader to have waited
 /// out a full abandon timeout, so two cannot happen in a healthy system.
 const PUSH_ATTEMPTS: usize = 3;
-
-/// Bits of `seq` below the lap: see the module docs.
-const TAG_BITS: u32 = 10;
-const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
-const OWNER_MASK: u64 = 0xff;
-const OWNED: u64 = 1 << 8;
-const POISONED: u64 = 1 << 9;
-
-/// The sequence word for `lap` with `tag`.
-fn seq_word(lap: u64, tag: u64) -> u64 {
-    debug_assert!(tag <= TAG_MASK);
-    lap << TAG_BITS | tag
-}
-
-/// `(lap, tag)` of a sequence word.
-fn split(word: u64) -> (u64, u64) {
-    (word >> TAG_BITS, word & TAG_MASK)
-}
-
-/// The owner id in a tag (meaningful with `OWNED` or `POISONED` set).
-fn owner(tag: u64) -> u8 {
-    (tag & OWNER_MASK) as u8
-}
 
 /// The producer id of a view that only reads (`rinha stat`'s): it holds no
 /// producer lock, and never claims a slot.
@@ -353,15 +236,6 @@ impl<'a> Ring<'a> {
             }
         }
         Err(PushError::Full)
-    }
-
-    /// Claims the next free position and owns its slot: the first half of
-    /// [`Ring::push`]. Test support only, to play a producer that stops
-    /// between claiming and publishing; see `Cargo.toml`'s `test-support`.
-    #[cfg(any(test, feature = "test-support"))]
-    #[doc(hidden)]
-    pub fn claim(&self) -> Result<u64, PushError> {
-        self.claim_and_own()
     }
 
     /// Claims a position on `tail`, then owns its slot; if the leader
@@ -614,86 +488,5 @@ impl<'a> Ring<'a> {
         }
         self.head.store(head, Ordering::Relaxed);
         head
-    }
-
-    /// Counts what lies between head and tail, reading only (`rinha stat`
-    /// uses it on a read-only mapping). Positions are scanned from head for
-    /// at most one lap, so a corrupt head or tail costs a wrong count,
-    /// never a long loop; slots move while we read, so the figures are a
-    /// moment's approximation, each one exact for the slot it read.
-    pub fn snapshot(&self) -> RingSnapshot {
-        let head = self.head();
-        let tail = self.tail();
-        let mut snapshot = RingSnapshot {
-            head,
-            tail,
-            ..RingSnapshot::default()
-        };
-        for position in head..tail.min(head.saturating_add(self.capacity())) {
-            let Peek::Published(pending) = self.peek(position) else {
-                snapshot.unpublished += 1;
-                continue;
-            };
-            match pending.state {
-                Some(SlotState::Done) => continue,
-                Some(SlotState::Pending) => snapshot.pending += 1,
-                Some(SlotState::InFlight { processor, .. }) => {
-                    snapshot.in_flight[processor as usize] += 1;
-                }
-                None => snapshot.unreadable += 1,
-            }
-            // Relaxed: published with the payload by the producer's Release
-            // CAS, which `peek`'s Acquire load of `seq` paired with.
-            let accepted = self.slot(position).accepted_at_ms.load(Ordering::Relaxed);
-            snapshot.oldest_accepted_at_ms = Some(match snapshot.oldest_accepted_at_ms {
-                Some(oldest) => oldest.min(accepted),
-                None => accepted,
-            });
-        }
-        snapshot
-    }
-
-    /// Drops every pending payment: moves head to tail as if all were done.
-    /// Test helper for a ring nobody else uses.
-    #[cfg(test)]
-    pub fn drain_all_for_test(&self) -> Vec<Pending> {
-        let mut taken = Vec::new();
-        let tail = self.tail();
-        for position in self.head()..tail {
-            if let Peek::Published(pending) = self.peek(position) {
-                taken.push(pending);
-                self.set_state(position, SlotState::Done);
-            }
-        }
-        self.free_done(tail);
-        taken
-    }
-}
-
-/// What [`Ring::snapshot`] counted between head and tail.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RingSnapshot {
-    /// The first position not yet freed.
-    pub head: u64,
-    /// The next position a producer will claim.
-    pub tail: u64,
-    /// Published payments never sent, or sent and refused.
-    pub pending: u64,
-    /// Published payments sent and not yet resolved, by processor index.
-    pub in_flight: [u64; 2],
-    /// Positions claimed but not (yet) published, or abandoned.
-    pub unpublished: u64,
-    /// Published slots whose state word decodes to no state (corrupt).
-    pub unreadable: u64,
-    /// The earliest acceptance time among the payments not done, ms since
-    /// the epoch; `None` when none waits.
-    pub oldest_accepted_at_ms: Option<u64>,
-}
-
-impl RingSnapshot {
-    /// Positions between head and tail: what waits, and what is done but
-    /// not yet freed behind a slot that is not.
-    pub fn depth(&self) -> u64 {
-        self.tail.saturating_sub(self.head)
     }
 }

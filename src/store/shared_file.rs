@@ -1,207 +1,34 @@
-//! The memory-mapped file every instance shares: layout, version, creation.
+//! The memory-mapped file every instance shares: creation, validation, and
+//! the typed views the rest of the crate uses (ring, ledger, header words).
 //!
-//! # Layout (version 3)
-//!
-//! ```text
-//!  offset  size                      what                                   written by
-//!  ──────  ────────────────────────  ─────────────────────────────────────  ─────────────────
-//!       0  128                       identity: magic, version, capacities,  creator, once
-//!                                    total length
-//!     128  128                       ring tail  (next position to claim)    producers (CAS)
-//!     256  128                       ring head  (first position not freed)  leader
-//!     384  128                       ledger reserved (entries claimed)      leader (CAS)
-//!     512  128                       purge: generation, ledger start        any instance
-//!     640  2 × 128                   health of default, fallback            leader
-//!     896  128                       leader: pid, since (for humans)        leader
-//!    1024  128                       route: the router's choice (Route)     leader
-//!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
-//!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
-//!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
-//! ```
-//!
-//! Version 2 added the `route` line and, in each ring slot, the time the
-//! producer accepted the payment (one of version 1's two reserved words);
-//! both are for status output only (`rinha stat`): no decision reads them.
-//! Version 3 changed the meaning of a ring slot's sequence word (a lap and
-//! an owner tag, see `ring.rs`). Files of other versions are refused. Next
-//! to the file live its lock files: `<file>.leader` (election) and
-//! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
-//!
-//! Each header field sits on its own 128-byte line, so producers hammering
-//! the tail never invalidate the line the leader reads the head from (128,
-//! not 64, because x86's adjacent-line prefetcher pairs lines; crossbeam's
-//! `CachePadded` makes the same choice).
-//!
-//! # Rules that make sharing safe
-//!
-//! - Only fixed-size plain data lives in the file, and every field is an
-//!   atomic (`AtomicU64`): two processes touching the same word is then
-//!   defined behaviour, never a data race. Relaxed atomics compile to plain
-//!   loads and stores on x86, so this costs nothing.
-//! - Structures are addressed by offsets computed from capacities that were
-//!   validated at open; positions read from the file are reduced modulo the
-//!   capacity before use, so a corrupt value is a wrong answer at worst,
-//!   never an out-of-bounds access.
-//! - Creation happens under an exclusive `flock` on the file itself, so
-//!   processes that start at the same moment never see a half-written
-//!   header. A file whose header is incomplete while we hold that lock was
-//!   left by a creator that died mid-way, and is initialised again.
-//! - A file with another magic, version or capacities is refused with an
-//!   error that says which, never reinterpreted.
+//! What lies at which offset, the layout version and its history, and the
+//! rules that make sharing the file safe are in [`crate::store::layout`];
+//! the raw mapping is `store/mapping.rs`. The header's status words (route,
+//! health, leader) are read and written in `shared_file/status.rs`.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use memmap2::MmapRaw;
+pub use crate::store::layout::{LAYOUT_VERSION, MAGIC, Route};
 
 use crate::config::Capacities;
 use crate::domain::payment::Payment;
 use crate::domain::summary::{Summary, Window};
-use crate::store::ledger::{Entry, EntryKey, Ledger};
+use crate::store::layout::{HEADER_LEN, Header, Identity, Offsets};
+use crate::store::ledger::Ledger;
+use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
-use crate::store::ring::{PushError, READER, Ring, Slot};
 
-/// `RINHA\0SH` read as a little-endian word.
-pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
-
-/// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 3;
-
-/// One header field alone on a 128-byte line (see the module docs).
-#[repr(C, align(128))]
-pub struct Line<T>(pub T);
-
-/// Written once by the creator; `magic` last, so a non-zero magic means the
-/// rest of the file is initialised.
-#[repr(C)]
-pub struct Identity {
-    magic: AtomicU64,
-    version: AtomicU64,
-    ring_slots: AtomicU64,
-    ledger_entries: AtomicU64,
-    total_len: AtomicU64,
-}
-
-/// What `POST /purge-payments` moves.
-#[repr(C)]
-pub struct Purge {
-    /// Starts at 0 and only grows. Every ring slot and ledger entry carries
-    /// the generation it was accepted in; the summary counts only the
-    /// current one and the drainer discards pending payments of older ones.
-    pub generation: AtomicU64,
-    /// Ledger entries below this index belong to older generations, so the
-    /// summary need not scan them.
-    pub ledger_start: AtomicU64,
-}
-
-/// The last health check of one processor, shared so that the limit of one
-/// call per 5 s holds across instances and across changes of leader.
-#[repr(C)]
-pub struct HealthRecord {
-    /// When the last call was claimed, in ms since the epoch (0: never).
-    pub checked_at_ms: AtomicU64,
-    /// Its answer, see [`HealthRecord::encode`]; 0 = none yet. Only
-    /// `rinha stat` reads it: the router acts on the answer its own call got.
-    pub answer: AtomicU64,
-}
-
-impl HealthRecord {
-    /// Bit 63 set (an answer exists), bit 0 failing, bits 1–62 the
-    /// minResponseTime in ms (clamped).
-    pub fn encode(health: crate::domain::payment::Health) -> u64 {
-        let delay = health.min_response_time_ms.min((1 << 62) - 1);
-        1 << 63 | delay << 1 | u64::from(health.failing)
-    }
-
-    /// The answer stored by [`HealthRecord::encode`]; `None` for 0 (no
-    /// answer yet) or any word without bit 63.
-    pub fn decode(answer: u64) -> Option<crate::domain::payment::Health> {
-        (answer >> 63 == 1).then_some(crate::domain::payment::Health {
-            failing: answer & 1 == 1,
-            min_response_time_ms: (answer >> 1) & ((1 << 62) - 1),
-        })
-    }
-}
-
-/// What the router is doing with the payments it takes, as stored in the
-/// header's `route` word: 0 default, 1 fallback, 2 holding (waiting for a
-/// processor), 3 unknown (never set; a fresh file starts there). Any other
-/// word reads as unknown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Payments go to the default processor.
-    Default = 0,
-    /// Payments go to the fallback processor.
-    Fallback = 1,
-    /// Payments wait in the ring for a processor to recover.
-    Holding = 2,
-    /// Nobody said (no leader yet, or a drainer that does not set it).
-    Unknown = 3,
-}
-
-impl Route {
-    /// The word read from the file, trusted only as far as its four values.
-    pub fn decode(word: u64) -> Route {
-        match word {
-            0 => Route::Default,
-            1 => Route::Fallback,
-            2 => Route::Holding,
-            _ => Route::Unknown,
-        }
-    }
-
-    /// Its name in `rinha stat`'s output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Default => "default",
-            Route::Fallback => "fallback",
-            Route::Holding => "holding",
-            Route::Unknown => "unknown",
-        }
-    }
-}
-
-/// Who drains, for `rinha stat` and for humans reading the file.
-#[repr(C)]
-pub struct LeaderRecord {
-    /// Process id of the current leader (0: none yet).
-    pub pid: AtomicU64,
-    /// When it took over, in ms since the epoch.
-    pub since_ms: AtomicU64,
-}
-
-/// The first 1024 bytes of the file.
-#[repr(C)]
-pub struct Header {
-    identity: Line<Identity>,
-    /// Producers claim positions here (Vyukov's enqueue counter).
-    pub ring_tail: Line<AtomicU64>,
-    /// Positions below it are freed for the next lap; only the leader moves it.
-    pub ring_head: Line<AtomicU64>,
-    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
-    pub ledger_reserved: Line<AtomicU64>,
-    /// See [`Purge`].
-    pub purge: Line<Purge>,
-    /// Indexed by [`crate::domain::payment::Processor`] as `usize`.
-    pub health: [Line<HealthRecord>; 2],
-    /// See [`LeaderRecord`].
-    pub leader: Line<LeaderRecord>,
-    /// A [`Route`]; read and written through [`SharedFile::route`] and
-    /// [`SharedFile::set_route`].
-    route: Line<AtomicU64>,
-}
-
-const HEADER_LEN: usize = 1152;
-const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
-const _: () = assert!(std::mem::size_of::<Slot>() == 64);
-const _: () = assert!(std::mem::size_of::<Entry>() == 24);
-const _: () = assert!(std::mem::size_of::<EntryKey>() == 24);
+mod status;
+#[cfg(test)]
+mod tests;
+use crate::store::ring::{PushError, READER, Ring};
 
 /// The identity words of a file opened read-only, before its capacities are
-/// known (so before [`SharedFile::header`] can be trusted).
+/// known (so before the rest of its header can be trusted).
 struct IdentityWords {
     ring_slots: u64,
     ledger_entries: u64,
@@ -209,17 +36,8 @@ struct IdentityWords {
 }
 
 impl IdentityWords {
-    /// Reads and checks magic and version from a mapping of at least
-    /// `HEADER_LEN` bytes.
-    fn read(map: &MmapRaw) -> Result<IdentityWords, OpenError> {
-        debug_assert!(map.len() >= HEADER_LEN);
-        // SAFETY: the mapping holds at least HEADER_LEN bytes (the file
-        // length was checked by the caller and a mapping covers the whole
-        // file) and is page-aligned, so it holds an aligned Identity, made
-        // only of AtomicU64 (valid for any bits). The mapping is read-only:
-        // only Relaxed/Acquire loads of 8 bytes are done through it, which
-        // std documents as allowed on read-only memory.
-        let identity = unsafe { &*map.as_ptr().cast::<Identity>() };
+    /// Reads and checks magic and version from a (read-only) identity line.
+    fn read(identity: &Identity) -> Result<IdentityWords, OpenError> {
         // Acquire pairs with the creator's Release store of the magic: a
         // non-zero magic proves the identity words were written.
         match identity.magic.load(Ordering::Acquire) {
@@ -268,28 +86,9 @@ impl IdentityWords {
     }
 }
 
-/// Byte offsets of the three arrays, derived from the capacities alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Offsets {
-    ring: usize,
-    entries: usize,
-    keys: usize,
-    total: usize,
-}
-
-impl Offsets {
-    fn of(caps: Capacities) -> Offsets {
-        let ring = HEADER_LEN;
-        let entries = ring + caps.ring_slots as usize * std::mem::size_of::<Slot>();
-        let keys = entries + caps.ledger_entries as usize * std::mem::size_of::<Entry>();
-        let total = keys + caps.ledger_entries as usize * std::mem::size_of::<EntryKey>();
-        Offsets {
-            ring,
-            entries,
-            keys,
-            total,
-        }
-    }
+/// Where everything lies in a file of `caps`.
+fn offsets_of(caps: Capacities) -> Offsets {
+    Offsets::of(caps.ring_slots, caps.ledger_entries)
 }
 
 /// Why a shared file could not be used.
@@ -325,7 +124,18 @@ impl From<io::Error> for OpenError {
     }
 }
 
-/// Why a payment was not accepted; the client is told 503.
+impl From<MapError> for OpenError {
+    fn from(e: MapError) -> Self {
+        match e {
+            MapError::Io(e) => OpenError::Io(e),
+            MapError::TooShort => {
+                OpenError::Incompatible("mapping is shorter than the layout".into())
+            }
+        }
+    }
+}
+
+/// Why a payment was not accepted (the API answers 503 with its own text).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptError {
     /// Every ring slot holds a payment not yet processed.
@@ -333,18 +143,6 @@ pub enum AcceptError {
     /// The ledger could not record every payment already waiting plus this
     /// one: accepting it could mean paying it and never reporting it.
     LedgerFull,
-}
-
-impl AcceptError {
-    /// The one-line JSON body sent with the 503.
-    pub fn message(self) -> &'static [u8] {
-        match self {
-            AcceptError::Full => br#"{"error":"too many payments pending, retry later"}"#,
-            AcceptError::LedgerFull => {
-                br#"{"error":"the shared file's ledger is full: no more payments can be recorded"}"#
-            }
-        }
-    }
 }
 
 /// Producers that may pass the ledger check at the same moment (one per
@@ -361,9 +159,8 @@ const ASSUME_ALIVE: fn(u8) -> bool = assume_alive;
 
 /// The mapped file. Cheap to share behind an `Arc`; all access is atomic.
 pub struct SharedFile {
-    map: MmapRaw,
-    capacities: Capacities,
-    offsets: Offsets,
+    /// The bytes, with the capacities they were checked for.
+    map: Mapping,
     /// This handle's producer id, held for its life (see `producers.rs`);
     /// `None` for a read-only handle, which never pushes.
     producers: Option<Producers>,
@@ -399,7 +196,7 @@ impl SharedFile {
         caps: Capacities,
         path: &Path,
     ) -> Result<SharedFile, OpenError> {
-        let offsets = Offsets::of(caps);
+        let offsets = offsets_of(caps);
         let len = file.metadata()?.len();
         if len != 0 && len != offsets.total as u64 {
             return Err(OpenError::Incompatible(format!(
@@ -414,18 +211,11 @@ impl SharedFile {
             file.set_len(offsets.total as u64)?;
         }
         let shared = SharedFile {
-            map: MmapRaw::map_raw(file)?,
-            capacities: caps,
-            offsets,
+            map: Mapping::read_write(file, caps)?,
             producers: Some(Producers::register(path)?),
             #[cfg(feature = "test-support")]
             stall: None,
         };
-        if shared.map.len() < offsets.total {
-            return Err(OpenError::Incompatible(
-                "mapping is shorter than the layout".into(),
-            ));
-        }
         let identity = &shared.header().identity.0;
         // Acquire pairs with the Release store of `magic` in `initialise`:
         // a non-zero magic proves the identity and ring slots were written.
@@ -452,13 +242,14 @@ impl SharedFile {
         identity.version.store(LAYOUT_VERSION, Ordering::Relaxed);
         identity
             .ring_slots
-            .store(self.capacities.ring_slots.into(), Ordering::Relaxed);
-        identity
-            .ledger_entries
-            .store(self.capacities.ledger_entries.into(), Ordering::Relaxed);
+            .store(self.map.capacities().ring_slots.into(), Ordering::Relaxed);
+        identity.ledger_entries.store(
+            self.map.capacities().ledger_entries.into(),
+            Ordering::Relaxed,
+        );
         identity
             .total_len
-            .store(self.offsets.total as u64, Ordering::Relaxed);
+            .store(self.map.offsets().total as u64, Ordering::Relaxed);
         self.ring().initialise();
         self.set_route(Route::Unknown);
         // Release: everything above happens-before any Acquire load that
@@ -477,17 +268,17 @@ impl SharedFile {
             (
                 "ring_slots",
                 identity.ring_slots.load(Ordering::Relaxed),
-                self.capacities.ring_slots.into(),
+                self.map.capacities().ring_slots.into(),
             ),
             (
                 "ledger_entries",
                 identity.ledger_entries.load(Ordering::Relaxed),
-                self.capacities.ledger_entries.into(),
+                self.map.capacities().ledger_entries.into(),
             ),
             (
                 "length",
                 identity.total_len.load(Ordering::Relaxed),
-                self.offsets.total as u64,
+                self.map.offsets().total as u64,
             ),
         ];
         for (what, got, want) in found {
@@ -515,81 +306,41 @@ impl SharedFile {
                 "is {len} bytes, shorter than a header ({HEADER_LEN}): not a rinha shared file"
             )));
         }
-        let map = memmap2::MmapOptions::new().map_raw_read_only(&file)?;
-        let identity = IdentityWords::read(&map)?;
-        let caps = identity.capacities()?;
-        let offsets = Offsets::of(caps);
-        if len != offsets.total as u64 || identity.total_len != offsets.total as u64 {
-            return Err(OpenError::Incompatible(format!(
-                "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {}",
-                identity.total_len, caps.ring_slots, caps.ledger_entries, offsets.total
-            )));
-        }
-        if map.len() < offsets.total {
-            return Err(OpenError::Incompatible(
-                "mapping is shorter than the layout".into(),
-            ));
-        }
+        let map = Mapping::read_only(&file, |identity| {
+            let identity = IdentityWords::read(identity)?;
+            let caps = identity.capacities()?;
+            let total = offsets_of(caps).total as u64;
+            if len != total || identity.total_len != total {
+                return Err(OpenError::Incompatible(format!(
+                    "is {len} bytes, its header says {}, and ring_slots={} ledger_entries={} need {total}",
+                    identity.total_len, caps.ring_slots, caps.ledger_entries
+                )));
+            }
+            Ok(caps)
+        })?;
         Ok(SharedFile {
             map,
-            capacities: caps,
-            offsets,
             producers: None,
             #[cfg(feature = "test-support")]
             stall: None,
         })
     }
 
-    /// The router's current choice (see [`Route`]).
-    pub fn route(&self) -> Route {
-        // Relaxed: a status value; nothing else is published through it.
-        Route::decode(self.header().route.0.load(Ordering::Relaxed))
-    }
-
-    /// Records the router's choice for status output. Leader only.
-    pub fn set_route(&self, route: Route) {
-        // Relaxed: for `rinha stat` and humans; no decision reads it.
-        self.header().route.0.store(route as u64, Ordering::Relaxed);
-    }
-
     /// The length of a file of these capacities: what its pages cost once
     /// all are touched.
     pub fn file_len(caps: Capacities) -> usize {
-        Offsets::of(caps).total
+        offsets_of(caps).total
     }
 
     /// The capacities the file was opened with (validated against it).
     pub fn capacities(&self) -> Capacities {
-        self.capacities
+        self.map.capacities()
     }
 
-    /// The header at offset 0.
-    pub fn header(&self) -> &Header {
-        debug_assert!(self.map.len() >= HEADER_LEN);
-        // SAFETY: the mapping is at least `offsets.total >= HEADER_LEN` bytes
-        // (checked at open) and page-aligned, so offset 0 satisfies Header's
-        // 128-byte alignment; Header is repr(C) and made only of atomics, for
-        // which every bit pattern is valid and concurrent access from other
-        // processes is defined. The mapping lives as long as `self`. Through
-        // a read-only mapping (`open_read_only`) callers only load.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
-    }
-
-    /// A typed view of `len` elements of `T` at byte `offset`.
-    ///
-    /// Private: only called with offsets from [`Offsets::of`] for types made
-    /// solely of atomics.
-    fn array<T>(&self, offset: usize, len: usize) -> &[T] {
-        debug_assert!(offset.is_multiple_of(std::mem::align_of::<T>()));
-        debug_assert!(offset + len * std::mem::size_of::<T>() <= self.map.len());
-        // SAFETY: `offset + len * size_of::<T>()` lies within the mapping
-        // (asserted above; `Offsets::of` is the only source of offsets and
-        // the mapping length was checked against it at open), the base is
-        // page-aligned and every offset is a multiple of T's alignment (8),
-        // and the T used (Slot, Entry, EntryKey) consist only of AtomicU64,
-        // valid for any bits and safe to share across processes (and, on a
-        // read-only mapping, only loaded).
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<T>(), len) }
+    /// The header at offset 0: for the store's own modules only; every
+    /// other layer goes through the methods above, which carry the orderings.
+    pub(super) fn header(&self) -> &Header {
+        self.map.header()
     }
 
     /// The ring of pending payments, as this handle's producer (or, for a
@@ -602,7 +353,7 @@ impl SharedFile {
             None => (READER, &ASSUME_ALIVE),
         };
         Ring::new(
-            self.array(self.offsets.ring, self.capacities.ring_slots as usize),
+            self.map.slots(),
             &header.ring_tail.0,
             &header.ring_head.0,
             producer,
@@ -643,10 +394,9 @@ impl SharedFile {
     /// The ledger of processed payments.
     pub fn ledger(&self) -> Ledger<'_> {
         let header = self.header();
-        let len = self.capacities.ledger_entries as usize;
         Ledger::new(
-            self.array(self.offsets.entries, len),
-            self.array(self.offsets.keys, len),
+            self.map.entries(),
+            self.map.keys(),
             &header.ledger_reserved.0,
             &header.purge.0,
         )
@@ -685,195 +435,5 @@ impl SharedFile {
     /// and pending payments of older generations are discarded, not sent.
     pub fn purge(&self) {
         self.ledger().purge();
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A fresh file of these capacities in a per-process temp dir.
-    pub(crate) fn temp_shared(name: &str, caps: Capacities) -> SharedFile {
-        SharedFile::open_or_create(&temp_path(name), caps).unwrap()
-    }
-
-    pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("rinha-test-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("shared.bin");
-        let _ = std::fs::remove_file(&path);
-        path
-    }
-
-    const SMALL: Capacities = Capacities {
-        ring_slots: 8,
-        ledger_entries: 16,
-    };
-
-    #[test]
-    fn a_second_open_sees_the_first_ones_layout() {
-        let path = temp_path("reopen");
-        let first = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let second = SharedFile::open_or_create(&path, SMALL).unwrap();
-        assert_eq!(
-            first.header().identity.0.magic.load(Ordering::Relaxed),
-            MAGIC
-        );
-        assert_eq!(second.capacities(), SMALL);
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().len(),
-            Offsets::of(SMALL).total as u64
-        );
-    }
-
-    #[test]
-    fn other_capacities_or_versions_are_refused_with_a_reason() {
-        let path = temp_path("incompatible");
-        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let bigger = Capacities {
-            ring_slots: 16,
-            ..SMALL
-        };
-        let error = SharedFile::open_or_create(&path, bigger)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("need"), "{error}");
-
-        shared
-            .header()
-            .identity
-            .0
-            .version
-            .store(99, Ordering::Relaxed);
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("version is 99"), "{error}");
-
-        shared.header().identity.0.magic.store(7, Ordering::Relaxed);
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("not a rinha shared file"), "{error}");
-    }
-
-    #[test]
-    fn a_file_left_half_initialised_is_initialised_again() {
-        let path = temp_path("half");
-        std::fs::write(&path, vec![0u8; Offsets::of(SMALL).total]).unwrap();
-        let shared = SharedFile::open_or_create(&path, SMALL).unwrap();
-        assert_eq!(
-            shared.header().identity.0.version.load(Ordering::Relaxed),
-            LAYOUT_VERSION
-        );
-    }
-
-    #[test]
-    fn a_truncated_file_is_refused() {
-        let path = temp_path("truncated");
-        drop(SharedFile::open_or_create(&path, SMALL).unwrap());
-        let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(100).unwrap();
-        let error = SharedFile::open_or_create(&path, SMALL)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(error.contains("is 100 bytes"), "{error}");
-    }
-
-    #[test]
-    fn payments_the_ledger_could_not_record_are_refused_up_front() {
-        let caps = Capacities {
-            ring_slots: 64,
-            ledger_entries: RACING_PRODUCERS as u32 + 3,
-        };
-        let shared = temp_shared("ledger-room", caps);
-        let payment = Payment {
-            correlation_id: uuid::Uuid::from_u128(1),
-            amount_cents: 1990,
-        };
-        // Room for 11 entries, 8 of them kept for racing producers: 3 fit.
-        for _ in 0..3 {
-            assert_eq!(shared.accept(&payment), Ok(()));
-        }
-        assert_eq!(shared.accept(&payment), Err(AcceptError::LedgerFull));
-    }
-
-    #[test]
-    fn a_read_only_view_sees_the_writers_state_and_refuses_what_is_not_ours() {
-        let path = temp_path("read-only");
-        let missing = SharedFile::open_read_only(&path).err().unwrap().to_string();
-        assert!(missing.contains("No such file"), "{missing}");
-        assert!(
-            !path.exists(),
-            "a read-only open must never create the file"
-        );
-
-        let writer = SharedFile::open_or_create(&path, SMALL).unwrap();
-        let reader = SharedFile::open_read_only(&path).unwrap();
-        assert_eq!(reader.capacities(), SMALL);
-        assert_eq!(reader.route(), Route::Unknown, "a fresh file says unknown");
-        for route in [Route::Holding, Route::Fallback, Route::Default] {
-            writer.set_route(route);
-            assert_eq!(reader.route(), route);
-        }
-        writer.header().route.0.store(77, Ordering::Relaxed);
-        assert_eq!(
-            reader.route(),
-            Route::Unknown,
-            "a corrupt word reads as unknown"
-        );
-
-        let identity = &writer.header().identity.0;
-        for (magic, version, expected) in [
-            (MAGIC, 1, "has layout version 1"),
-            (0, LAYOUT_VERSION, "not initialised"),
-            (7, LAYOUT_VERSION, "not a rinha shared file"),
-        ] {
-            identity.magic.store(magic, Ordering::Relaxed);
-            identity.version.store(version, Ordering::Relaxed);
-            let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
-            assert!(error.contains(expected), "{error}");
-        }
-        std::fs::write(&path, b"short").unwrap();
-        let error = SharedFile::open_read_only(&path).err().unwrap().to_string();
-        assert!(error.contains("is 5 bytes"), "{error}");
-    }
-
-    #[test]
-    fn health_answers_decode_to_what_was_encoded() {
-        use crate::domain::payment::Health;
-        assert_eq!(HealthRecord::decode(0), None);
-        for health in [
-            Health {
-                failing: false,
-                min_response_time_ms: 0,
-            },
-            Health {
-                failing: true,
-                min_response_time_ms: 2000,
-            },
-        ] {
-            assert_eq!(
-                HealthRecord::decode(HealthRecord::encode(health)),
-                Some(health)
-            );
-        }
-    }
-
-    #[test]
-    fn capacities_that_cannot_form_a_ring_are_refused() {
-        let path = temp_path("badcaps");
-        let caps = Capacities {
-            ring_slots: 12,
-            ledger_entries: 1,
-        };
-        assert!(matches!(
-            SharedFile::open_or_create(&path, caps),
-            Err(OpenError::BadCapacities(_))
-        ));
     }
 }

@@ -38,7 +38,6 @@
 use std::error::Error;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ use crate::domain::payment::{Health, Processor};
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::domain::time::{ISO8601_LEN, format_iso8601, now_millis};
 use crate::store::ring::RingSnapshot;
-use crate::store::shared_file::{HealthRecord, LAYOUT_VERSION, Route, SharedFile};
+use crate::store::shared_file::{LAYOUT_VERSION, Route, SharedFile};
 
 /// How often `--watch` prints.
 const WATCH_PERIOD: Duration = Duration::from_secs(1);
@@ -117,18 +116,11 @@ pub struct Status {
 impl Status {
     /// Reads every figure from `shared` (loads only).
     pub fn read(shared: &SharedFile, now_ms: i64) -> Status {
-        let header = shared.header();
-        let leader = &header.leader.0;
-        // Relaxed, here and below: status values, stored Relaxed by their
-        // writers for humans; nothing read afterwards depends on them.
-        let pid = leader.pid.load(Ordering::Relaxed);
-        let since = leader.since_ms.load(Ordering::Relaxed);
         let health = PROCESSORS.map(|processor| {
-            let record = &header.health[processor as usize].0;
-            let checked_at_ms = record.checked_at_ms.load(Ordering::Relaxed);
-            (checked_at_ms != 0).then(|| HealthSeen {
+            let (checked_at_ms, answer) = shared.health(processor);
+            (checked_at_ms != 0).then_some(HealthSeen {
                 checked_at_ms,
-                answer: HealthRecord::decode(record.answer.load(Ordering::Relaxed)),
+                answer,
             })
         });
         Status {
@@ -138,7 +130,7 @@ impl Status {
             ledger_entries: shared.ledger().len() as u64,
             generation: shared.generation(),
             summary: shared.summary(Window::ALL),
-            leader: (pid != 0).then_some((pid, since)),
+            leader: shared.leader(),
             health,
             route: shared.route(),
         }

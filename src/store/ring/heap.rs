@@ -3,8 +3,8 @@
 use std::sync::atomic::AtomicU64;
 
 use super::{Ring, Slot};
+use crate::store::layout::Line;
 use crate::store::producers::Liveness;
-use crate::store::shared_file::Line;
 
 /// A ring over heap memory instead of a mapping: the same slots and
 /// counters, owned by this value. For tests that must run without files

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use super::*;
+use crate::domain::payment::Processor;
 use crate::domain::time::now_millis;
 
 /// Every producer alive (none is known to be gone).

@@ -1,0 +1,266 @@
+//! The bytes of the shared file: what lies at which offset, and in which
+//! version. A leaf: it imports nothing from the crate, so the layout can be
+//! read (and checked against the version) without the code that uses it.
+//!
+//! # Layout (version 3)
+//!
+//! ```text
+//!  offset  size                      what                                   written by
+//!  ──────  ────────────────────────  ─────────────────────────────────────  ─────────────────
+//!       0  128                       identity: magic, version, capacities,  creator, once
+//!                                    total length
+//!     128  128                       ring tail  (next position to claim)    producers (CAS)
+//!     256  128                       ring head  (first position not freed)  leader
+//!     384  128                       ledger reserved (entries claimed)      leader (CAS)
+//!     512  128                       purge: generation, ledger start        any instance
+//!     640  2 × 128                   health of default, fallback            leader
+//!     896  128                       leader: pid, since (for humans)        leader
+//!    1024  128                       route: the router's choice (Route)     leader
+//!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
+//!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
+//!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
+//! ```
+//!
+//! Version 2 added the `route` line and, in each ring slot, the time the
+//! producer accepted the payment (one of version 1's two reserved words);
+//! both are for status output only (`rinha stat`): no decision reads them.
+//! Version 3 changed the meaning of a ring slot's sequence word (a lap and
+//! an owner tag, see `ring.rs`). Files of other versions are refused. Next
+//! to the file live its lock files: `<file>.leader` (election) and
+//! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
+//!
+//! Each header field sits on its own 128-byte line, so producers hammering
+//! the tail never invalidate the line the leader reads the head from (128,
+//! not 64, because x86's adjacent-line prefetcher pairs lines; crossbeam's
+//! `CachePadded` makes the same choice).
+//!
+//! # Rules that make sharing safe
+//!
+//! - Only fixed-size plain data lives in the file, and every field is an
+//!   atomic (`AtomicU64`): two processes touching the same word is then
+//!   defined behaviour, never a data race. Relaxed atomics compile to plain
+//!   loads and stores on x86, so this costs nothing.
+//! - Structures are addressed by offsets computed from capacities that were
+//!   validated at open; positions read from the file are reduced modulo the
+//!   capacity before use, so a corrupt value is a wrong answer at worst,
+//!   never an out-of-bounds access.
+//! - Creation happens under an exclusive `flock` on the file itself, so
+//!   processes that start at the same moment never see a half-written
+//!   header. A file whose header is incomplete while we hold that lock was
+//!   left by a creator that died mid-way, and is initialised again.
+//! - A file with another magic, version or capacities is refused with an
+//!   error that says which, never reinterpreted.
+//!
+//! The fields are visible to the store alone (`pub(super)`): other layers
+//! go through [`crate::store::shared_file::SharedFile`]'s methods, which
+//! carry the orderings and their reasons.
+
+use std::sync::atomic::AtomicU64;
+
+/// `RINHA\0SH` read as a little-endian word.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
+
+/// Bumped whenever the meaning of any byte in the file changes.
+pub const LAYOUT_VERSION: u64 = 3;
+
+/// The header's length: where the ring slots start.
+pub const HEADER_LEN: usize = 1152;
+
+/// Bytes of one ring slot (`ring::Slot` asserts it is its size).
+pub const SLOT_LEN: usize = 64;
+
+/// Bytes of one ledger entry (`ledger::Entry` asserts it is its size).
+pub const ENTRY_LEN: usize = 24;
+
+/// Bytes of one ledger key (`ledger::EntryKey` asserts it is its size).
+pub const KEY_LEN: usize = 24;
+
+/// One header field alone on a 128-byte line (see the module docs).
+#[repr(C, align(128))]
+pub struct Line<T>(pub T);
+
+/// Written once by the creator; `magic` last, so a non-zero magic means the
+/// rest of the file is initialised.
+#[repr(C)]
+pub struct Identity {
+    pub(super) magic: AtomicU64,
+    pub(super) version: AtomicU64,
+    pub(super) ring_slots: AtomicU64,
+    pub(super) ledger_entries: AtomicU64,
+    pub(super) total_len: AtomicU64,
+}
+
+/// What `POST /purge-payments` moves.
+#[repr(C)]
+pub struct Purge {
+    /// Starts at 0 and only grows. Every ring slot and ledger entry carries
+    /// the generation it was accepted in; the summary counts only the
+    /// current one and the drainer discards pending payments of older ones.
+    pub(super) generation: AtomicU64,
+    /// Ledger entries below this index belong to older generations, so the
+    /// summary need not scan them.
+    pub(super) ledger_start: AtomicU64,
+}
+
+/// The last health check of one processor, shared so that the limit of one
+/// call per 5 s holds across instances and across changes of leader.
+#[repr(C)]
+pub struct HealthRecord {
+    /// When the last call was claimed, in ms since the epoch (0: never).
+    pub(super) checked_at_ms: AtomicU64,
+    /// Its answer, see [`HealthAnswer`]; 0 = none yet. Only `rinha stat`
+    /// reads it: the router acts on the answer its own call got.
+    pub(super) answer: AtomicU64,
+}
+
+/// The word a [`HealthRecord`] keeps its answer in: bit 63 set (an answer
+/// exists), bit 0 failing, bits 1–62 the minResponseTime in ms (clamped).
+/// Plain numbers rather than `domain::payment::Health`, so the layout
+/// stays a leaf; the store converts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthAnswer {
+    /// The processor said it is failing.
+    pub failing: bool,
+    /// Its minResponseTime, in ms.
+    pub min_response_time_ms: u64,
+}
+
+impl HealthAnswer {
+    /// Packs the answer in one word (see the type's docs).
+    pub fn encode(self) -> u64 {
+        let delay = self.min_response_time_ms.min((1 << 62) - 1);
+        1 << 63 | delay << 1 | u64::from(self.failing)
+    }
+
+    /// The answer stored by [`HealthAnswer::encode`]; `None` for 0 (no
+    /// answer yet) or any word without bit 63.
+    pub fn decode(word: u64) -> Option<HealthAnswer> {
+        (word >> 63 == 1).then_some(HealthAnswer {
+            failing: word & 1 == 1,
+            min_response_time_ms: (word >> 1) & ((1 << 62) - 1),
+        })
+    }
+}
+
+/// What the router is doing with the payments it takes, as stored in the
+/// header's `route` word: 0 default, 1 fallback, 2 holding (waiting for a
+/// processor), 3 unknown (never set; a fresh file starts there). Any other
+/// word reads as unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Payments go to the default processor.
+    Default = 0,
+    /// Payments go to the fallback processor.
+    Fallback = 1,
+    /// Payments wait in the ring for a processor to recover.
+    Holding = 2,
+    /// Nobody said (no leader yet, or a drainer that does not set it).
+    Unknown = 3,
+}
+
+impl Route {
+    /// The word read from the file, trusted only as far as its four values.
+    pub fn decode(word: u64) -> Route {
+        match word {
+            0 => Route::Default,
+            1 => Route::Fallback,
+            2 => Route::Holding,
+            _ => Route::Unknown,
+        }
+    }
+
+    /// Its name in `rinha stat`'s output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Default => "default",
+            Route::Fallback => "fallback",
+            Route::Holding => "holding",
+            Route::Unknown => "unknown",
+        }
+    }
+}
+
+/// Who drains, for `rinha stat` and for humans reading the file.
+#[repr(C)]
+pub struct LeaderRecord {
+    /// Process id of the current leader (0: none yet).
+    pub(super) pid: AtomicU64,
+    /// When it took over, in ms since the epoch.
+    pub(super) since_ms: AtomicU64,
+}
+
+/// The first [`HEADER_LEN`] bytes of the file.
+#[repr(C)]
+pub struct Header {
+    pub(super) identity: Line<Identity>,
+    /// Producers claim positions here (Vyukov's enqueue counter).
+    pub(super) ring_tail: Line<AtomicU64>,
+    /// Positions below it are freed for the next lap; only the leader moves it.
+    pub(super) ring_head: Line<AtomicU64>,
+    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
+    pub(super) ledger_reserved: Line<AtomicU64>,
+    /// See [`Purge`].
+    pub(super) purge: Line<Purge>,
+    /// Indexed by processor: 0 default, 1 fallback.
+    pub(super) health: [Line<HealthRecord>; 2],
+    /// See [`LeaderRecord`].
+    pub(super) leader: Line<LeaderRecord>,
+    /// A [`Route`], as its discriminant.
+    pub(super) route: Line<AtomicU64>,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
+
+/// Byte offsets of the three arrays, derived from the capacities alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offsets {
+    /// The first ring slot.
+    pub ring: usize,
+    /// The first ledger entry.
+    pub entries: usize,
+    /// The first ledger key.
+    pub keys: usize,
+    /// The file's length.
+    pub total: usize,
+}
+
+impl Offsets {
+    /// Where everything lies in a file of these capacities.
+    ///
+    /// Plain numbers rather than `config::Capacities`: the layout and the
+    /// configuration are both leaves, and neither should import the other.
+    pub fn of(ring_slots: u32, ledger_entries: u32) -> Offsets {
+        let ring = HEADER_LEN;
+        let entries = ring + ring_slots as usize * SLOT_LEN;
+        let keys = entries + ledger_entries as usize * ENTRY_LEN;
+        let total = keys + ledger_entries as usize * KEY_LEN;
+        Offsets {
+            ring,
+            entries,
+            keys,
+            total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_answers_decode_to_what_was_encoded() {
+        assert_eq!(HealthAnswer::decode(0), None);
+        for answer in [
+            HealthAnswer {
+                failing: false,
+                min_response_time_ms: 0,
+            },
+            HealthAnswer {
+                failing: true,
+                min_response_time_ms: 2000,
+            },
+        ] {
+            assert_eq!(HealthAnswer::decode(answer.encode()), Some(answer));
+        }
+    }
+}
