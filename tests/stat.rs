@@ -11,9 +11,10 @@ use std::process::{Command, Output};
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
+use rinha::store::layout::Route;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
-use rinha::store::shared_file::{Route, SharedFile};
+use rinha::store::shared_file::SharedFile;
 use rinha::store::test_support::{TempDir, TempStore};
 use uuid::Uuid;
 

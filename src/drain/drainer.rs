@@ -41,9 +41,10 @@ use crate::drain::health;
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
+use crate::store::layout;
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
-use crate::store::shared_file::{self, SharedFile};
+use crate::store::shared_file::SharedFile;
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling
@@ -169,7 +170,7 @@ struct Drainer {
     health: Receiver<(Processor, Health)>,
     last_expiry: Instant,
     /// The choice last written to the file for `rinha stat`.
-    published: shared_file::Route,
+    published: layout::Route,
     /// When running out of sockets was last logged.
     socket_warning: Option<Instant>,
 }
@@ -225,7 +226,7 @@ impl Drainer {
             finished: Vec::new(),
             health,
             last_expiry: now,
-            published: shared_file::Route::Unknown,
+            published: layout::Route::Unknown,
             socket_warning: None,
             shared,
         })
@@ -407,12 +408,12 @@ impl Drainer {
             Route::Send {
                 processor: Processor::Default,
                 probe: false,
-            } => shared_file::Route::Default,
+            } => layout::Route::Default,
             Route::Send {
                 processor: Processor::Fallback,
                 probe: false,
-            } => shared_file::Route::Fallback,
-            Route::Send { probe: true, .. } | Route::Hold => shared_file::Route::Holding,
+            } => layout::Route::Fallback,
+            Route::Send { probe: true, .. } | Route::Hold => layout::Route::Holding,
         };
         if choice != self.published {
             self.published = choice;

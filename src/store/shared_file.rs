@@ -12,20 +12,18 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-pub use crate::store::layout::{LAYOUT_VERSION, MAGIC, Route};
-
 use crate::config::Capacities;
 use crate::domain::payment::Payment;
 use crate::domain::summary::{Summary, Window};
-use crate::store::layout::{HEADER_LEN, Header, Identity, Offsets};
+use crate::store::layout::{HEADER_LEN, Header, Identity, LAYOUT_VERSION, MAGIC, Offsets, Route};
 use crate::store::ledger::Ledger;
 use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
+use crate::store::ring::{PushError, READER, Ring};
 
 mod status;
 #[cfg(test)]
 mod tests;
-use crate::store::ring::{PushError, READER, Ring};
 
 /// The identity words of a file opened read-only, before its capacities are
 /// known (so before the rest of its header can be trusted).

@@ -46,8 +46,9 @@ use crate::domain::money::write_cents;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::domain::time::{ISO8601_LEN, format_iso8601, now_millis};
+use crate::store::layout::{LAYOUT_VERSION, Route};
 use crate::store::ring::RingSnapshot;
-use crate::store::shared_file::{LAYOUT_VERSION, Route, SharedFile};
+use crate::store::shared_file::SharedFile;
 
 /// How often `--watch` prints.
 const WATCH_PERIOD: Duration = Duration::from_secs(1);
