@@ -24,13 +24,12 @@
 //! because an unknown outcome is never re-routed and a correlation id
 //! already paid in this generation is never sent again.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
-use uuid::Uuid;
 
 use crate::config::ApiConfig;
 use crate::domain::payment::{Health, Processor};
@@ -38,6 +37,7 @@ use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
+use crate::drain::intake::{Call, Job, Seen, mark_done};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
@@ -63,10 +63,6 @@ const READ_AHEAD: usize = 16_384;
 /// How often requests are checked against their deadline.
 const EXPIRY_EVERY: Duration = Duration::from_millis(50);
 
-/// The first and the longest wait before a pinned payment is tried again.
-const RETRY_FIRST: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_secs(2);
-
 /// What the drainer may allocate at most, in bytes: the figure the memory
 /// budget (`--memory-budget-mb`) sets aside for it in the leader's
 /// container. Each part is bounded by a flag or a constant:
@@ -88,66 +84,6 @@ pub fn memory_bound(max_in_flight: usize, ledger_entries: u32) -> usize {
     let read_ahead = READ_AHEAD * 2 * std::mem::size_of::<Job>();
     let paid_ids = ledger_entries as usize * 40;
     requests + read_ahead + paid_ids + (1 << 20)
-}
-
-/// The next call a payment needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Call {
-    Pay,
-    LookUp,
-}
-
-/// A payment the drainer is working on.
-#[derive(Clone, Copy, Debug)]
-struct Job {
-    pending: Pending,
-    known: Known,
-    call: Call,
-    /// Attempts that ended without settling it, for the backoff.
-    retries: u32,
-    not_before: Instant,
-}
-
-impl Job {
-    fn pinned_to(&self) -> Option<Processor> {
-        match self.known {
-            Known::Pinned { processor, .. } => Some(processor),
-            Known::Unsent => None,
-        }
-    }
-
-    /// Waits a little longer after every inconclusive attempt, up to a bound:
-    /// a processor that cannot answer is not hammered, and a payment waiting
-    /// here blocks nothing else.
-    fn back_off(&mut self, now: Instant) {
-        let wait = RETRY_FIRST.saturating_mul(1 << self.retries.min(6));
-        self.not_before = now + wait.min(RETRY_MAX);
-        self.retries += 1;
-    }
-}
-
-/// What the leader knows of the ledger and the purge generation.
-struct Seen {
-    generation: u64,
-    /// Correlation ids already dispatched in this generation.
-    paid: HashSet<Uuid>,
-    /// Ring positions the ledger holds: done, whatever their slot says.
-    recorded: HashSet<u64>,
-}
-
-impl Seen {
-    /// Reads the generation first, then the ids paid in it: a purge in
-    /// between leaves a newer generation in the file, which the next
-    /// [`Drainer::check_generation`] sees and reloads.
-    fn load(shared: &SharedFile) -> Seen {
-        let generation = shared.generation();
-        let ledger = shared.ledger();
-        Seen {
-            generation,
-            paid: ledger.ids_of_current_generation(),
-            recorded: ledger.positions_since(shared.ring().head()),
-        }
-    }
 }
 
 /// The leader's state; see the module docs.
@@ -290,7 +226,7 @@ impl Drainer {
                     "rinha drainer: abandoned position {position}: claimed, never published"
                 ),
                 Step::Payment(pending) => {
-                    if let Some(job) = self.triage(pending, now) {
+                    if let Some(job) = self.seen.triage(&shared, pending, now) {
                         match job.known {
                             Known::Unsent => self.backlog.push_back(job),
                             Known::Pinned { .. } => self.later.push(job),
@@ -301,54 +237,8 @@ impl Drainer {
         }
     }
 
-    /// Decides what a published payment needs: `Some` to work on it.
-    fn triage(&mut self, pending: Pending, now: Instant) -> Option<Job> {
-        let state = pending.state.unwrap_or_else(|| {
-            crate::log!(
-                "rinha drainer: position {} has an unreadable state; treating it as unsent",
-                pending.position
-            );
-            SlotState::Pending
-        });
-        if pending.generation > self.seen.generation {
-            // Accepted after a purge this loop has not seen yet.
-            self.seen = Seen::load(&self.shared);
-        }
-        let id = pending.payment.correlation_id;
-        let known = match state {
-            SlotState::Done => return None,
-            _ if self.seen.recorded.contains(&pending.position) => return self.done(&pending),
-            _ if pending.generation < self.seen.generation => return self.done(&pending),
-            SlotState::InFlight {
-                processor,
-                requested_at_ms,
-            } => Known::Pinned {
-                processor,
-                stamp: requested_at_ms,
-            },
-            SlotState::Pending if self.seen.paid.contains(&id) => {
-                crate::log!(
-                    "rinha drainer: payment {id} not sent: its correlationId was already paid"
-                );
-                return self.done(&pending);
-            }
-            SlotState::Pending => Known::Unsent,
-        };
-        self.seen.paid.insert(id);
-        Some(Job {
-            pending,
-            known,
-            call: Call::Pay,
-            retries: 0,
-            not_before: now,
-        })
-    }
-
-    fn done(&self, pending: &Pending) -> Option<Job> {
-        self.shared
-            .ring()
-            .set_state(pending.position, SlotState::Done);
-        None
+    fn done(&self, pending: &Pending) {
+        mark_done(&self.shared, pending);
     }
 
     /// Pinned payments whose wait is over: to their processor, if it may

@@ -4,6 +4,7 @@
 //! - [`election`]: who drains (a `flock`), and the hand-over when it dies.
 //! - [`drainer`]: the event loop — ring in, requests out, answers settled.
 //! - [`fate`]: the exactly-once state machine of one payment, pure.
+//! - [`intake`]: the payments taken from the ring, and which need work.
 //! - [`router`]: where each payment goes, by what it earns.
 //! - [`pool`]: keep-alive connections, hundreds of requests out at once.
 //! - [`wire`]: the bytes of those requests and their answers.
@@ -18,6 +19,7 @@ pub mod drainer;
 pub mod election;
 pub mod fate;
 pub mod health;
+pub mod intake;
 pub mod pacer;
 pub mod pool;
 pub mod router;

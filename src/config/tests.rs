@@ -1,0 +1,124 @@
+//! Unit tests of `config`.
+
+use super::*;
+
+fn args(text: &str) -> Vec<String> {
+    text.split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn flags_override_defaults_in_both_spellings() {
+    let config = ApiConfig::parse(&args(
+        "--listen unix:/tmp/a.sock --max-in-flight=8 --no-purge --default-url http://d:1",
+    ))
+    .unwrap();
+    assert_eq!(config.listen, Listen::Unix("/tmp/a.sock".into()));
+    assert_eq!(config.max_in_flight, 8);
+    assert!(!config.purge_enabled);
+    assert_eq!(config.max_request_age_ms, 1_000);
+    assert!(config.drain);
+    assert_eq!(config.default_url, "http://d:1");
+}
+
+#[test]
+fn bad_flags_are_named_in_the_error() {
+    for (line, expected) in [
+        ("--bogus 1", "unknown flag --bogus"),
+        ("--max-in-flight many", "--max-in-flight"),
+        ("--max-in-flight 0", "--max-in-flight must be at least 1"),
+        ("--max-send-rate 0", "--max-send-rate must be at least 1"),
+        ("--ring-slots 1000", "power of two"),
+        ("--listen nowhere", "neither host:port"),
+        ("--listen", "--listen needs a value"),
+        ("stray", "unexpected argument"),
+        ("--workers 1 --workers 2", "--workers given twice"),
+        ("--no-purge --no-purge=false", "--no-purge given twice"),
+        (
+            "--no-purge=maybe",
+            "--no-purge takes 1/true/yes/on or 0/false/no/off",
+        ),
+    ] {
+        let error = ApiConfig::parse(&args(line)).unwrap_err().0;
+        assert!(error.contains(expected), "{line}: {error}");
+    }
+}
+
+#[test]
+fn environment_switches_take_the_usual_spellings_and_refuse_the_rest() {
+    // (RINHA_NO_PURGE, Ok(purge enabled) or a piece of the error)
+    let cases: [(&str, Result<bool, &str>); 14] = [
+        ("1", Ok(false)),
+        ("true", Ok(false)),
+        ("TRUE", Ok(false)),
+        ("yes", Ok(false)),
+        ("On", Ok(false)),
+        ("0", Ok(true)),
+        ("false", Ok(true)),
+        ("no", Ok(true)),
+        ("OFF", Ok(true)),
+        (
+            "",
+            Err("RINHA_NO_PURGE takes 1/true/yes/on or 0/false/no/off, not \"\""),
+        ),
+        ("y", Err("RINHA_NO_PURGE takes")),
+        ("2", Err("RINHA_NO_PURGE takes")),
+        ("enabled", Err("not \"enabled\"")),
+        (" true", Err("RINHA_NO_PURGE takes")),
+    ];
+    for (value, expected) in cases {
+        let env = |name: &str| (name == "RINHA_NO_PURGE").then(|| value.to_string());
+        let got = ApiConfig::parse_with(&[], &env).map(|c| c.purge_enabled);
+        match (got, expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{value:?}"),
+            (Err(error), Err(want)) => assert!(error.0.contains(want), "{value:?}: {error}"),
+            (got, want) => panic!("{value:?}: got {got:?}, want {want:?}"),
+        }
+    }
+    // A flag on the command line wins over its twin, even a bad one.
+    let env = |name: &str| (name == "RINHA_NO_PURGE").then(|| "bogus".to_string());
+    let config = ApiConfig::parse_with(&args("--no-purge=off"), &env).unwrap();
+    assert!(config.purge_enabled);
+}
+
+#[test]
+fn every_flag_is_documented_in_the_readme() {
+    let readme = include_str!("../../README.md");
+    let source = include_str!("../config.rs");
+    let mut found = 0;
+    for call in ["flags.get(\"", "flags.switch(\"", "flags.millis(\""] {
+        for rest in source.split(call).skip(1) {
+            let name = &rest[..rest.find('"').unwrap()];
+            found += 1;
+            assert!(
+                readme.contains(&format!("--{name}")),
+                "--{name} is not in README.md"
+            );
+        }
+    }
+    assert!(
+        found >= 15,
+        "only {found} flags found: has the parser changed?"
+    );
+}
+
+#[test]
+fn emulator_defaults_match_the_official_processor() {
+    let config = EmulatorConfig::parse(&args("--port 8001 --fee 0.15")).unwrap();
+    assert_eq!(config.listen, "127.0.0.1:8001".parse().unwrap());
+    assert_eq!(config.fee, "0.15");
+    assert_eq!(config.token, "123");
+}
+
+#[test]
+fn local_passes_the_preview_fees_unless_told_the_finals() {
+    let config = LocalConfig::parse(&args("")).unwrap();
+    assert_eq!(
+        (config.default_fee.as_str(), config.fallback_fee.as_str()),
+        ("0.05", "0.15")
+    );
+    let config = LocalConfig::parse(&args("--default-fee 0.07 --fallback-fee=0.10")).unwrap();
+    assert_eq!(
+        (config.default_fee.as_str(), config.fallback_fee.as_str()),
+        ("0.07", "0.10")
+    );
+}

@@ -1,0 +1,227 @@
+//! Unit tests of `router`.
+
+use super::*;
+use Processor::{Default as D, Fallback as F};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn send(processor: Processor) -> Route {
+    Route::Send {
+        processor,
+        probe: false,
+    }
+}
+
+fn probe(processor: Processor) -> Route {
+    Route::Send {
+        processor,
+        probe: true,
+    }
+}
+
+/// A router at `t0` and a way to send through it with fresh ids.
+struct Bench {
+    router: Router,
+    t0: Instant,
+    next_id: u64,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let t0 = Instant::now();
+        Bench {
+            router: Router::new(Policy::default(), t0),
+            t0,
+            next_id: 0,
+        }
+    }
+
+    fn at(&self, millis: u64) -> Instant {
+        self.t0 + ms(millis)
+    }
+
+    /// Routes one payment at `millis` and sends it if told to.
+    fn route(&mut self, millis: u64) -> (Route, u64) {
+        let now = self.at(millis);
+        let route = self.router.route(now);
+        self.next_id += 1;
+        self.router.sent(route, self.next_id, now);
+        (route, self.next_id)
+    }
+
+    fn answer(&mut self, processor: Processor, id: u64, answer: Answer, millis: u64) {
+        let now = self.at(millis);
+        self.router.answered(processor, id, Some(answer), now);
+    }
+}
+
+#[test]
+fn a_healthy_default_takes_everything() {
+    let mut bench = Bench::new();
+    for t in 0..100 {
+        let (route, id) = bench.route(t);
+        assert_eq!(route, send(D));
+        bench.answer(D, id, Answer::Works, t + 1);
+    }
+}
+
+#[test]
+fn a_rising_delay_holds_payments_until_it_is_known() {
+    let mut bench = Bench::new();
+    let (_, first) = bench.route(0);
+    bench.answer(D, first, Answer::Works, 5);
+    // The delay rises to 1 s: the request sent at 10 ms is still out.
+    let (route, slow) = bench.route(10);
+    assert_eq!(route, send(D));
+    assert_eq!(bench.route(30).0, send(D), "within 2 × 5 ms + grace");
+    assert_eq!(
+        bench.route(100).0,
+        Route::Hold,
+        "suspect: hold, not the fallback"
+    );
+    bench.answer(D, slow, Answer::Works, 1010);
+    bench.answer(D, slow + 1, Answer::Works, 1030);
+    assert_eq!(
+        bench.route(1031).0,
+        send(D),
+        "1 s is safe: back to the default"
+    );
+}
+
+#[test]
+fn a_delay_past_the_safe_latency_moves_payments_to_a_ready_fallback() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    assert_eq!(bench.route(1000).0, Route::Hold, "suspect");
+    let (route, on_fallback) = bench.route(1750);
+    assert_eq!(route, send(F), "slow: the fallback takes it");
+    bench.answer(F, on_fallback, Answer::Works, 1751);
+    bench.answer(D, id, Answer::Works, 2000);
+    assert_eq!(bench.route(2001).0, send(F), "2 s is not safe");
+    let health = Health {
+        failing: false,
+        min_response_time_ms: 100,
+    };
+    bench.router.health(D, health, bench.at(5000));
+    assert_eq!(bench.route(5001).0, send(D), "health says it is fast again");
+}
+
+#[test]
+fn a_failing_default_is_probed_and_held_for_until_the_hold_ends() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Fails, 10);
+    assert_eq!(bench.route(20).0, Route::Hold, "no probe due yet");
+    let (route, probe_id) = bench.route(110);
+    assert_eq!(route, probe(D));
+    assert_eq!(bench.route(150).0, Route::Hold, "one probe per interval");
+    bench.answer(D, probe_id, Answer::Fails, 160);
+    assert_eq!(
+        bench.route(24_999).0,
+        probe(D),
+        "still holding for the default"
+    );
+    assert_eq!(bench.route(25_010).0, send(F), "the hold is over");
+    let (route, probe_id) = bench.route(25_200);
+    assert_eq!(
+        route,
+        probe(D),
+        "still probed while the fallback carries the load"
+    );
+    bench.answer(D, probe_id, Answer::Works, 25_201);
+    assert_eq!(
+        bench.route(25_202).0,
+        send(D),
+        "and wins back the traffic, though older probes are still out"
+    );
+}
+
+#[test]
+fn answers_to_older_requests_do_not_undo_newer_news() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Fails, 10);
+    // A probe caught in a 2 s delay ...
+    let (route, old_probe) = bench.route(110);
+    assert_eq!(route, probe(D));
+    // ... and one sent after the recovery, answered first.
+    let (_, new_probe) = bench.route(210);
+    bench.answer(D, new_probe, Answer::Works, 230);
+    bench.answer(D, old_probe, Answer::Works, 2110);
+    assert_eq!(
+        bench.route(2111).0,
+        send(D),
+        "the old probe's 2 s says nothing about the default now"
+    );
+}
+
+#[test]
+fn a_slowly_failing_processor_is_not_probed_but_its_health_is_heard() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Fails, 2000);
+    assert_eq!(
+        bench.route(2200).0,
+        Route::Hold,
+        "no probe: it fails in 2 s"
+    );
+    let health = Health {
+        failing: false,
+        min_response_time_ms: 20,
+    };
+    bench.router.health(D, health, bench.at(5000));
+    assert_eq!(bench.route(5001).0, send(D));
+}
+
+#[test]
+fn overflow_goes_to_a_ready_fallback() {
+    let mut bench = Bench::new();
+    bench.router.policy.max_in_flight = 2;
+    assert_eq!(bench.route(0).0, send(D));
+    assert_eq!(bench.route(0).0, send(D));
+    assert_eq!(bench.route(0).0, send(F), "the default is busy");
+    assert_eq!(bench.route(0).0, send(F));
+    assert_eq!(bench.route(0).0, Route::Hold, "both busy");
+}
+
+#[test]
+fn when_nothing_is_usable_a_slow_processor_is_used_only_after_the_hold() {
+    let mut bench = Bench::new();
+    let slow = Health {
+        failing: false,
+        min_response_time_ms: 3000,
+    };
+    let failing = Health {
+        failing: true,
+        min_response_time_ms: 0,
+    };
+    bench.router.health(D, slow, bench.at(0));
+    bench.router.health(F, failing, bench.at(0));
+    assert_eq!(bench.route(1).0, Route::Hold, "no probe due yet");
+    assert_eq!(
+        bench.route(100).0,
+        probe(F),
+        "the failing fallback is probed"
+    );
+    assert_eq!(bench.route(101).0, Route::Hold);
+    assert_eq!(bench.route(25_001).0, probe(F));
+    assert_eq!(bench.route(25_002).0, send(D), "the wait is bounded");
+}
+
+#[test]
+fn a_pinned_payment_goes_only_to_its_processor() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Silent, 5000);
+    let now = bench.at(5001);
+    assert_eq!(
+        bench.router.route_pinned(D, now),
+        Route::Hold,
+        "probe not due"
+    );
+    let later = bench.at(5200);
+    assert_eq!(bench.router.route_pinned(D, later), probe(D));
+    assert_eq!(bench.router.route_pinned(F, later), send(F));
+}
