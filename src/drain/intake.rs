@@ -134,3 +134,90 @@ pub fn mark_done(shared: &SharedFile, pending: &Pending) -> Option<Job> {
     shared.ring().set_state(pending.position, SlotState::Done);
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::config::Capacities;
+    use crate::domain::payment::Payment;
+    use crate::store::ring::Step;
+    use crate::store::test_support::TempStore;
+
+    const CAPS: Capacities = Capacities {
+        ring_slots: 8,
+        ledger_entries: 64,
+    };
+
+    fn payment(n: u128) -> Payment {
+        Payment {
+            correlation_id: Uuid::from_u128(n),
+            amount_cents: 2005,
+        }
+    }
+
+    /// The published payment at `position`.
+    fn published(store: &TempStore, position: u64) -> Pending {
+        let mut cursor = crate::store::ring::Cursor::new(position, Duration::from_secs(1));
+        match cursor.step(&store.ring()) {
+            Step::Payment(pending) => pending,
+            other => panic!("position {position}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_payment_accepted_after_a_purge_the_leader_has_not_seen_is_sent() {
+        // Issue 9, item 2: the leader's view is from before the purge; the
+        // old triage dropped any payment of another generation, so one
+        // accepted right after a purge was marked done, never paid,
+        // although its client had a 200.
+        let store = TempStore::new("intake-purge", CAPS);
+        store.accept(&payment(1)).unwrap();
+        let mut seen = Seen::load(&store);
+        store.purge();
+        store.accept(&payment(2)).unwrap();
+        let now = Instant::now();
+        let old = published(&store, 0);
+        let fresh = published(&store, 1);
+        assert_eq!(
+            seen.triage(&store, old, now).map(|job| job.known),
+            Some(Known::Unsent),
+            "the leader has not seen the purge yet: still its generation"
+        );
+        let job = seen.triage(&store, fresh, now).expect("sent, not dropped");
+        assert_eq!(job.pending.payment, payment(2));
+        assert_eq!(seen.generation, 1, "the newer generation was loaded");
+        // Once the purge is seen, the older generation's payment is done.
+        let old = published(&store, 0);
+        assert!(seen.triage(&store, old, now).is_none());
+        assert_eq!(store.ring().peek(0), {
+            let mut done = old;
+            done.state = Some(SlotState::Done);
+            crate::store::ring::Peek::Published(done)
+        });
+    }
+
+    #[test]
+    fn the_backoff_grows_and_is_bounded() {
+        // Issue 9, item 4: an unanswered lookup (or retry) is not repeated
+        // at once against an overloaded processor, nor left for ever.
+        let store = TempStore::new("intake-backoff", CAPS);
+        store.accept(&payment(1)).unwrap();
+        let now = Instant::now();
+        let mut job = Seen::load(&store)
+            .triage(&store, published(&store, 0), now)
+            .unwrap();
+        let waits: Vec<Duration> = (0..10)
+            .map(|_| {
+                job.back_off(now);
+                job.not_before - now
+            })
+            .collect();
+        assert_eq!(waits[0], RETRY_FIRST);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), RETRY_MAX);
+    }
+}
