@@ -25,6 +25,7 @@ import { sleep } from "k6";
 import { Counter } from "k6/metrics";
 import {
   PROCESSORS,
+  SUMMARY_OPTIONS,
   backendSummary,
   commonRows,
   count,
@@ -55,14 +56,7 @@ const STAGES = [
 ];
 
 export const options = {
-  summaryTrendStats: ["min", "med", "avg", "p(90)", "p(99)", "p(99.9)", "max", "count"],
-  // Always-true thresholds: they make k6 keep these sub-metrics, so that
-  // handleSummary can read them. The first one is the one the score uses.
-  thresholds: {
-    "http_req_duration{expected_response:true}": ["max>=0"],
-    "http_req_duration{kind:payment}": ["max>=0"],
-    "http_req_duration{kind:summary}": ["max>=0"],
-  },
+  ...SUMMARY_OPTIONS,
   scenarios: {
     payments: {
       exec: "payments",

@@ -253,3 +253,17 @@ export function commonRows(result) {
     ["bonus", `${fmt(result.bonus * 100, 0)} %`],
   ];
 }
+
+/**
+ * The k6 options both tests share: the trend statistics the report reads
+ * and always-true thresholds, which make k6 keep these sub-metrics so that
+ * handleSummary can read them (the first one is the one the score uses).
+ */
+export const SUMMARY_OPTIONS = {
+  summaryTrendStats: ["min", "med", "avg", "p(90)", "p(99)", "p(99.9)", "max", "count"],
+  thresholds: {
+    "http_req_duration{expected_response:true}": ["max>=0"],
+    "http_req_duration{kind:payment}": ["max>=0"],
+    "http_req_duration{kind:summary}": ["max>=0"],
+  },
+};
