@@ -31,7 +31,10 @@ fn bad_flags_are_named_in_the_error() {
         ("--listen nowhere", "neither host:port"),
         ("--listen", "--listen needs a value"),
         ("stray", "unexpected argument"),
-        ("--workers 1 --workers 2", "--workers given twice"),
+        (
+            "--max-in-flight 1 --max-in-flight 2",
+            "--max-in-flight given twice",
+        ),
         ("--no-purge --no-purge=false", "--no-purge given twice"),
         (
             "--no-purge=maybe",
