@@ -242,15 +242,18 @@ impl Pool {
         // A non-blocking connect reports the peer's refusal later, on the
         // socket; failing here means a local resource ran out (or, rarely,
         // no route: then the processor is unreachable all the same).
-        let mut stream =
-            TcpStream::connect(address).map_err(|error| match error.raw_os_error() {
-                Some(code) if LOCAL_EXHAUSTION.contains(&code) => {
-                    // The limit may have been lowered under us (prlimit): learn it.
-                    self.max_open = descriptor_budget().min(self.open.max(1));
-                    StartError::NoSocket
-                }
-                _ => StartError::Unreachable,
-            })?;
+        let mut stream = match TcpStream::connect(address) {
+            Ok(stream) => stream,
+            Err(error)
+                if error
+                    .raw_os_error()
+                    .is_some_and(|c| LOCAL_EXHAUSTION.contains(&c)) =>
+            {
+                self.learn_budget(registry);
+                return Err(StartError::NoSocket);
+            }
+            Err(_) => return Err(StartError::Unreachable),
+        };
         let index = self.free.pop().unwrap_or_else(|| {
             self.connections.push(None);
             self.connections.len() - 1
@@ -303,7 +306,8 @@ impl Pool {
                     processor,
                     ended: Ended::Answer(response),
                 });
-                if keep {
+                // Over the budget (it shrank under us): give it back.
+                if keep && self.open <= self.max_open {
                     self.idle[processor as usize].push(index);
                 } else {
                     self.close(registry, index);
@@ -356,6 +360,15 @@ impl Pool {
             });
         }
         self.close(registry, index);
+    }
+
+    /// The OS said no: the limit may have been lowered under us (prlimit),
+    /// so read it again, keep below what we hold now, and give idle
+    /// connections back until within it: the HTTP side needs descriptors
+    /// to accept with.
+    fn learn_budget(&mut self, registry: &Registry) {
+        self.max_open = descriptor_budget().min(self.open.max(1));
+        while self.open > self.max_open && self.close_idle(registry) {}
     }
 
     /// Closes the idle connection unused the longest (the bottom of the

@@ -26,6 +26,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -38,6 +39,10 @@ use crate::http::{self, Request, Status};
 /// unless [`Server::set_limits`] says otherwise. HAProxy keeps a small pool
 /// per instance; the bound only protects memory.
 pub const MAX_CONNECTIONS: usize = 4096;
+
+/// How soon accepting is tried again after it failed for want of
+/// descriptors or memory.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -191,16 +196,24 @@ impl Server {
     /// returned are the poll's own.
     pub fn serve(&mut self, respond: &impl Respond) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // Set when accepting failed for want of descriptors or memory: the
+        // listener is edge-triggered, so the clients left in its backlog
+        // would wait for the next one to arrive; we retry on a timer instead.
+        let mut accept_stalled = false;
         while !self.stopper.is_stopped() {
-            if let Err(error) = self.poll.poll(&mut events, None) {
+            let timeout = accept_stalled.then_some(ACCEPT_RETRY);
+            if let Err(error) = self.poll.poll(&mut events, timeout) {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(error);
             }
+            if accept_stalled {
+                accept_stalled = self.accept_or_stall(true);
+            }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => accept_stalled = self.accept_or_stall(accept_stalled),
                     // The loop condition reads the flag the waker is about.
                     WAKER => {}
                     Token(token) => self.on_connection_event(token, event, respond),
@@ -210,11 +223,27 @@ impl Server {
         Ok(())
     }
 
-    fn accept_all(&mut self) {
+    /// Accepts what waits; `true` when accepting stalled for want of a
+    /// resource (said once, unless it had `already` stalled).
+    fn accept_or_stall(&mut self, already: bool) -> bool {
+        match self.accept_all() {
+            Ok(()) => false,
+            Err(error) => {
+                if !already {
+                    crate::log!("rinha api: accept: {error}; retrying every 10 ms");
+                }
+                true
+            }
+        }
+    }
+
+    /// Accepts until the backlog is empty, or until accepting fails for
+    /// want of descriptors or memory (the error: try again later).
+    fn accept_all(&mut self) -> io::Result<()> {
         loop {
             let mut stream = match self.listener.accept() {
                 Ok(stream) => stream,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error)
                     if matches!(
                         error.kind(),
@@ -225,12 +254,9 @@ impl Server {
                 {
                     continue;
                 }
-                Err(error) => {
-                    // Out of descriptors or memory: the pending clients wait in
-                    // the backlog until the next accept; say why once per burst.
-                    crate::log!("rinha api: accept: {error}");
-                    return;
-                }
+                // Out of descriptors or memory: the pending clients wait in
+                // the backlog until a retry.
+                Err(error) => return Err(error),
             };
             // Beyond the bound the stream is dropped here, which closes it.
             let Some(index) = self.free_slot() else {
