@@ -30,7 +30,7 @@ import {
   commonRows,
   count,
   fmt,
-  postPayment,
+  paymentIteration,
   processorSummary,
   restoreToken,
   runTimeline,
@@ -83,8 +83,6 @@ export const options = {
   },
 };
 
-const transactionsSuccess = new Counter("transactions_success");
-const transactionsFailure = new Counter("transactions_failure");
 const paymentsInconsistency = new Counter("payments_inconsistency");
 const paymentsInconsistencyPerProcessor = new Counter("payments_inconsistency_per_processor");
 const consistencyChecks = new Counter("consistency_checks");
@@ -96,14 +94,7 @@ for (const processor of PROCESSORS) {
 }
 
 export async function payments() {
-  if (await postPayment(AMOUNT)) {
-    transactionsSuccess.add(1);
-    transactionsFailure.add(0);
-  } else {
-    transactionsSuccess.add(0);
-    transactionsFailure.add(1);
-  }
-  sleep(1);
+  await paymentIteration(AMOUNT);
 }
 
 export async function checkPaymentsConsistency(data) {

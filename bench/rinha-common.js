@@ -7,6 +7,7 @@ import http from "k6/http";
 import { sleep } from "k6";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
+import { Counter } from "k6/metrics";
 
 export const BACKEND_URL = __ENV.BACKEND_URL || "http://127.0.0.1:9999";
 export const PROCESSOR_URL = {
@@ -267,3 +268,16 @@ export const SUMMARY_OPTIONS = {
     "http_req_duration{kind:summary}": ["max>=0"],
   },
 };
+
+// Both tests count each payment's fate the same way (the lag is
+// transactions_success minus what the processors or the backend hold).
+const transactionsSuccess = new Counter("transactions_success");
+const transactionsFailure = new Counter("transactions_failure");
+
+/** One VU iteration of both tests: post one payment of `amount`, count it, sleep 1 s. */
+export async function paymentIteration(amount) {
+  const ok = await postPayment(amount);
+  transactionsSuccess.add(ok ? 1 : 0);
+  transactionsFailure.add(ok ? 0 : 1);
+  sleep(1);
+}

@@ -45,7 +45,7 @@ import {
   commonRows,
   count,
   fmt,
-  postPayment,
+  paymentIteration,
   processorSummary,
   restoreToken,
   runTimeline,
@@ -107,8 +107,6 @@ export const options = {
   },
 };
 
-const transactionsSuccess = new Counter("transactions_success");
-const transactionsFailure = new Counter("transactions_failure");
 const paymentsInconsistency = new Counter("payments_inconsistency");
 const consistencyChecks = new Counter("consistency_checks");
 const totals = {};
@@ -119,14 +117,7 @@ for (const processor of PROCESSORS) {
 }
 
 export async function payments() {
-  if (await postPayment(AMOUNT)) {
-    transactionsSuccess.add(1);
-    transactionsFailure.add(0);
-  } else {
-    transactionsSuccess.add(0);
-    transactionsFailure.add(1);
-  }
-  sleep(1);
+  await paymentIteration(AMOUNT);
 }
 
 export async function checkPaymentsConsistency(data) {
