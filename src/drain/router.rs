@@ -270,11 +270,6 @@ impl Router {
         self.lanes[processor as usize].condition(&self.policy, now)
     }
 
-    /// Requests out to `processor`.
-    pub fn in_flight(&self, processor: Processor) -> usize {
-        self.lanes[processor as usize].out.len()
-    }
-
     /// Where a payment that may go anywhere goes now (see the module docs).
     pub fn route(&mut self, now: Instant) -> Route {
         use Condition::*;
