@@ -427,7 +427,7 @@ impl Drainer {
         self.apply(job, fate::next(job.known, proof), now);
     }
 
-    fn apply(&mut self, mut job: Job, action: Action, now: Instant) {
+    fn apply(&mut self, job: Job, action: Action, now: Instant) {
         match action {
             Action::Record { processor, stamp } => self.record(&job, processor, stamp),
             Action::Discard(why) => {
@@ -438,35 +438,33 @@ impl Drainer {
                 );
                 self.done(&job.pending);
             }
-            Action::Send(Known::Unsent) => {
-                // Proven not stored: any processor may take it, first in line.
-                self.shared
-                    .ring()
-                    .set_state(job.pending.position, SlotState::Pending);
-                job.known = Known::Unsent;
-                self.backlog.push_front(job);
-            }
-            Action::Send(known) | Action::LookUp(known) => {
-                job.known = known;
-                job.call = if matches!(action, Action::LookUp(_)) {
-                    Call::LookUp
-                } else {
-                    Call::Pay
-                };
-                job.not_before = now;
-                self.later.push(job);
-            }
-            Action::SendLater(known) | Action::LookUpLater(known) => {
-                job.known = known;
-                job.call = if matches!(action, Action::LookUpLater(_)) {
-                    Call::LookUp
-                } else {
-                    Call::Pay
-                };
-                job.back_off(now);
-                self.later.push(job);
-            }
+            // Proven not stored: any processor may take it, first in line.
+            Action::Send(Known::Unsent) => self.put_back(job, now),
+            Action::Send(known) => self.queue_pinned(job, known, Call::Pay, false, now),
+            Action::LookUp(known) => self.queue_pinned(job, known, Call::LookUp, false, now),
+            Action::SendLater(known) => self.queue_pinned(job, known, Call::Pay, true, now),
+            Action::LookUpLater(known) => self.queue_pinned(job, known, Call::LookUp, true, now),
         }
+    }
+
+    /// Puts a pinned payment in the waiting list for its next `call`: at
+    /// once, or after its backoff.
+    fn queue_pinned(
+        &mut self,
+        mut job: Job,
+        known: Known,
+        call: Call,
+        back_off: bool,
+        now: Instant,
+    ) {
+        job.known = known;
+        job.call = call;
+        if back_off {
+            job.back_off(now);
+        } else {
+            job.not_before = now;
+        }
+        self.later.push(job);
     }
 
     /// Appends the confirmed payment to the ledger, then marks it done.
