@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use rinha::config::{ApiConfig, EmulatorConfig, LocalConfig, StatConfig};
+use rinha::config::{ApiConfig, EmulatorConfig, LocalConfig, SimConfig, StatConfig};
 
 const USAGE: &str = "\
 usage: rinha <command> [--flag value ...]
@@ -12,6 +12,12 @@ commands:
   processor  emulate an official payment processor on --port
   local      run the whole stack on this machine (emulators, 2 instances, HAProxy :9999)
   stat       print what the shared file holds, read-only (--shared-file, --watch, --json)
+  sim        simulate the drainer's routing on a virtual clock (docs/sim.md):
+               rinha sim FILE [--fees D F]            one timeline (bench/timelines/*.txt)
+               rinha sim generate --seed S --count N --out DIR
+               rinha sim population --seed S --count N [--fees D F] [--timelines DIR]
+             with rinha api's --max-hold-ms --safe-latency-ms --max-in-flight
+             --max-send-rate --processor-timeout-ms
 
 local flags:
   --port 9999 --default-port 8001 --fallback-port 8002
@@ -33,6 +39,7 @@ fn main() -> ExitCode {
         "processor" => EmulatorConfig::parse(flags).map(rinha::tools::emulator::run),
         "local" => LocalConfig::parse(flags).map(rinha::tools::local::run),
         "stat" => StatConfig::parse(flags).map(rinha::tools::stat::run),
+        "sim" => SimConfig::parse(flags).map(rinha::tools::sim::run),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
