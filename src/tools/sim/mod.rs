@@ -126,9 +126,13 @@ fn run_silently(config: &SimConfig) -> Result<(), Box<dyn Error>> {
                 Some(fees) => vec![fees_of(fees)],
                 None => vec![PREVIEW_FEES, FINAL_FEES],
             };
-            for fees in fee_sets {
-                let rows = population::run(&entries, fees, setup(config, fees));
-                print!("{}", report::population(fees, &rows));
+            let scorings: Vec<_> = fee_sets
+                .into_iter()
+                .map(|fees| (fees, setup(config, fees)))
+                .collect();
+            let rows = population::run(&entries, &scorings);
+            for ((fees, _), rows) in scorings.iter().zip(&rows) {
+                print!("{}", report::population(*fees, rows));
             }
         }
     }

@@ -67,11 +67,13 @@ pub fn named(dir: &Path) -> Result<Vec<Entry>, String> {
         .collect()
 }
 
-/// Runs every entry with `setup`, scored at `fees`, on two threads; rows
-/// in the entries' order.
-pub fn run(entries: &[Entry], fees: Fees, setup: Setup) -> Vec<Row> {
+/// Runs every entry once per distinct setup of `scorings` (a policy
+/// that ignores the fees is simulated once for both fee sets) and scores
+/// it at each `(fees, setup)`, on two threads: one list of rows per
+/// scoring, in the entries' order.
+pub fn run(entries: &[Entry], scorings: &[(Fees, Setup)]) -> Vec<Vec<Row>> {
     const THREADS: usize = 2;
-    let mut rows: Vec<(usize, Row)> = std::thread::scope(|scope| {
+    let mut rows: Vec<(usize, Vec<Row>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|worker| {
                 scope.spawn(move || {
@@ -80,7 +82,7 @@ pub fn run(entries: &[Entry], fees: Fees, setup: Setup) -> Vec<Row> {
                         .enumerate()
                         .skip(worker)
                         .step_by(THREADS)
-                        .map(|(index, entry)| (index, row(entry, fees, setup)))
+                        .map(|(index, entry)| (index, rows_of(entry, scorings)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -91,12 +93,40 @@ pub fn run(entries: &[Entry], fees: Fees, setup: Setup) -> Vec<Row> {
             .collect()
     });
     rows.sort_by_key(|(index, _)| *index);
-    rows.into_iter().map(|(_, row)| row).collect()
+    let mut by_scoring: Vec<Vec<Row>> = vec![Vec::with_capacity(entries.len()); scorings.len()];
+    for (_, entry_rows) in rows {
+        for (list, row) in by_scoring.iter_mut().zip(entry_rows) {
+            list.push(row);
+        }
+    }
+    by_scoring
+}
+
+/// One entry's rows, one per scoring, each setup simulated once.
+fn rows_of(entry: &Entry, scorings: &[(Fees, Setup)]) -> Vec<Row> {
+    let mut simulated: Vec<(Setup, Outcomes)> = Vec::new();
+    scorings
+        .iter()
+        .map(|&(fees, setup)| {
+            let ours = match simulated.iter().find(|(done, _)| *done == setup) {
+                Some(&(_, ours)) => ours,
+                None => {
+                    let ours = simulate(&entry.timeline, setup);
+                    simulated.push((setup, ours));
+                    ours
+                }
+            };
+            scored(entry, fees, ours)
+        })
+        .collect()
 }
 
 /// One entry's run and its regret.
 pub fn row(entry: &Entry, fees: Fees, setup: Setup) -> Row {
-    let ours = simulate(&entry.timeline, setup);
+    scored(entry, fees, simulate(&entry.timeline, setup))
+}
+
+fn scored(entry: &Entry, fees: Fees, ours: Outcomes) -> Row {
     let best = best(&entry.timeline, fees);
     let profit = 100.0 * ours.profit(fees);
     Row {

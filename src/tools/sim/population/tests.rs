@@ -44,7 +44,7 @@ fn mean_p90_worst_and_the_worst_named() {
 #[test]
 fn two_threads_give_the_rows_in_order_and_as_one_would() {
     use crate::drain::router::Policy;
-    use crate::tools::sim::timeline::FINAL_FEES;
+    use crate::tools::sim::timeline::{FINAL_FEES, PREVIEW_FEES};
     let entries = generated(5, 6);
     let setup = crate::tools::sim::engine::Setup {
         policy: Policy::default(),
@@ -54,13 +54,21 @@ fn two_threads_give_the_rows_in_order_and_as_one_would() {
         read_after_ms: 0,
         trace: false,
     };
-    let rows = run(&entries, FINAL_FEES, setup);
+    let both = run(&entries, &[(FINAL_FEES, setup), (PREVIEW_FEES, setup)]);
+    assert_eq!(both.len(), 2);
+    let rows = &both[0];
     let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
     let expected: Vec<String> = (0..6).map(|i| format!("seed 5 #{i}")).collect();
     assert_eq!(names, expected);
-    for (entry, row) in entries.iter().zip(&rows) {
+    for (i, entry) in entries.iter().enumerate() {
         let alone = super::row(entry, FINAL_FEES, setup);
-        assert_eq!(alone.ours, row.ours);
-        assert_eq!(alone.regret, row.regret);
+        assert_eq!(alone.ours, rows[i].ours);
+        assert_eq!(alone.regret, rows[i].regret);
+        let preview = super::row(entry, PREVIEW_FEES, setup);
+        assert_eq!(
+            preview.ours, both[1][i].ours,
+            "simulated once, scored twice"
+        );
+        assert_eq!(preview.regret, both[1][i].regret);
     }
 }
