@@ -72,8 +72,9 @@ pub struct Outcomes {
     pub refused: u64,
     /// Stored by the default, by the fallback, by the end.
     pub stored: [u64; 2],
-    /// Stored at least [`AT_RISK_MS`] after their stamp.
-    pub at_risk: u64,
+    /// Of those stored, by the default and by the fallback, at least
+    /// [`AT_RISK_MS`] after their stamp: at risk of an inconsistency.
+    pub at_risk: [u64; 2],
     /// Recorded in our ledger by the end.
     pub recorded: u64,
     /// Requests sent (payments, retries, probes, lookups).
@@ -88,9 +89,15 @@ impl Outcomes {
 
     /// (stored × (1 − fee), summed) ÷ arrived, as a fraction.
     pub fn profit(&self, fees: super::timeline::Fees) -> f64 {
-        let kept = self.stored[0] as f64 * (1.0 - fees.default)
-            + self.stored[1] as f64 * (1.0 - fees.fallback);
-        kept / self.arrived.max(1) as f64
+        kept(self.stored, fees) / self.arrived.max(1) as f64
+    }
+
+    /// [`Outcomes::profit`] with the payments at risk counted as earning
+    /// nothing: the measure the best with hindsight is held to (it never
+    /// stores one past the margin).
+    pub fn safe_profit(&self, fees: super::timeline::Fees) -> f64 {
+        let safe = [0, 1].map(|p| self.stored[p] - self.at_risk[p]);
+        kept(safe, fees) / self.arrived.max(1) as f64
     }
 }
 
@@ -444,12 +451,17 @@ impl Engine<'_> {
                 }
                 self.outcomes.stored[processor as usize] += 1;
                 if stored.at - stored.stamp >= AT_RISK_MS {
-                    self.outcomes.at_risk += 1;
+                    self.outcomes.at_risk[processor as usize] += 1;
                 }
             }
         }
         self.outcomes
     }
+}
+
+/// What `stored` payments keep after fees.
+fn kept(stored: [u64; 2], fees: super::timeline::Fees) -> f64 {
+    stored[0] as f64 * (1.0 - fees.default) + stored[1] as f64 * (1.0 - fees.fallback)
 }
 
 /// A payment the load just posted: index `index` in arrival order.
