@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+pub use super::outcomes::{AT_RISK_MS, Outcomes};
 use super::processor::{Post, ProcessorModel, Reply};
 use super::timeline::{Setting, Timeline};
 use crate::domain::payment::{Health, Payment, Processor};
@@ -34,9 +35,6 @@ pub const RTT_MS: u64 = 1;
 pub const HEALTH_EVERY_MS: u64 = 5_250;
 /// How often the real loop expires requests past their deadline.
 const EXPIRY_EVERY_MS: u64 = 50;
-/// The check's margin less the recording allowance: a payment stored this
-/// long after its stamp or more risks an inconsistency.
-pub const AT_RISK_MS: u64 = 1_900;
 /// Every payment of the contest: 20.05.
 const AMOUNT_CENTS: u64 = 2005;
 
@@ -60,38 +58,6 @@ pub struct Setup {
     pub read_after_ms: u64,
     /// Print one line a second (`--trace`).
     pub trace: bool,
-}
-
-/// What one simulated run ended with; money is counted when a processor
-/// stored the payment before the end of the load.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Outcomes {
-    /// Payments the load posted.
-    pub arrived: u64,
-    /// Of those, refused for want of a ring slot (503).
-    pub refused: u64,
-    /// Stored by the default, by the fallback, by the end.
-    pub stored: [u64; 2],
-    /// Stored at least [`AT_RISK_MS`] after their stamp.
-    pub at_risk: u64,
-    /// Recorded in our ledger by the end.
-    pub recorded: u64,
-    /// Requests sent (payments, retries, probes, lookups).
-    pub requests: u64,
-}
-
-impl Outcomes {
-    /// Arrived and not stored by the end.
-    pub fn lag(&self) -> u64 {
-        self.arrived - self.stored[0] - self.stored[1]
-    }
-
-    /// (stored × (1 − fee), summed) ÷ arrived, as a fraction.
-    pub fn profit(&self, fees: super::timeline::Fees) -> f64 {
-        let kept = self.stored[0] as f64 * (1.0 - fees.default)
-            + self.stored[1] as f64 * (1.0 - fees.fallback);
-        kept / self.arrived.max(1) as f64
-    }
 }
 
 /// A request out: the payment's job and what was asked.
@@ -444,7 +410,7 @@ impl Engine<'_> {
                 }
                 self.outcomes.stored[processor as usize] += 1;
                 if stored.at - stored.stamp >= AT_RISK_MS {
-                    self.outcomes.at_risk += 1;
+                    self.outcomes.at_risk[processor as usize] += 1;
                 }
             }
         }

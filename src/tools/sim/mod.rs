@@ -31,7 +31,7 @@
 //! and the descriptor limit, the health endpoint's own 5 s window seen from
 //! two instances, leader changes, k6's iterations slowing when responses
 //! do (it posts exactly `VUs` a second), and the consistency check itself:
-//! [`engine::Outcomes::at_risk`] counts the payments stored late enough to
+//! [`outcomes::Outcomes::at_risk`] counts the payments stored late enough to
 //! risk one instead.
 //!
 //! # Layout
@@ -40,6 +40,7 @@
 //! - [`hindsight`]: the best profit with hindsight.
 //! - [`processor`]: one processor's limits, delays and failures.
 //! - [`engine`]: the drainer's loop on the virtual clock.
+//! - [`outcomes`]: what a run ended with, and its profit.
 //! - [`generate`]: random timelines with the final's structure.
 //! - [`population`]: many timelines, one policy, the regret.
 //! - [`report`]: what the commands print.
@@ -47,6 +48,7 @@
 pub mod engine;
 pub mod generate;
 pub mod hindsight;
+pub mod outcomes;
 pub mod population;
 pub mod processor;
 pub mod report;

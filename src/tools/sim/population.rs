@@ -32,6 +32,8 @@ pub struct Row {
     pub profit: f64,
     /// `best.profit` − ours, in points.
     pub regret: f64,
+    /// `best.profit` − ours with the payments at risk earning nothing.
+    pub safe_regret: f64,
 }
 
 /// Generated timelines `0..count` of `seed`.
@@ -135,6 +137,7 @@ fn scored(entry: &Entry, fees: Fees, ours: Outcomes) -> Row {
         best,
         profit,
         regret: 100.0 * best.profit - profit,
+        safe_regret: 100.0 * (best.profit - ours.safe_profit(fees)),
     }
 }
 
@@ -153,6 +156,8 @@ pub struct Summary {
     pub mean_lag: f64,
     /// Mean payments stored at or past the risk margin.
     pub mean_at_risk: f64,
+    /// Mean, p90 and worst regret with the payments at risk earning nothing.
+    pub safe: [f64; 3],
     /// The names of the worst few, worst first, with their regret.
     pub worst_names: Vec<(String, f64)>,
 }
@@ -162,22 +167,36 @@ pub fn summarize(rows: &[Row], named: usize) -> Summary {
     let count = rows.len().max(1);
     let mut by_regret: Vec<&Row> = rows.iter().collect();
     by_regret.sort_by(|a, b| b.regret.total_cmp(&a.regret));
-    let mut ascending: Vec<f64> = rows.iter().map(|r| r.regret).collect();
-    ascending.sort_by(f64::total_cmp);
-    let rank = (0.9 * ascending.len() as f64).ceil().max(1.0) as usize - 1;
+    let [mean, p90, worst] = spread(rows.iter().map(|r| r.regret).collect());
     Summary {
         count: rows.len(),
-        mean: ascending.iter().sum::<f64>() / count as f64,
-        p90: ascending.get(rank).copied().unwrap_or(0.0),
-        worst: ascending.last().copied().unwrap_or(0.0),
+        mean,
+        p90,
+        worst,
         mean_lag: rows.iter().map(|r| r.ours.lag() as f64).sum::<f64>() / count as f64,
-        mean_at_risk: rows.iter().map(|r| r.ours.at_risk as f64).sum::<f64>() / count as f64,
+        mean_at_risk: rows
+            .iter()
+            .map(|r| (r.ours.at_risk[0] + r.ours.at_risk[1]) as f64)
+            .sum::<f64>()
+            / count as f64,
+        safe: spread(rows.iter().map(|r| r.safe_regret).collect()),
         worst_names: by_regret
             .iter()
             .take(named)
             .map(|r| (r.name.clone(), r.regret))
             .collect(),
     }
+}
+
+/// Mean, 90th percentile (nearest rank) and largest of `values`.
+fn spread(mut values: Vec<f64>) -> [f64; 3] {
+    values.sort_by(f64::total_cmp);
+    let rank = (0.9 * values.len() as f64).ceil().max(1.0) as usize - 1;
+    [
+        values.iter().sum::<f64>() / values.len().max(1) as f64,
+        values.get(rank).copied().unwrap_or(0.0),
+        values.last().copied().unwrap_or(0.0),
+    ]
 }
 
 #[cfg(test)]

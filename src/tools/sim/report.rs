@@ -39,7 +39,15 @@ pub fn one(timeline: &Timeline, fees: Fees, row: &Row) -> String {
     let _ = writeln!(
         text,
         "  stored ≥ {AT_RISK_MS} ms after their stamp (at risk at the check's 2 s margin): {} · recorded {} · requests {}",
-        ours.at_risk, ours.recorded, ours.requests
+        ours.at_risk[0] + ours.at_risk[1],
+        ours.recorded,
+        ours.requests
+    );
+    let _ = writeln!(
+        text,
+        "  with those earning nothing (the best never stores one): profit {:.2} %, regret {:.2} points",
+        100.0 * ours.safe_profit(fees),
+        row.safe_regret
     );
     text
 }
@@ -59,6 +67,11 @@ pub fn population(fees: Fees, rows: &[Row]) -> String {
         summary.worst,
         summary.mean_lag,
         summary.mean_at_risk
+    );
+    let _ = writeln!(
+        text,
+        "  with the payments at risk earning nothing: regret mean {:.3} · p90 {:.3} · worst {:.3}",
+        summary.safe[0], summary.safe[1], summary.safe[2]
     );
     for (name, regret) in &summary.worst_names {
         let _ = writeln!(text, "  worst: {name}: {regret:.2} points");

@@ -44,7 +44,7 @@ fn both_failing_for_20_s_everything_is_stored_at_the_default() {
     assert_eq!(outcome.lag(), 0);
     assert_eq!(outcome.refused, 0);
     assert_eq!(outcome.recorded, outcome.arrived);
-    assert_eq!(outcome.at_risk, 0);
+    assert_eq!(outcome.at_risk, [0, 0]);
 }
 
 #[test]

@@ -19,6 +19,7 @@ fn row(name: &str, regret: f64, lag: u64) -> Row {
         },
         profit: 0.0,
         regret,
+        safe_regret: regret + 1.0,
     }
 }
 
@@ -32,6 +33,7 @@ fn mean_p90_worst_and_the_worst_named() {
     assert_eq!(summary.mean, 5.5);
     assert_eq!(summary.p90, 9.0, "nearest rank: the 9th of 10");
     assert_eq!(summary.worst, 10.0);
+    assert_eq!(summary.safe, [6.5, 10.0, 11.0]);
     assert_eq!(summary.mean_lag, 5.5);
     let names: Vec<&str> = summary
         .worst_names
