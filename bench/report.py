@@ -501,7 +501,7 @@ def report_final(directory, result_path, ours, floor, timeline):
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
         stages = stage_times(requests, len(timeline["stages"]))
         k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
-        label = "ours (rinha api)" if mode == "ours" else "floor (rinha api --floor)"
+        label = mode_label(directory, mode)
         panels.append(
             (f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", [(r["second"], r["count"], r["p50"], r["p90"], r["p99"]) for r in mode_rows])
         )
@@ -787,6 +787,18 @@ def add_stats(directory, mode, k6):
     k6["cpu_seconds"] = extra["cpu"]
 
 
+def mode_label(directory, mode):
+    """What a latency panel is of: our stack, the floor, or, for
+    `run.sh --external`, the backend named in backend.txt."""
+    if mode == "floor":
+        return "floor (rinha api --floor)"
+    path = os.path.join(directory, "backend.txt")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    return "ours (rinha api)"
+
+
 def cmd_report(directory, result_path):
     ours = load_json(os.path.join(directory, "ours.json"))
     if ours is None:
@@ -817,7 +829,7 @@ def cmd_report(directory, result_path):
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
         stages = stage_times(requests)
         k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
-        label = "ours (rinha api)" if mode == "ours" else "floor (rinha api --floor)"
+        label = mode_label(directory, mode)
         panels.append((f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", rows))
     if backlog:
         ours["backlog"] = {k: backlog[k] for k in ("peak_backlog", "drained_threshold", "drain_ms", "recovery_ms")}

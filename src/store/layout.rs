@@ -15,7 +15,7 @@
 //!     512  128                       purge: generation, ledger start        any instance
 //!     640  2 × 128                   health of default, fallback            leader
 //!     896  128                       leader: pid, since (for humans)        leader
-//!    1024  128                       route: the router's choice (Route)     leader
+//!    1024  128                       route: the router's choice (RouteChoice)     leader
 //!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
 //!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
 //!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
@@ -147,7 +147,7 @@ impl HealthAnswer {
 /// processor), 3 unknown (never set; a fresh file starts there). Any other
 /// word reads as unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
+pub enum RouteChoice {
     /// Payments go to the default processor.
     Default = 0,
     /// Payments go to the fallback processor.
@@ -158,24 +158,24 @@ pub enum Route {
     Unknown = 3,
 }
 
-impl Route {
+impl RouteChoice {
     /// The word read from the file, trusted only as far as its four values.
-    pub fn decode(word: u64) -> Route {
+    pub fn decode(word: u64) -> RouteChoice {
         match word {
-            0 => Route::Default,
-            1 => Route::Fallback,
-            2 => Route::Holding,
-            _ => Route::Unknown,
+            0 => RouteChoice::Default,
+            1 => RouteChoice::Fallback,
+            2 => RouteChoice::Holding,
+            _ => RouteChoice::Unknown,
         }
     }
 
     /// Its name in `rinha stat`'s output.
     pub fn name(self) -> &'static str {
         match self {
-            Route::Default => "default",
-            Route::Fallback => "fallback",
-            Route::Holding => "holding",
-            Route::Unknown => "unknown",
+            RouteChoice::Default => "default",
+            RouteChoice::Fallback => "fallback",
+            RouteChoice::Holding => "holding",
+            RouteChoice::Unknown => "unknown",
         }
     }
 }
@@ -197,7 +197,7 @@ pub struct Header {
     pub(super) ring_tail: Line<AtomicU64>,
     /// Positions below it are freed for the next lap; only the leader moves it.
     pub(super) ring_head: Line<AtomicU64>,
-    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
+    /// Ledger entries claimed so far; the leader claims with a CAS.
     pub(super) ledger_reserved: Line<AtomicU64>,
     /// See [`Purge`].
     pub(super) purge: Line<Purge>,
@@ -205,7 +205,7 @@ pub struct Header {
     pub(super) health: [Line<HealthRecord>; 2],
     /// See [`LeaderRecord`].
     pub(super) leader: Line<LeaderRecord>,
-    /// A [`Route`], as its discriminant.
+    /// A [`RouteChoice`], as its discriminant.
     pub(super) route: Line<AtomicU64>,
 }
 

@@ -46,7 +46,7 @@ use crate::domain::money::write_cents;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::domain::time::{ISO8601_LEN, format_iso8601, now_millis};
-use crate::store::layout::{LAYOUT_VERSION, Route};
+use crate::store::layout::{LAYOUT_VERSION, RouteChoice};
 use crate::store::ring::RingSnapshot;
 use crate::store::shared_file::SharedFile;
 
@@ -111,7 +111,7 @@ pub struct Status {
     /// Per processor (by index), the last health call; `None` if never made.
     pub health: [Option<HealthSeen>; 2],
     /// The router's choice.
-    pub route: Route,
+    pub route: RouteChoice,
 }
 
 impl Status {
@@ -133,7 +133,7 @@ impl Status {
             summary: shared.summary(Window::ALL),
             leader: shared.leader(),
             health,
-            route: shared.route(),
+            route: shared.route_choice(),
         }
     }
 

@@ -7,17 +7,17 @@ use std::sync::atomic::Ordering;
 
 use super::SharedFile;
 use crate::domain::payment::{Health, Processor};
-use crate::store::layout::{HealthAnswer, HealthRecord, Route};
+use crate::store::layout::{HealthAnswer, HealthRecord, RouteChoice};
 
 impl SharedFile {
-    /// The router's current choice (see [`Route`]).
-    pub fn route(&self) -> Route {
+    /// The router's current choice (see [`RouteChoice`]).
+    pub fn route_choice(&self) -> RouteChoice {
         // Relaxed: a status value; nothing else is published through it.
-        Route::decode(self.header().route.0.load(Ordering::Relaxed))
+        RouteChoice::decode(self.header().route.0.load(Ordering::Relaxed))
     }
 
     /// Records the router's choice for status output. Leader only.
-    pub fn set_route(&self, route: Route) {
+    pub fn set_route_choice(&self, route: RouteChoice) {
         // Relaxed: for `rinha stat` and humans; no decision reads it.
         self.header().route.0.store(route as u64, Ordering::Relaxed);
     }

@@ -42,7 +42,8 @@
 //!   product, `19.90 × 0.05` = `0.9950`, as .NET's `decimal` prints it).
 //! - `gate`: the 800 + 500 concurrency limit of `POST /payments`.
 //! - `health`: the fixed-window limiter of the health endpoint.
-//! - `json`: the tiny scanner for request bodies.
+//! - `json`: the request bodies' fields, read with the crate's one JSON
+//!   scanner (`crate::json`).
 //!
 //! The server is deliberately plain: a blocking listener and one small thread
 //! per connection, so a request may simply sleep through its delay, exactly
