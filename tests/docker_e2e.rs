@@ -123,7 +123,12 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
 
     // ---- the backend, exactly as submitted but for the image names
     let mut override_yaml = String::from("services:\n");
-    for compose::Service { name: service, image, .. } in &services {
+    for compose::Service {
+        name: service,
+        image,
+        ..
+    } in &services
+    {
         let image = image.as_deref().unwrap_or_default();
         let local = if image.contains("haproxy") {
             &haproxy_image

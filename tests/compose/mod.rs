@@ -53,7 +53,10 @@ pub fn services(compose: &Yaml) -> Vec<Service> {
             };
             Service {
                 name: name.clone(),
-                image: service.get("image").and_then(Yaml::as_str).map(String::from),
+                image: service
+                    .get("image")
+                    .and_then(Yaml::as_str)
+                    .map(String::from),
                 cpus_milli: limit("cpus").and_then(parse_cpus),
                 memory_bytes: limit("memory").and_then(parse_bytes),
             }
@@ -376,4 +379,3 @@ fn split_flow(text: &str) -> Vec<&str> {
     parts.push(&text[start..]);
     parts
 }
-
