@@ -53,18 +53,25 @@ def parse(source):
     return root
 
 
-def strip_comment(text):
-    """Cuts a `#` comment that starts the line or follows a blank, outside quotes."""
-    quote, previous = None, " "
+def unquoted(text):
+    """(index, character) of every character outside quotes, the quotes
+    themselves left out."""
+    quote = None
     for i, c in enumerate(text):
         if quote:
             if c == quote:
                 quote = None
         elif c in "\"'":
             quote = c
-        elif c == "#" and previous == " ":
+        else:
+            yield i, c
+
+
+def strip_comment(text):
+    """Cuts a `#` comment that starts the line or follows a blank, outside quotes."""
+    for i, c in unquoted(text):
+        if c == "#" and (i == 0 or text[i - 1] == " "):
             return text[:i]
-        previous = c
     return text
 
 
@@ -74,28 +81,17 @@ def is_item(text):
 
 def split_key(text):
     """(key, rest) split at the first `: ` (or final `:`) outside quotes."""
-    quote = None
-    for i, c in enumerate(text):
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == ":" and (i + 1 == len(text) or text[i + 1] == " "):
+    for i, c in unquoted(text):
+        if c == ":" and (i + 1 == len(text) or text[i + 1] == " "):
             return text[:i].rstrip(), text[i + 1 :].lstrip()
     return None
 
 
 def split_flow(text):
     """A flow sequence's inside split at commas outside quotes."""
-    parts, quote, start = [], None, 0
-    for i, c in enumerate(text):
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == ",":
+    parts, start = [], 0
+    for i, c in unquoted(text):
+        if c == ",":
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])

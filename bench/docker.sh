@@ -284,7 +284,7 @@ measure_begin() {
     proxy_before="$(proxy_ticks)"
     reset_peaks
     for service in "${SERVICES[@]}"; do pairs+=("$service=$(cgroup cpuacct "$service")"); done
-    start_sampler sample_cpu_cgroup "$1" "${pairs[@]}"
+    start_sampler sample_cpu "$1" 1000000000 cgroup_ns "${pairs[@]}"
 }
 
 # measure_end MODE: report.py's stats lines, from the cgroups. The apis

@@ -195,44 +195,35 @@ stop_samplers() {
     sampler_pids=()
 }
 
-# CPU per service twice a second into $out/MODE-cpu.tsv (`ms SERVICES...
-# hz=H`, cumulative counters; report.py turns them into % per second), until
-# killed. Two ways, on purpose: run.sh's services are processes of this host
-# that may sit in no cgroup of their own (no --limits), so it reads each
-# process's utime + stime from /proc (clock ticks); docker.sh's services are
-# containers, each a whole cgroup (HAProxy -W is a master and a worker), so
-# it reads the cgroup's cpuacct.usage (ns), which also counts processes that
-# come and go.
-
-# sample_cpu_proc MODE SERVICE=PID...
-sample_cpu_proc() {
-    local file="$out/$1-cpu.tsv" pair services=() pids=() line pid
-    shift
-    for pair in "$@"; do services+=("${pair%%=*}"); pids+=("${pair#*=}"); done
-    echo "ms ${services[*]} hz=$(getconf CLK_TCK)" >"$file"
+# sample_cpu MODE HZ READER SERVICE=SOURCE...: each service's cumulative
+# CPU counter, as `READER SOURCE` prints it in units of 1/HZ s, twice a
+# second into $out/MODE-cpu.tsv (`ms SERVICES... hz=HZ`; report.py turns it
+# into % of a core per second), until killed.
+sample_cpu() {
+    local file="$out/$1-cpu.tsv" hz="$2" reader="$3" pair services=() sources=() line source
+    shift 3
+    for pair in "$@"; do services+=("${pair%%=*}"); sources+=("${pair#*=}"); done
+    echo "ms ${services[*]} hz=$hz" >"$file"
     while :; do
         line="$(date +%s%3N)"
-        for pid in "${pids[@]}"; do
-            line="$line $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
-        done
+        for source in "${sources[@]}"; do line="$line $("$reader" "$source" 2>/dev/null || echo 0)"; done
         echo "$line" >>"$file"
         sleep 0.5
     done
 }
 
-# sample_cpu_cgroup MODE SERVICE=CPUACCT_DIR...
-sample_cpu_cgroup() {
-    local file="$out/$1-cpu.tsv" pair services=() paths=() line path
-    shift
-    for pair in "$@"; do services+=("${pair%%=*}"); paths+=("${pair#*=}/cpuacct.usage"); done
-    echo "ms ${services[*]} hz=1000000000" >"$file"
-    while :; do
-        line="$(date +%s%3N)"
-        for path in "${paths[@]}"; do line="$line $(cat "$path" 2>/dev/null || echo 0)"; done
-        echo "$line" >>"$file"
-        sleep 0.5
-    done
-}
+# The two readers, different on purpose. run.sh's services are processes of
+# this host that may sit in no cgroup of their own (no --limits), so it reads
+# a process's utime + stime from /proc (clock ticks: HZ is CLK_TCK).
+# docker.sh's services are containers, each a whole cgroup (HAProxy -W is a
+# master and a worker), so it reads the cgroup's cpuacct.usage (ns: HZ is
+# 1e9), which also counts processes that come and go.
+
+# process_ticks PID
+process_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+# cgroup_ns CPUACCT_DIR
+cgroup_ns() { cat "$1/cpuacct.usage"; }
 
 # The lines of $out/MODE-stats.txt (bench/report.py read_stats):
 #   load X                          the load average just before k6

@@ -372,15 +372,11 @@ def svg_final(panels, rows, cpu, spec, caption, title):
     blocks += [("route", 26)] if have_route else []
     blocks += [("cpu", 110)] if cpu else []
     height = top + sum(h + gap for _, h in blocks) + 40 + 18 * len(caption)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
-        'font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
-        f'<text x="{left}" y="42" fill="#555">per second of the test; shaded: default failing (orange), '
-        "both failing (red), fallback failing (yellow), default delay past the 2 s margin (violet)</text>",
-    ]
+    out = svg_open(
+        width, height, left, title,
+        "per second of the test; shaded: default failing (orange), both failing (red), "
+        "fallback failing (yellow), default delay past the 2 s margin (violet)",
+    )
     y0 = top
     bounds = latency_range(panels)
     series = lambda key: [(r["second"], r[key]) for r in rows]  # noqa: E731
@@ -413,21 +409,13 @@ def svg_final(panels, rows, cpu, spec, caption, title):
         elif kind == "route":
             out += route_strip(y0, h, left, plot_w, x, spec, rows)
         elif kind == "cpu":
-            colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
             out += series_panel(
                 y0, h, left, plot_w, x, spec, "CPU per service, % of one core",
-                [(name, colours.get(name, "#666"), list(enumerate(values)), None) for name, values in cpu.items()],
+                [(name, CPU_COLOURS.get(name, "#666"), list(enumerate(values)), None) for name, values in cpu.items()],
                 " %",
             )
         y0 += h + gap
-    out.append(
-        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
-        "seconds since the test started</text>"
-    )
-    for i, text in enumerate(caption):
-        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return svg_close(out, left, plot_w, y0 - gap, caption)
 
 
 def report_final(directory, result_path, ours, floor, timeline):
@@ -437,20 +425,13 @@ def report_final(directory, result_path, ours, floor, timeline):
     result = {"ours": ours, "floor": floor, "timeline": timeline}
     panels = []
     rows = []
-    for mode, k6 in (("ours", ours), ("floor", floor)):
-        if k6 is None:
-            continue
-        add_stats(directory, mode, k6)
-        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
-        t0 = test_start(requests, timeline)
+    for mode, k6, requests, t0 in measured_modes(directory, ours, floor, timeline):
         stat = read_stat(os.path.join(directory, f"{mode}-stat.jsonl"), t0)
         mode_rows = final_per_second(requests, t0, seconds, processors if mode == "ours" else None, stat)
         k6["per_second"] = mode_rows
         k6["cpu_percent_per_second"] = cpu_per_second(os.path.join(directory, f"{mode}-cpu.tsv"), t0, seconds)
         p99s = sorted(r["p99"] for r in mode_rows[1:-2] if r["p99"] is not None)
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
-        stages = stage_times(requests, len(timeline["stages"]))
-        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
         label = mode_label(directory, mode)
         panels.append(
             (f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", [(r["second"], r["count"], r["p50"], r["p90"], r["p99"]) for r in mode_rows])
@@ -558,15 +539,11 @@ def svg_chart(panels, backlog, cpu, caption, title, spec):
 
     lo, hi = latency_range(panels)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
-        'font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
-        f'<text x="{left}" y="42" fill="#555">k6 http_req_duration of expected responses, '
-        "per second of the test: p50, p90, p99 (log scale; the same scale in every panel)</text>",
-    ]
+    out = svg_open(
+        width, height, left, title,
+        "k6 http_req_duration of expected responses, per second of the test: p50, p90, p99 "
+        "(log scale; the same scale in every panel)",
+    )
     y0 = top
     for name, rows in panels:
         out += latency_panel(y0, latency_h, left, plot_w, x, (lo, hi), name, rows, spec)
@@ -599,11 +576,10 @@ def svg_chart(panels, backlog, cpu, caption, title, spec):
             out.append(
                 f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">{v:g} %</text>'
             )
-        cpu_colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
         lx = left + plot_w - 230
         for i, (service, values) in enumerate(cpu.items()):
             pts = " ".join(f"{x(s + 0.5):.1f},{y(v):.1f}" for s, v in enumerate(values) if s <= 60)
-            colour = cpu_colours.get(service, "#666")
+            colour = CPU_COLOURS.get(service, "#666")
             out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
             out.append(line(lx + 75 * i, y0 + 12, lx + 75 * i + 18, y0 + 12, colour, 3))
             out.append(f'<text x="{lx + 75 * i + 22}" y="{y0 + 16}">{service}</text>')
@@ -611,16 +587,35 @@ def svg_chart(panels, backlog, cpu, caption, title, spec):
             f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">ours: CPU per service, % of one core</text>'
         )
         y0 += h + gap
+    return svg_close(out, left, plot_w, y0 - gap, caption)
+
+
+def svg_open(width, height, left, title, subtitle):
+    """The picture's first elements: the canvas, the title and the line under it."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
+        f'<text x="{left}" y="42" fill="#555">{esc(subtitle)}</text>',
+    ]
+
+
+def svg_close(out, left, plot_w, bottom, caption):
+    """The seconds axis' name under the last panel (which ends at `bottom`),
+    the caption, and the picture's text."""
     out.append(
-        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
+        f'<text x="{left + plot_w / 2}" y="{bottom + 30}" text-anchor="middle" fill="#444">'
         "seconds since the test started</text>"
     )
     for i, text in enumerate(caption):
-        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
+        out.append(f'<text x="{left}" y="{bottom + 52 + 18 * i}">{esc(text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
+CPU_COLOURS = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
 LATENCY_COLOURS = {"p50": "#2b8cbe", "p90": "#f4a300", "p99": "#d7301f"}
 
 
@@ -736,6 +731,20 @@ def add_stats(directory, mode, k6):
     k6["cpu_seconds"] = extra["cpu"]
 
 
+def measured_modes(directory, ours, floor, timeline):
+    """(mode, k6 result, requests, test start) of ours and the floor (when
+    it ran), the result given its stats and when each stage took effect."""
+    for mode, k6 in (("ours", ours), ("floor", floor)):
+        if k6 is None:
+            continue
+        add_stats(directory, mode, k6)
+        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
+        t0 = test_start(requests, timeline)
+        stages = stage_times(requests, len(timeline["stages"]))
+        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
+        yield mode, k6, requests, t0
+
+
 def mode_label(directory, mode):
     """What a latency panel is of: our stack, the floor, or, for
     `run.sh --external`, the backend named in backend.txt."""
@@ -760,12 +769,7 @@ def cmd_report(directory, result_path):
         return
     result = {"ours": ours, "floor": floor}
     panels = []
-    for mode, k6 in (("ours", ours), ("floor", floor)):
-        if k6 is None:
-            continue
-        add_stats(directory, mode, k6)
-        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
-        t0 = test_start(requests, timeline)
+    for mode, k6, requests, t0 in measured_modes(directory, ours, floor, timeline):
         rows = per_second(requests, t0)
         k6["per_second"] = [
             {"second": s, "count": n, "p50": p50, "p90": p90, "p99": p99}
@@ -776,8 +780,6 @@ def cmd_report(directory, result_path):
         # box; the median of the per-second p99s barely moves.
         p99s = sorted(r[4] for r in rows[1:61] if r[4] is not None)
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
-        stages = stage_times(requests, len(timeline["stages"]))
-        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
         label = mode_label(directory, mode)
         panels.append((f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", rows))
     if backlog:

@@ -193,6 +193,41 @@ export async function runTimeline(stages, token) {
 }
 
 /**
+ * The backend's and both processors' summaries over [from, to], asked at
+ * the same time, as the tests ask them: `{ admin: { default, fallback },
+ * backend }`.
+ */
+export async function summaries(from, to, token) {
+  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
+    processorSummary("default", from, to, token),
+    processorSummary("fallback", from, to, token),
+    backendSummary(from, to),
+  ]);
+  return { admin: { default: defaultAdmin, fallback: fallbackAdmin }, backend };
+}
+
+/**
+ * One consistency check over [from, to]: the backend's count minus each
+ * processor's, `{ default, fallback }`, with a warning in k6's log when
+ * either is off.
+ */
+export async function consistencyDeltas(from, to, token) {
+  const { admin, backend } = await summaries(from, to, token);
+  const deltas = {};
+  for (const processor of PROCESSORS) {
+    deltas[processor] = backend[processor].totalRequests - admin[processor].totalRequests;
+  }
+  if (deltas.default !== 0 || deltas.fallback !== 0) {
+    console.warn(
+      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
+        `vs processor ${admin.default.totalRequests}, backend fallback ` +
+        `${backend.fallback.totalRequests} vs processor ${admin.fallback.totalRequests}`,
+    );
+  }
+  return deltas;
+}
+
+/**
  * Not in the official tests (their processors are thrown away after a
  * run): gives the processors their initial token back, so that the same
  * stack can be measured again and bench/run.sh can read them after k6.

@@ -41,17 +41,17 @@ import { Counter } from "k6/metrics";
 import {
   PROCESSORS,
   SUMMARY_OPTIONS,
-  backendSummary,
   commonRows,
+  consistencyDeltas,
   count,
   fmt,
   loadTimeline,
   paymentIteration,
-  processorSummary,
   restoreToken,
   runTimeline,
   scenarios,
   scoreCommon,
+  summaries,
   table,
 } from "./rinha-common.js";
 
@@ -94,24 +94,9 @@ export async function checkPaymentsConsistency(data) {
   const now = Date.now();
   const from = new Date(now - CHECK_SPAN_MS).toISOString();
   const to = new Date(now - CHECK_MARGIN_MS).toISOString();
-  // All three at the same time, as the final asks them.
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from, to, data.token),
-    processorSummary("fallback", from, to, data.token),
-    backendSummary(from, to),
-  ]);
-  const deltaDefault = backend.default.totalRequests - defaultAdmin.totalRequests;
-  const deltaFallback = backend.fallback.totalRequests - fallbackAdmin.totalRequests;
-  const inconsistencies = Math.abs(deltaDefault) + Math.abs(deltaFallback);
-  paymentsInconsistency.add(inconsistencies);
+  const deltas = await consistencyDeltas(from, to, data.token);
+  paymentsInconsistency.add(Math.abs(deltas.default) + Math.abs(deltas.fallback));
   consistencyChecks.add(1);
-  if (inconsistencies > 0) {
-    console.warn(
-      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
-        `vs processor ${defaultAdmin.totalRequests}, backend fallback ` +
-        `${backend.fallback.totalRequests} vs processor ${fallbackAdmin.totalRequests}`,
-    );
-  }
   sleep(CHECK_PERIOD_S);
 }
 
@@ -122,12 +107,7 @@ export async function timeline(data) {
 export async function teardown(data) {
   const to = new Date();
   const from = new Date(to.getTime() - (DURATION_S + TEARDOWN_EXTRA_S) * 1000);
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from.toISOString(), to.toISOString(), data.token),
-    processorSummary("fallback", from.toISOString(), to.toISOString(), data.token),
-    backendSummary(from.toISOString(), to.toISOString()),
-  ]);
-  const admin = { default: defaultAdmin, fallback: fallbackAdmin };
+  const { admin, backend } = await summaries(from.toISOString(), to.toISOString(), data.token);
   for (const processor of PROCESSORS) {
     const summary = admin[processor];
     // The final scores what the processors hold, at their own rate.

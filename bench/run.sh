@@ -370,7 +370,7 @@ measure_begin() {
     [ "$external" = 0 ] || return 0 # nothing of the backend is ours to watch
     local service pairs=()
     for service in "${SERVICES[@]}"; do pairs+=("$service=${pid_of[$service]:-0}"); done
-    start_sampler sample_cpu_proc "$1" "${pairs[@]}"
+    start_sampler sample_cpu "$1" "$(getconf CLK_TCK)" process_ticks "${pairs[@]}"
     if [ "$1" = ours ]; then start_sampler sample_stat; fi
 }
 
