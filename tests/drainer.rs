@@ -7,6 +7,7 @@
 
 mod cluster;
 mod common;
+mod prerequisite;
 
 use std::process::Command;
 use std::thread;
@@ -133,7 +134,8 @@ fn an_instance_out_of_descriptors_defers_sends_and_pays_everything_once() {
     match limited {
         Ok(status) if status.success() => {}
         other => {
-            eprintln!("skipped: prlimit unavailable ({other:?})");
+            let why = format!("prlimit --pid gave {other:?}");
+            prerequisite::missing("prlimit", &why, "apt-get install util-linux");
             return;
         }
     }
