@@ -400,6 +400,7 @@ impl Drainer {
             return;
         };
         let answer = match request {
+            Request::Pay { .. } if finished.stale => Some(Answer::Stale),
             Request::Pay { .. } => Some(answer_of(outcome(&finished.ended))),
             Request::LookUp { .. } => None,
         };

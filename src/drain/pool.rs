@@ -18,6 +18,14 @@
 //! stored anything); anything else — a reset, a close, a timeout after the
 //! request was written — is [`Ended::Lost`]: the processor may have stored
 //! the payment, or may still.
+//!
+//! What it says about the processor is another matter: a server closes
+//! keep-alive connections it finds idle, and when it does so just as a
+//! request goes out on one, the request ends with a reset or a close
+//! before any byte of an answer. That ends the request like any other
+//! failure (the payment's outcome is still unknown, or `NotSent` if the
+//! write itself failed), but it is marked [`Finished::stale`]: it shows
+//! nothing about how the processor is doing.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -85,6 +93,10 @@ pub struct Finished {
     pub processor: Processor,
     /// How it ended.
     pub ended: Ended,
+    /// It went out on a connection reused from the idle stack, and the
+    /// peer closed that connection (not our deadline) before any byte of
+    /// an answer: most likely the server dropped it as idle.
+    pub stale: bool,
 }
 
 /// Where one processor is reached.
@@ -137,6 +149,8 @@ struct Connection {
     processor: Processor,
     /// Set once the non-blocking connect is known to have succeeded.
     connected: bool,
+    /// Whether its request came from the idle stack (not a fresh connect).
+    reused: bool,
     /// The request in flight: `(id, deadline)`; `None` while idle.
     request: Option<(u64, Instant)>,
     /// Request bytes; `output[written..]` still to send.
@@ -190,9 +204,9 @@ impl Pool {
         request: Request,
         now: Instant,
     ) -> Result<u64, StartError> {
-        let index = match self.idle[processor as usize].pop() {
-            Some(index) => index,
-            None => self.connect(registry, processor, now)?,
+        let (index, reused) = match self.idle[processor as usize].pop() {
+            Some(index) => (index, true),
+            None => (self.connect(registry, processor, now)?, false),
         };
         self.next_id += 1;
         let id = self.next_id;
@@ -200,6 +214,7 @@ impl Pool {
         let connection = self.connections[index]
             .as_mut()
             .expect("idle and new indices hold connections");
+        connection.reused = reused;
         connection.output.clear();
         connection.written = 0;
         connection.input.clear();
@@ -271,6 +286,7 @@ impl Pool {
             stream,
             processor,
             connected: false,
+            reused: false,
             request: None,
             output: Vec::with_capacity(512),
             written: 0,
@@ -305,6 +321,7 @@ impl Pool {
                     id,
                     processor,
                     ended: Ended::Answer(response),
+                    stale: false,
                 });
                 // Over the budget (it shrank under us): give it back.
                 if keep && self.open <= self.max_open {
@@ -313,7 +330,7 @@ impl Pool {
                     self.close(registry, index);
                 }
             }
-            Progress::Broken => self.fail(registry, index, now, finished),
+            Progress::Broken => self.fail(registry, index, Cause::Peer, now, finished),
         }
     }
 
@@ -326,7 +343,7 @@ impl Pool {
                 .and_then(|c| c.request)
                 .is_some_and(|(_, deadline)| now >= deadline);
             if late {
-                self.fail(registry, index, now, finished);
+                self.fail(registry, index, Cause::Deadline, now, finished);
             }
         }
     }
@@ -336,6 +353,7 @@ impl Pool {
         &mut self,
         registry: &Registry,
         index: usize,
+        cause: Cause,
         now: Instant,
         finished: &mut Vec<Finished>,
     ) {
@@ -353,10 +371,12 @@ impl Pool {
                 // The processor may have moved (a restarted container).
                 self.targets[processor as usize].resolve(now);
             }
+            let stale = cause == Cause::Peer && connection.reused && connection.input.is_empty();
             finished.push(Finished {
                 id,
                 processor,
                 ended,
+                stale,
             });
         }
         self.close(registry, index);
@@ -409,6 +429,15 @@ fn descriptor_budget() -> usize {
             soft.parse::<usize>().ok()
         })
         .map_or(usize::MAX, |soft| soft / 2)
+}
+
+/// Why a connection with a request is given up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The peer closed or reset it, or it broke on our side.
+    Peer,
+    /// Its request outlived the timeout.
+    Deadline,
 }
 
 /// What an event did to a connection.
@@ -514,3 +543,6 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
