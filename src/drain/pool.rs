@@ -28,7 +28,6 @@
 //! nothing about how the processor is doing.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -37,6 +36,12 @@ use mio::{Interest, Registry, Token};
 
 use crate::domain::payment::Processor;
 use crate::drain::wire::{self, MAX_RESPONSE, Response};
+
+mod budget;
+mod target;
+
+use budget::{Budget, descriptor_budget};
+use target::Target;
 
 /// `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL` (Linux
 /// numbers): this process or host ran out of something, the processor did
@@ -99,50 +104,6 @@ pub struct Finished {
     pub stale: bool,
 }
 
-/// Where one processor is reached.
-struct Target {
-    /// `host:port` as configured, for resolving and the `Host` header.
-    authority: String,
-    /// The address in use; resolved again after a failed connection.
-    address: Option<SocketAddr>,
-    /// When it was last resolved (at most once a second).
-    resolved_at: Option<Instant>,
-}
-
-impl Target {
-    fn new(base_url: &str) -> Target {
-        let authority = base_url
-            .trim_end_matches('/')
-            .strip_prefix("http://")
-            .unwrap_or(base_url)
-            .to_string();
-        let mut target = Target {
-            authority,
-            address: None,
-            resolved_at: None,
-        };
-        target.resolve(Instant::now());
-        target
-    }
-
-    fn resolve(&mut self, now: Instant) {
-        let recent = self
-            .resolved_at
-            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
-        if recent {
-            return;
-        }
-        self.resolved_at = Some(now);
-        // A blocking look-up, but of a name on the same Docker network (or
-        // an IP literal), once a second at most: microseconds.
-        if let Ok(mut addresses) = self.authority.to_socket_addrs()
-            && let Some(address) = addresses.next()
-        {
-            self.address = Some(address);
-        }
-    }
-}
-
 /// One connection and the request it carries.
 struct Connection {
     stream: TcpStream,
@@ -173,9 +134,10 @@ pub struct Pool {
     /// Reused for request bodies.
     scratch: Vec<u8>,
     /// Connections open now, and the most this process may hold: half its
-    /// descriptor limit, so the HTTP side always has the other half.
+    /// descriptor limit, so the HTTP side always has the other half (less
+    /// for a while after the OS refused a socket: [`budget`]).
     open: usize,
-    max_open: usize,
+    budget: Budget,
 }
 
 impl Pool {
@@ -191,7 +153,7 @@ impl Pool {
             next_id: 0,
             scratch: Vec::with_capacity(256),
             open: 0,
-            max_open: descriptor_budget(),
+            budget: Budget::new(descriptor_budget()),
         }
     }
 
@@ -243,7 +205,8 @@ impl Pool {
         processor: Processor,
         now: Instant,
     ) -> Result<usize, StartError> {
-        if self.open >= self.max_open && !self.close_idle(registry) {
+        let room = self.budget.room(self.open, now, descriptor_budget);
+        if !room && !self.close_idle(registry) {
             return Err(StartError::NoSocket);
         }
         let target = &mut self.targets[processor as usize];
@@ -264,7 +227,7 @@ impl Pool {
                     .raw_os_error()
                     .is_some_and(|c| LOCAL_EXHAUSTION.contains(&c)) =>
             {
-                self.learn_budget(registry);
+                self.learn_budget(registry, now);
                 return Err(StartError::NoSocket);
             }
             Err(_) => return Err(StartError::Unreachable),
@@ -324,7 +287,7 @@ impl Pool {
                     stale: false,
                 });
                 // Over the budget (it shrank under us): give it back.
-                if keep && self.open <= self.max_open {
+                if keep && self.open <= self.budget.max_open() {
                     self.idle[processor as usize].push(index);
                 } else {
                     self.close(registry, index);
@@ -385,10 +348,10 @@ impl Pool {
     /// The OS said no: the limit may have been lowered under us (prlimit),
     /// so read it again, keep below what we hold now, and give idle
     /// connections back until within it: the HTTP side needs descriptors
-    /// to accept with.
-    fn learn_budget(&mut self, registry: &Registry) {
-        self.max_open = descriptor_budget().min(self.open.max(1));
-        while self.open > self.max_open && self.close_idle(registry) {}
+    /// to accept with. The budget grows back once the OS stops refusing.
+    fn learn_budget(&mut self, registry: &Registry, now: Instant) {
+        self.budget.refused(self.open, descriptor_budget(), now);
+        while self.open > self.budget.max_open() && self.close_idle(registry) {}
     }
 
     /// Closes the idle connection unused the longest (the bottom of the
@@ -416,19 +379,6 @@ impl Pool {
             self.free.push(index);
         }
     }
-}
-
-/// Half the soft descriptor limit from `/proc/self/limits` (the other
-/// half is the HTTP side's), or no bound where it cannot be read.
-fn descriptor_budget() -> usize {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            let soft = line.split_whitespace().nth(3)?;
-            soft.parse::<usize>().ok()
-        })
-        .map_or(usize::MAX, |soft| soft / 2)
 }
 
 /// Why a connection with a request is given up.
