@@ -338,11 +338,31 @@ impl Router {
         }
     }
 
+    /// A payment request to `processor`, unless it has `max_in_flight`
+    /// requests out already: the limit holds whatever the condition (a
+    /// `Slow` or `Suspect` processor may be full too), so that the
+    /// connections and the drainer's memory stay bounded.
     fn send(&self, processor: Processor) -> Route {
+        if !self.has_room(processor) {
+            return Route::Hold;
+        }
         Route::Send {
             processor,
             probe: false,
         }
+    }
+
+    /// Whether `processor` has fewer than `max_in_flight` requests out,
+    /// payments and lookups together.
+    fn has_room(&self, processor: Processor) -> bool {
+        self.lanes[processor as usize].out.len() < self.policy.max_in_flight
+    }
+
+    /// Where a lookup of a payment pinned to `processor` goes now: a lookup
+    /// changes nothing at the processor, so there whatever its condition,
+    /// but within the same in-flight limit as payments.
+    pub fn route_lookup(&self, processor: Processor) -> Route {
+        self.send(processor)
     }
 
     fn probe(&self, processor: Processor) -> Route {
