@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, Capacities};
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
@@ -41,6 +41,7 @@ use crate::drain::intake::{Call, Job, Seen, mark_done};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
+use crate::drain::wire::MAX_RESPONSE;
 use crate::store::layout;
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
@@ -63,27 +64,51 @@ const READ_AHEAD: usize = 16_384;
 /// How often requests are checked against their deadline.
 const EXPIRY_EVERY: Duration = Duration::from_millis(50);
 
+/// What one request out may hold at most, in bytes: its connection's
+/// answer buffer (a processor may send up to `MAX_RESPONSE` before the
+/// answer is refused) and request buffer (512 B), the connection itself,
+/// and its entries in the drainer's and the router's maps.
+const PER_REQUEST: usize = MAX_RESPONSE + 2048;
+
+/// Bytes per entry of a hash set at worst: the element and a control
+/// byte, at a load factor of 7/8, just after the table doubled.
+const fn per_hashed(size: usize) -> usize {
+    (size + 1) * 16 / 7 + 1
+}
+
 /// What the drainer may allocate at most, in bytes: the figure the memory
 /// budget (`--memory-budget-mb`) sets aside for it in the leader's
 /// container. Each part is bounded by a flag or a constant:
 ///
 /// ```text
-///   requests out      2 processors × --max-in-flight × 2 KiB (a connection's
-///                     buffers, its entries in the request and router maps)
-/// + read ahead        READ_AHEAD jobs, twice their size (collections double)
+///   requests out      2 processors × --max-in-flight × 10 KiB (PER_REQUEST):
+///                     payments and lookups together (the router holds
+///                     either at a processor with --max-in-flight out), and
+///                     never more connections than requests out at once
+/// + read ahead        READ_AHEAD jobs, in the backlog or the waiting list,
+///                     each of which may once have held them all: twice,
+///                     twice their size (collections double)
 /// + paid ids          every id of the generation, at most --ledger-entries,
-///                     40 B each in a hash set (16 B, control byte, load
-///                     factor, doubling)
+///                     39 B each in a hash set (16 B, control byte, load
+///                     factor, doubling; a purge's reload holds the old
+///                     generation's and the new one's, no more than the
+///                     ledger in all)
+/// + recorded          ring positions the ledger holds past the ring's head,
+///                     at most --ring-slots, 21 B each, twice while a purge
+///                     reloads them
 /// + stacks            1 MiB (the loop's and the health poller's, as touched)
 /// ```
 ///
-/// With the defaults: 3.1 + 4 + 10 + 1 ≈ 19 MiB at worst; a contest run
-/// (90 000 ids) touches about 8 of them.
-pub fn memory_bound(max_in_flight: usize, ledger_entries: u32) -> usize {
-    let requests = 2 * max_in_flight * 2048;
-    let read_ahead = READ_AHEAD * 2 * std::mem::size_of::<Job>();
-    let paid_ids = ledger_entries as usize * 40;
-    requests + read_ahead + paid_ids + (1 << 20)
+/// With the defaults: 15.6 + 6 + 9.8 + 2.6 + 1 ≈ 35 MiB at worst; a
+/// contest run (90 000 ids, answers of a few dozen bytes) touches about 8
+/// of them.
+pub fn memory_bound(max_in_flight: usize, capacities: Capacities) -> usize {
+    let requests = 2 * max_in_flight * PER_REQUEST;
+    let read_ahead = 2 * READ_AHEAD * 2 * std::mem::size_of::<Job>();
+    let paid_ids = capacities.ledger_entries as usize * per_hashed(16);
+    let positions = capacities.ring_slots.min(capacities.ledger_entries) as usize;
+    let recorded = 2 * positions * per_hashed(8);
+    requests + read_ahead + paid_ids + recorded + (1 << 20)
 }
 
 /// The leader's state; see the module docs.
@@ -250,11 +275,7 @@ impl Drainer {
             let processor = job.pinned_to().expect("only pinned payments wait here");
             let route = match job.call {
                 _ if job.not_before > now => Route::Hold,
-                // A lookup changes nothing at the processor: no gate.
-                Call::LookUp => Route::Send {
-                    processor,
-                    probe: false,
-                },
+                Call::LookUp => self.router.route_lookup(processor),
                 Call::Pay => self.router.route_pinned(processor, now),
             };
             if route == Route::Hold {
@@ -400,6 +421,7 @@ impl Drainer {
             return;
         };
         let answer = match request {
+            Request::Pay { .. } if finished.stale => Some(Answer::Stale),
             Request::Pay { .. } => Some(answer_of(outcome(&finished.ended))),
             Request::LookUp { .. } => None,
         };
@@ -518,3 +540,6 @@ fn answer_of(outcome: Outcome) -> Answer {
         Outcome::Unknown => Answer::Silent,
     }
 }
+
+#[cfg(test)]
+mod tests;
