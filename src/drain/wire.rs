@@ -12,6 +12,7 @@
 use uuid::Uuid;
 
 use crate::domain::payment::write_payment_json;
+use crate::http;
 
 /// The longest response head plus body we read before giving up.
 pub const MAX_RESPONSE: usize = 8 * 1024;
@@ -128,7 +129,7 @@ fn parse_message(input: &[u8]) -> Result<Message, WireError> {
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             framing = Framing::Chunked;
         } else if header.name.eq_ignore_ascii_case("connection") {
-            keep_alive = !header.value.eq_ignore_ascii_case(b"close");
+            keep_alive = http::keep_alive_after(header.value, keep_alive);
         }
     }
     let rest = &input[head_len..];
@@ -291,6 +292,26 @@ mod tests {
                 (status, body, keep_alive)
             );
             assert_eq!(response.len, bytes.len());
+        }
+    }
+
+    #[test]
+    fn the_connection_header_is_a_list_of_options_in_any_case() {
+        // Issue 15, item 7: only the exact value `close` closed; a list
+        // or another case was read as keep-alive and the connection reused.
+        let cases: &[(&str, bool)] = &[
+            ("HTTP/1.1 200 OK\r\nConnection: close, TE\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: TE,close\r\n", false),
+            ("HTTP/1.1 200 OK\r\nconnection: CLOSE\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: keep-alive, TE\r\n", true),
+            ("HTTP/1.1 200 OK\r\nConnection: Upgrade\r\n", true),
+            ("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n", true),
+            ("HTTP/1.0 200 OK\r\nConnection: TE\r\n", false),
+        ];
+        for &(head, keep_alive) in cases {
+            let bytes = format!("{head}Content-Length: 0\r\n\r\n");
+            let response = parse_response(bytes.as_bytes()).unwrap().unwrap();
+            assert_eq!(response.keep_alive, keep_alive, "{head}");
         }
     }
 
