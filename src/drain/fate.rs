@@ -11,7 +11,7 @@
 //!        Unsent ──POST──► 200 ─────────────────────────────► Record ◄─┼────────┐
 //!            │   │                                                    │        │
 //!            │   ├─ 422 (someone else's) ──────────────────► Discard  │        │
-//!            │   ├─ other 4xx ─────────────────────────────► Discard  │        │
+//!            │   ├─ other 4xx ──► Unsent, later (backoff) ────────────┤        │
 //!            │   └─ no proof (timeout, reset, 408, 425) ──┐           │        │
 //!            │                                            ▼           │        │
 //!            │                       Pinned{processor, requestedAt} ──┘ (same  │
@@ -33,7 +33,16 @@
 //!   outcome, the payment is pinned there with its stamp: it is never sent
 //!   to the other processor, so it cannot be paid twice;
 //! - an unpinned 422 means another payment with this correlation id is
-//!   stored (an earlier request of ours would have pinned it first).
+//!   stored (an earlier request of ours would have pinned it first);
+//! - any other 4xx to a first request (a 404 or 403 from something in
+//!   front of a restarting processor, a misconfigured URL, a 413) says the
+//!   request was refused, not performed: nothing was stored, as with a
+//!   500. An accepted payment is never given up for it: it goes back to
+//!   the unsent ones after the bounded backoff, free to go to either
+//!   processor, and the drainer counts and logs the answer
+//!   (`rinha stat`'s `rejected`) so that an operator sees why nothing is
+//!   paid. The router hears it as a failure, so payments move to the other
+//!   processor after the hold rather than loop on this one.
 
 use crate::domain::payment::Processor;
 use crate::drain::client::{Lookup, Outcome};
@@ -83,8 +92,8 @@ pub enum Action {
     Discard(Why),
     /// Send again as `Known` says: anywhere if unsent, else to the pin.
     Send(Known),
-    /// Send again to the pin, but not at once: the processor is busy or
-    /// the outcome is still unknown.
+    /// Send again as `Known` says, but not before the bounded backoff:
+    /// the processor is busy, refused it, or the outcome is still unknown.
     SendLater(Known),
     /// Ask the pinned processor what it stored under the id.
     LookUp(Known),
@@ -97,8 +106,6 @@ pub enum Action {
 pub enum Why {
     /// 422 to a first request: another payment holds this correlation id.
     IdTaken,
-    /// A 4xx that no retry can change.
-    Rejected(u16),
     /// The processor stored another payment under this id.
     OtherStored,
 }
@@ -108,7 +115,6 @@ impl Why {
     pub fn describe(self) -> String {
         match self {
             Why::IdTaken => "the processor already holds its correlationId".into(),
-            Why::Rejected(status) => format!("the processor rejected it ({status})"),
             Why::OtherStored => "another payment with its correlationId was stored".into(),
         }
     }
@@ -116,8 +122,8 @@ impl Why {
 
 /// 408 Request Timeout and 425 Too Early say the request was not processed
 /// *as far as that hop knows*: a proxy in between may still have passed it
-/// on, so they prove nothing.
-fn proves_nothing(status: u16) -> bool {
+/// on, so they prove nothing. Every other 4xx but 422 is a refusal.
+pub fn proves_nothing(status: u16) -> bool {
     matches!(status, 408 | 425)
 }
 
@@ -143,7 +149,7 @@ pub fn next(known: Known, proof: Proof) -> Action {
             Outcome::AlreadyStored => Action::Discard(Why::IdTaken),
             Outcome::Refused => Action::Send(Known::Unsent),
             Outcome::Rejected(status) if !proves_nothing(status) => {
-                Action::Discard(Why::Rejected(status))
+                Action::SendLater(Known::Unsent)
             }
             _ => Action::SendLater(Known::Pinned { processor, stamp }),
         },
@@ -211,10 +217,32 @@ mod tests {
                 paid(Outcome::Refused),
                 Action::Send(Known::Unsent),
             ),
+            // Issue 15, item 2: a refusal on a first attempt discarded an
+            // accepted payment for good; it is kept, and retried later.
             (
                 Known::Unsent,
                 paid(Outcome::Rejected(400)),
-                Action::Discard(Why::Rejected(400)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(404)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(403)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(413)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(301)),
+                Action::SendLater(Known::Unsent),
             ),
             (
                 Known::Unsent,
@@ -259,6 +287,18 @@ mod tests {
         ];
         for (known, proof, expected) in table {
             assert_eq!(next(known, proof), expected, "{known:?} + {proof:?}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_payment_is_discarded_only_when_another_holds_its_id() {
+        for status in 100..600 {
+            let action = next(
+                Known::Unsent,
+                paid(crate::drain::client::outcome_of(status)),
+            );
+            let discarded = matches!(action, Action::Discard(_));
+            assert_eq!(discarded, status == 422, "{status}: {action:?}");
         }
     }
 

@@ -136,9 +136,9 @@ pub enum Route {
 /// How a request ended, as far as routing cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// The processor works: 200, 422 or another 4xx.
+    /// The processor works: 200 or 422.
     Works,
-    /// It stored nothing: 5xx, 429, connection refused.
+    /// It stored nothing: 5xx, 429, another 4xx or a 3xx, connection refused.
     Fails,
     /// No answer (timeout, reset): it may be slow or gone.
     Silent,
