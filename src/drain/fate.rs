@@ -18,11 +18,15 @@
 //!            │                          │  POST again, same stamp:   processor)│
 //!            │                          │  200 ───────────────────────────────►┤
 //!            │                          │  500/429/no proof ──► again, later   │
-//!            │                          │  422 or other 4xx ──► LookUp         │
+//!            │                          │  422 or other 4xx ──► look up, later │
 //!            │                          ▼                                      │
 //!            │                 GET /payments/{id}: found with our stamp ───────┘
 //!            │                   found with another stamp ──► Discard
-//!            │                   404 ──► POST again; no answer ──► look up again, later
+//!            │                   404 ──► POST again, later; no answer ──► look up again, later
+//!
+//! Every edge that leads back to a request at the pinned processor goes
+//! through the bounded backoff (`intake::Job::back_off`), so no loop of
+//! POST, lookup, POST runs without a pause.
 //! ```
 //!
 //! Why each edge is safe:
@@ -155,7 +159,10 @@ pub fn next(known: Known, proof: Proof) -> Action {
         },
         (pinned @ Known::Pinned { .. }, Proof::Paid { outcome, .. }) => match outcome {
             Outcome::Rejected(status) if proves_nothing(status) => Action::SendLater(pinned),
-            Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUp(pinned),
+            // Later, not at once: with a 404 sending again, a processor that
+            // answers 4xx to everything would otherwise be hit round after
+            // round with no pause while this payment holds the ring's head.
+            Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUpLater(pinned),
             _ => Action::SendLater(pinned),
         },
         (pinned @ Known::Pinned { processor, stamp }, Proof::LookedUp(lookup)) => match lookup {
@@ -163,7 +170,7 @@ pub fn next(known: Known, proof: Proof) -> Action {
                 requested_at_ms, ..
             } if requested_at_ms == stamp => Action::Record { processor, stamp },
             Lookup::Found { .. } => Action::Discard(Why::OtherStored),
-            Lookup::NotFound => Action::Send(pinned),
+            Lookup::NotFound => Action::SendLater(pinned),
             Lookup::Unknown => Action::LookUpLater(pinned),
         },
         // Only a pinned payment is ever looked up; an unsent one simply
@@ -268,15 +275,24 @@ mod tests {
                 paid(Outcome::Rejected(408)),
                 Action::SendLater(PINNED),
             ),
-            (PINNED, paid(Outcome::AlreadyStored), Action::LookUp(PINNED)),
-            (PINNED, paid(Outcome::Rejected(400)), Action::LookUp(PINNED)),
+            // Issue 15, item 5: these two and the 404 below went at once.
+            (
+                PINNED,
+                paid(Outcome::AlreadyStored),
+                Action::LookUpLater(PINNED),
+            ),
+            (
+                PINNED,
+                paid(Outcome::Rejected(400)),
+                Action::LookUpLater(PINNED),
+            ),
             // Lookups.
             (PINNED, found(STAMP), record),
             (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
             (
                 PINNED,
                 Proof::LookedUp(Lookup::NotFound),
-                Action::Send(PINNED),
+                Action::SendLater(PINNED),
             ),
             (
                 PINNED,
@@ -302,6 +318,55 @@ mod tests {
         }
     }
 
+    /// Every proof a pinned payment's call can get: its POST's answers if
+    /// `pay`, else its lookup's.
+    fn proofs_of(pay: bool) -> Vec<Proof> {
+        if pay {
+            [
+                Outcome::Stored,
+                Outcome::AlreadyStored,
+                Outcome::Refused,
+                Outcome::Unknown,
+            ]
+            .into_iter()
+            .chain((300..500).map(Outcome::Rejected))
+            .map(paid)
+            .collect()
+        } else {
+            vec![
+                found(STAMP),
+                found(STAMP + 1),
+                Proof::LookedUp(Lookup::NotFound),
+                Proof::LookedUp(Lookup::Unknown),
+            ]
+        }
+    }
+
+    #[test]
+    fn a_pinned_payment_never_goes_round_without_a_pause() {
+        // Issue 15, item 5: POST → 4xx → lookup at once → 404 → POST at
+        // once looped with no pause. Follow every chain of calls made at
+        // once (no backoff between them) from a pinned payment's POST or
+        // lookup: no chain may make the same call twice.
+        let mut chains = vec![vec![true], vec![false]];
+        while let Some(chain) = chains.pop() {
+            let last = *chain.last().expect("chains are never empty");
+            for proof in proofs_of(last) {
+                let pay = match next(PINNED, proof) {
+                    Action::Send(_) => true,
+                    Action::LookUp(_) => false,
+                    _ => continue,
+                };
+                assert!(
+                    !chain.contains(&pay),
+                    "{} again at once after {chain:?} (true: POST) and {proof:?}",
+                    if pay { "POST" } else { "lookup" }
+                );
+                chains.push([chain.clone(), vec![pay]].concat());
+            }
+        }
+    }
+
     #[test]
     fn a_pinned_payment_never_leaves_its_processor() {
         let outcomes = [
@@ -314,9 +379,10 @@ mod tests {
         ];
         for outcome in outcomes {
             match next(PINNED, paid(outcome)) {
-                Action::Send(known) | Action::SendLater(known) | Action::LookUp(known) => {
-                    assert_eq!(known, PINNED, "{outcome:?}")
-                }
+                Action::Send(known)
+                | Action::SendLater(known)
+                | Action::LookUp(known)
+                | Action::LookUpLater(known) => assert_eq!(known, PINNED, "{outcome:?}"),
                 Action::Record { processor, stamp } => assert_eq!((processor, stamp), (D, STAMP)),
                 other => panic!("{outcome:?} led to {other:?}"),
             }
