@@ -111,6 +111,10 @@ struct Drainer {
     socket_warning: Option<Instant>,
     /// When a refused payment was last logged.
     rejection_warning: Option<Instant>,
+    /// Per processor, whether the router has heard its latency yet (an
+    /// answer to a POST, or a health answer): until then its latency says
+    /// nothing, and a lookup's 404 is judged without it (`fate`).
+    heard: [bool; 2],
 }
 
 /// Drains the ring forever. Called by the elected leader only.
@@ -167,6 +171,7 @@ impl Drainer {
             published: layout::Route::Unknown,
             socket_warning: None,
             rejection_warning: None,
+            heard: [false; 2],
             shared,
         })
     }
@@ -187,6 +192,7 @@ impl Drainer {
         self.finished = finished;
         while let Ok((processor, health)) = self.health.try_recv() {
             self.router.health(processor, health, now);
+            self.heard[processor as usize] = true;
         }
         self.check_generation();
         self.read_ring(now);
@@ -436,7 +442,9 @@ impl Drainer {
                 {
                     self.rejected(finished.processor, status, now);
                 }
-                Some(answer_of(outcome))
+                let answer = answer_of(outcome);
+                self.heard[finished.processor as usize] |= answer != Answer::Silent;
+                Some(answer)
             }
             Request::LookUp { .. } => None,
         };
@@ -459,7 +467,17 @@ impl Drainer {
                 stamp,
                 outcome: outcome(ended),
             },
-            Request::LookUp { .. } => Proof::LookedUp(looked_up(ended)),
+            Request::LookUp { .. } => {
+                let age = match job.known {
+                    Known::Pinned { stamp, .. } => now_millis().saturating_sub(stamp).max(0),
+                    Known::Unsent => 0,
+                };
+                Proof::LookedUp {
+                    lookup: looked_up(ended),
+                    age: Duration::from_millis(age as u64),
+                    latency: self.heard[processor as usize].then(|| self.router.latency(processor)),
+                }
+            }
         };
         self.apply(job, fate::next(job.known, proof), now);
     }
@@ -488,6 +506,14 @@ impl Drainer {
             Action::LookUp(known) => self.queue(job, known, Call::LookUp, false, now),
             Action::SendLater(known) => self.queue(job, known, Call::Pay, true, now),
             Action::LookUpLater(known) => self.queue(job, known, Call::LookUp, true, now),
+            // Not the backoff: the wait is when the POST should be out.
+            Action::LookUpIn(known, wait) => {
+                let mut job = job;
+                job.known = known;
+                job.call = Call::LookUp;
+                job.not_before = now + wait;
+                self.later.push(job);
+            }
         }
     }
 

@@ -12,17 +12,34 @@
 //!            │   │                                                    │        │
 //!            │   ├─ 422 (someone else's) ──────────────────► Discard  │        │
 //!            │   ├─ other 4xx ──► Unsent, later (backoff) ────────────┤        │
-//!            │   └─ no proof (timeout, reset, 408, 425) ──┐           │        │
-//!            │                                            ▼           │        │
+//!            │   └─ no proof (timeout, reset, 408, 425) ──┐ (look up  │        │
+//!            │                                            ▼  first)   │        │
 //!            │                       Pinned{processor, requestedAt} ──┘ (same  │
 //!            │                          │  POST again, same stamp:   processor)│
 //!            │                          │  200 ───────────────────────────────►┤
-//!            │                          │  500/429/no proof ──► again, later   │
+//!            │                          │  500/429 ──► again, later            │
+//!            │                          │  no proof ──► LookUp                 │
 //!            │                          │  422 or other 4xx ──► look up, later │
 //!            │                          ▼                                      │
 //!            │                 GET /payments/{id}: found with our stamp ───────┘
 //!            │                   found with another stamp ──► Discard
-//!            │                   404 ──► POST again, later; no answer ──► look up again, later
+//!            │                   404, and the POST may still be inside the processor
+//!            │                     ──► look up again when it should be out
+//!            │                   404, and it cannot be any more ──► POST again, later
+//!            │                   no answer ──► look up again, later
+//!
+//! A payment whose outcome is unknown (a new leader's inheritance, an
+//! answer lost to a reset or a timeout) is looked up before it is sent
+//! again: a lookup costs no delay at the processor, while a second POST
+//! of a payment it already stored is answered `422` only after its whole
+//! delay, and the payment then enters the consistency check's window with
+//! our summary behind the processor's. A 404 proves nothing while the
+//! first POST may still be inside the processor's delay, so the lookup is
+//! repeated until the request should be out — judged from the stamp's
+//! age against the processor's latency as last observed ([`Proof`]
+//! carries both: this function stays pure) — and only a 404 after that
+//! sends the payment again (still safe if it was wrong: a duplicate is
+//! answered `422`, and a `422` leads to a lookup). See [`look_again_in`].
 //!
 //! Every edge that leads back to a request at the pinned processor goes
 //! through the bounded backoff (`intake::Job::back_off`), so no loop of
@@ -47,6 +64,8 @@
 //!   (`rinha stat`'s `rejected`) so that an operator sees why nothing is
 //!   paid. The router hears it as a failure, so payments move to the other
 //!   processor after the hold rather than loop on this one.
+
+use std::time::Duration;
 
 use crate::domain::payment::Processor;
 use crate::drain::client::{Lookup, Outcome};
@@ -79,7 +98,16 @@ pub enum Proof {
         outcome: Outcome,
     },
     /// The answer to `GET /payments/{id}` at the pinned processor.
-    LookedUp(Lookup),
+    LookedUp {
+        /// What it found.
+        lookup: Lookup,
+        /// How long ago the payment's pinned stamp was (when its POST left),
+        /// 0 if in the future.
+        age: Duration,
+        /// The processor's latency as last observed (an answer to a POST,
+        /// or its health's minResponseTime); `None` before any.
+        latency: Option<Duration>,
+    },
 }
 
 /// What to do next.
@@ -103,6 +131,9 @@ pub enum Action {
     LookUp(Known),
     /// Ask again later: the lookup had no usable answer.
     LookUpLater(Known),
+    /// Ask again after `wait`: not found, but the POST may still be inside
+    /// the processor's delay.
+    LookUpIn(Known, Duration),
 }
 
 /// Why a payment is discarded, for the log.
@@ -131,6 +162,42 @@ pub fn proves_nothing(status: u16) -> bool {
     matches!(status, 408 | 425)
 }
 
+/// Margin over the processor's latency for the network and our own loop.
+pub const LOOKUP_GRACE: Duration = Duration::from_millis(100);
+/// The shortest and the longest wait between two lookups of one payment
+/// that may still be inside the processor: the longest bounds how late we
+/// record a payment stored meanwhile (well under the check's 2 s margin
+/// minus a contest delay of 1.5 s), and the lookups a payment costs.
+pub const LOOK_AGAIN_MIN: Duration = Duration::from_millis(20);
+/// See [`LOOK_AGAIN_MIN`].
+pub const LOOK_AGAIN_MAX: Duration = Duration::from_millis(250);
+/// With no latency observed yet (a new leader before its first answer),
+/// how long a POST may stay inside the processor: the contest's longest
+/// delay. Reached only while nothing answers; any answer replaces it.
+pub const UNKNOWN_LATENCY_BOUND: Duration = Duration::from_secs(5);
+
+/// After a lookup found nothing, when to look again: `Some(wait)` while
+/// the payment's POST, sent `age` ago, may still be inside a processor
+/// whose latency is `latency`; `None` once it cannot be (twice the
+/// latency plus [`LOOKUP_GRACE`]: longer means the delay rose, and a POST
+/// again is then safe), and the payment is sent again. The next lookup is
+/// due when the POST should come out, within [`LOOK_AGAIN_MIN`] and
+/// [`LOOK_AGAIN_MAX`].
+pub fn look_again_in(age: Duration, latency: Option<Duration>) -> Option<Duration> {
+    let Some(latency) = latency else {
+        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_MAX);
+    };
+    if age >= latency * 2 + LOOKUP_GRACE {
+        return None;
+    }
+    let due = (latency + LOOKUP_GRACE).saturating_sub(age);
+    Some(match due.is_zero() {
+        // Past when it should have come out: the delay rose, or it was lost.
+        true => LOOK_AGAIN_MAX,
+        false => due.clamp(LOOK_AGAIN_MIN, LOOK_AGAIN_MAX),
+    })
+}
+
 /// The transition function; see the module docs.
 pub fn next(known: Known, proof: Proof) -> Action {
     match (known, proof) {
@@ -155,27 +222,38 @@ pub fn next(known: Known, proof: Proof) -> Action {
             Outcome::Rejected(status) if !proves_nothing(status) => {
                 Action::SendLater(Known::Unsent)
             }
-            _ => Action::SendLater(Known::Pinned { processor, stamp }),
+            _ => Action::LookUp(Known::Pinned { processor, stamp }),
         },
         (pinned @ Known::Pinned { .. }, Proof::Paid { outcome, .. }) => match outcome {
-            Outcome::Rejected(status) if proves_nothing(status) => Action::SendLater(pinned),
+            Outcome::Rejected(status) if proves_nothing(status) => Action::LookUp(pinned),
+            Outcome::Unknown => Action::LookUp(pinned),
             // Later, not at once: with a 404 sending again, a processor that
             // answers 4xx to everything would otherwise be hit round after
             // round with no pause while this payment holds the ring's head.
             Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUpLater(pinned),
             _ => Action::SendLater(pinned),
         },
-        (pinned @ Known::Pinned { processor, stamp }, Proof::LookedUp(lookup)) => match lookup {
+        (
+            pinned @ Known::Pinned { processor, stamp },
+            Proof::LookedUp {
+                lookup,
+                age,
+                latency,
+            },
+        ) => match lookup {
             Lookup::Found {
                 requested_at_ms, ..
             } if requested_at_ms == stamp => Action::Record { processor, stamp },
             Lookup::Found { .. } => Action::Discard(Why::OtherStored),
-            Lookup::NotFound => Action::SendLater(pinned),
+            Lookup::NotFound => match look_again_in(age, latency) {
+                Some(wait) => Action::LookUpIn(pinned, wait),
+                None => Action::SendLater(pinned),
+            },
             Lookup::Unknown => Action::LookUpLater(pinned),
         },
         // Only a pinned payment is ever looked up; an unsent one simply
         // goes out again.
-        (Known::Unsent, Proof::LookedUp(_)) => Action::Send(Known::Unsent),
+        (Known::Unsent, Proof::LookedUp { .. }) => Action::Send(Known::Unsent),
     }
 }
 
@@ -198,11 +276,34 @@ mod tests {
         }
     }
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A lookup's answer for a POST sent 1 s ago to a processor answering
+    /// in 1.5 s.
+    fn looked(lookup: Lookup) -> Proof {
+        Proof::LookedUp {
+            lookup,
+            age: ms(1000),
+            latency: Some(ms(1500)),
+        }
+    }
+
     fn found(requested_at_ms: i64) -> Proof {
-        Proof::LookedUp(Lookup::Found {
+        looked(Lookup::Found {
             requested_at_ms,
             amount_cents: 2005,
         })
+    }
+
+    /// A 404 for a POST sent `age` ms ago, the latency `latency` ms.
+    fn not_found(age: u64, latency: Option<u64>) -> Proof {
+        Proof::LookedUp {
+            lookup: Lookup::NotFound,
+            age: ms(age),
+            latency: latency.map(ms),
+        }
     }
 
     #[test]
@@ -251,30 +352,28 @@ mod tests {
                 paid(Outcome::Rejected(301)),
                 Action::SendLater(Known::Unsent),
             ),
+            // Issue 15, item 3: an answer lost (or a hop's 408/425) was
+            // followed by a POST again, later; now a lookup at once.
             (
                 Known::Unsent,
                 paid(Outcome::Rejected(408)),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             (
                 Known::Unsent,
                 paid(Outcome::Rejected(425)),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             (
                 Known::Unsent,
                 paid(Outcome::Unknown),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             // From Pinned: never anywhere else, never forgotten.
             (PINNED, paid(Outcome::Stored), record),
             (PINNED, paid(Outcome::Refused), Action::SendLater(PINNED)),
-            (PINNED, paid(Outcome::Unknown), Action::SendLater(PINNED)),
-            (
-                PINNED,
-                paid(Outcome::Rejected(408)),
-                Action::SendLater(PINNED),
-            ),
+            (PINNED, paid(Outcome::Unknown), Action::LookUp(PINNED)),
+            (PINNED, paid(Outcome::Rejected(408)), Action::LookUp(PINNED)),
             // Issue 15, item 5: these two and the 404 below went at once.
             (
                 PINNED,
@@ -289,16 +388,55 @@ mod tests {
             // Lookups.
             (PINNED, found(STAMP), record),
             (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
+            // A 404 while the POST may still be inside the processor (1.5 s
+            // latency): look again when it should be out, at most 250 ms on.
             (
                 PINNED,
-                Proof::LookedUp(Lookup::NotFound),
+                not_found(0, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            (
+                PINNED,
+                not_found(1500, Some(1500)),
+                Action::LookUpIn(PINNED, ms(100)),
+            ),
+            (
+                PINNED,
+                not_found(1590, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
+            ),
+            // Past when it should have come out: the delay may have risen.
+            (
+                PINNED,
+                not_found(2000, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            // Past twice the latency: it is not coming; send it again.
+            (
+                PINNED,
+                not_found(3100, Some(1500)),
                 Action::SendLater(PINNED),
             ),
             (
                 PINNED,
-                Proof::LookedUp(Lookup::Unknown),
-                Action::LookUpLater(PINNED),
+                not_found(30, Some(0)),
+                Action::LookUpIn(PINNED, ms(70)),
             ),
+            (PINNED, not_found(100, Some(0)), Action::SendLater(PINNED)),
+            // A new leader that has heard nothing yet: every 250 ms, for up
+            // to the contest's longest delay.
+            (
+                PINNED,
+                not_found(0, None),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            (
+                PINNED,
+                not_found(4999, None),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            (PINNED, not_found(5000, None), Action::SendLater(PINNED)),
+            (PINNED, looked(Lookup::Unknown), Action::LookUpLater(PINNED)),
             (Known::Unsent, found(STAMP), Action::Send(Known::Unsent)),
         ];
         for (known, proof, expected) in table {
@@ -333,12 +471,13 @@ mod tests {
             .map(paid)
             .collect()
         } else {
-            vec![
-                found(STAMP),
-                found(STAMP + 1),
-                Proof::LookedUp(Lookup::NotFound),
-                Proof::LookedUp(Lookup::Unknown),
-            ]
+            let mut proofs = vec![found(STAMP), found(STAMP + 1), looked(Lookup::Unknown)];
+            for age in (0..6000).step_by(10) {
+                for latency in [None, Some(0), Some(100), Some(1500), Some(5000)] {
+                    proofs.push(not_found(age, latency));
+                }
+            }
+            proofs
         }
     }
 
@@ -355,6 +494,10 @@ mod tests {
                 let pay = match next(PINNED, proof) {
                     Action::Send(_) => true,
                     Action::LookUp(_) => false,
+                    Action::LookUpIn(_, wait) => {
+                        assert!(wait >= LOOK_AGAIN_MIN, "{proof:?}: {wait:?}");
+                        continue;
+                    }
                     _ => continue,
                 };
                 assert!(

@@ -270,6 +270,12 @@ impl Router {
         self.lanes[processor as usize].condition(&self.policy, now)
     }
 
+    /// The latency of `processor`'s last answer (or its health's
+    /// minResponseTime); zero before any.
+    pub fn latency(&self, processor: Processor) -> Duration {
+        self.lanes[processor as usize].latency
+    }
+
     /// Where a payment that may go anywhere goes now (see the module docs).
     pub fn route(&mut self, now: Instant) -> Route {
         use Condition::*;
