@@ -134,6 +134,12 @@ struct Drainer {
     shown_choice: layout::RouteChoice,
     /// When running out of sockets was last logged.
     socket_warning: Option<Instant>,
+    /// When a refused payment was last logged.
+    rejection_warning: Option<Instant>,
+    /// Per processor, whether the router has heard its latency yet (an
+    /// answer to a POST, or a health answer): until then its latency says
+    /// nothing, and a lookup's 404 is judged without it (`fate`).
+    heard: [bool; 2],
 }
 
 /// Drains the ring forever. Called by the elected leader only.
@@ -189,6 +195,8 @@ impl Drainer {
             last_expiry: now,
             shown_choice: layout::RouteChoice::Unknown,
             socket_warning: None,
+            rejection_warning: None,
+            heard: [false; 2],
             shared,
         })
     }
@@ -209,6 +217,7 @@ impl Drainer {
         self.finished = finished;
         while let Ok((processor, health)) = self.health.try_recv() {
             self.router.health(processor, health, now);
+            self.heard[processor as usize] = true;
         }
         self.check_generation();
         self.read_ring(now);
@@ -266,13 +275,21 @@ impl Drainer {
         mark_done(&self.shared, pending);
     }
 
-    /// Pinned payments whose wait is over: to their processor, if it may
-    /// be sent to now.
+    /// Payments whose wait is over: a pinned one to its processor, if it
+    /// may be sent to now; an unsent one back to the front of the backlog.
     fn send_later(&mut self, now: Instant) {
         let mut index = 0;
         while index < self.later.len() {
             let job = self.later[index];
-            let processor = job.pinned_to().expect("only pinned payments wait here");
+            let Some(processor) = job.pinned_to() else {
+                if job.not_before <= now {
+                    self.later.swap_remove(index);
+                    self.backlog.push_front(job);
+                } else {
+                    index += 1;
+                }
+                continue;
+            };
             let route = match job.call {
                 _ if job.not_before > now => Route::Hold,
                 Call::LookUp => self.router.route_lookup(processor),
@@ -415,6 +432,24 @@ impl Drainer {
         }
     }
 
+    /// A processor refused a payment (a 3xx, a 4xx but 422): counted for
+    /// `rinha stat`, and said once a second at most, because the payment
+    /// is kept and nothing will be paid while it goes on.
+    fn rejected(&mut self, processor: Processor, status: u16, now: Instant) {
+        self.shared.count_rejection(processor, status);
+        let quiet = self
+            .rejection_warning
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
+        if !quiet {
+            self.rejection_warning = Some(now);
+            let (count, _) = self.shared.rejections(processor);
+            crate::log!(
+                "rinha drainer: {} processor refused a payment with {status} ({count} so far); payments are kept and retried",
+                processor.name()
+            );
+        }
+    }
+
     /// A request ended: tell the router, then the payment's state machine.
     fn settle(&mut self, finished: Finished, now: Instant) {
         let Some((job, request)) = self.out.remove(&finished.id) else {
@@ -422,7 +457,17 @@ impl Drainer {
         };
         let answer = match request {
             Request::Pay { .. } if finished.stale => Some(Answer::Stale),
-            Request::Pay { .. } => Some(answer_of(outcome(&finished.ended))),
+            Request::Pay { .. } => {
+                let outcome = outcome(&finished.ended);
+                if let Outcome::Rejected(status) = outcome
+                    && !fate::proves_nothing(status)
+                {
+                    self.rejected(finished.processor, status, now);
+                }
+                let answer = answer_of(outcome);
+                self.heard[finished.processor as usize] |= answer != Answer::Silent;
+                Some(answer)
+            }
             Request::LookUp { .. } => None,
         };
         self.router
@@ -444,7 +489,17 @@ impl Drainer {
                 stamp,
                 outcome: outcome(ended),
             },
-            Request::LookUp { .. } => Proof::LookedUp(looked_up(ended)),
+            Request::LookUp { .. } => {
+                let age = match job.known {
+                    Known::Pinned { stamp, .. } => now_millis().saturating_sub(stamp).max(0),
+                    Known::Unsent => 0,
+                };
+                Proof::LookedUp {
+                    lookup: looked_up(ended),
+                    age: Duration::from_millis(age as u64),
+                    latency: self.heard[processor as usize].then(|| self.router.latency(processor)),
+                }
+            }
         };
         self.apply(job, fate::next(job.known, proof), now);
     }
@@ -462,23 +517,31 @@ impl Drainer {
             }
             // Proven not stored: any processor may take it, first in line.
             Action::Send(Known::Unsent) => self.put_back(job, now),
-            Action::Send(known) => self.queue_pinned(job, known, Call::Pay, false, now),
-            Action::LookUp(known) => self.queue_pinned(job, known, Call::LookUp, false, now),
-            Action::SendLater(known) => self.queue_pinned(job, known, Call::Pay, true, now),
-            Action::LookUpLater(known) => self.queue_pinned(job, known, Call::LookUp, true, now),
+            // Refused: not stored either, but not at once (it was refused).
+            Action::SendLater(Known::Unsent) => {
+                self.shared
+                    .ring()
+                    .set_state(job.pending.position, SlotState::Pending);
+                self.queue(job, Known::Unsent, Call::Pay, true, now);
+            }
+            Action::Send(known) => self.queue(job, known, Call::Pay, false, now),
+            Action::LookUp(known) => self.queue(job, known, Call::LookUp, false, now),
+            Action::SendLater(known) => self.queue(job, known, Call::Pay, true, now),
+            Action::LookUpLater(known) => self.queue(job, known, Call::LookUp, true, now),
+            // Not the backoff: the wait is when the POST should be out.
+            Action::LookUpIn(known, wait) => {
+                let mut job = job;
+                job.known = known;
+                job.call = Call::LookUp;
+                job.not_before = now + wait;
+                self.later.push(job);
+            }
         }
     }
 
-    /// Puts a pinned payment in the waiting list for its next `call`: at
-    /// once, or after its backoff.
-    fn queue_pinned(
-        &mut self,
-        mut job: Job,
-        known: Known,
-        call: Call,
-        back_off: bool,
-        now: Instant,
-    ) {
+    /// Puts a payment in the waiting list for its next `call`: at once, or
+    /// after its backoff.
+    fn queue(&mut self, mut job: Job, known: Known, call: Call, back_off: bool, now: Instant) {
         job.known = known;
         job.call = call;
         if back_off {
@@ -532,11 +595,15 @@ fn looked_up(ended: &Ended) -> Lookup {
     }
 }
 
-/// What an outcome tells the router about the processor.
+/// What an outcome tells the router about the processor. A refusal (a
+/// 3xx, a 4xx but 422) stored nothing, like a 500: the processor fails, so
+/// payments are held and then move to the other one rather than loop on
+/// it; 408 and 425 are a hop's timeout, silence.
 fn answer_of(outcome: Outcome) -> Answer {
     match outcome {
-        Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => Answer::Works,
-        Outcome::Refused => Answer::Fails,
+        Outcome::Stored | Outcome::AlreadyStored => Answer::Works,
+        Outcome::Rejected(status) if fate::proves_nothing(status) => Answer::Silent,
+        Outcome::Refused | Outcome::Rejected(_) => Answer::Fails,
         Outcome::Unknown => Answer::Silent,
     }
 }

@@ -142,9 +142,9 @@ pub enum Route {
 /// How a request ended, as far as routing cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// The processor works: 200, 422 or another 4xx.
+    /// The processor works: 200 or 422.
     Works,
-    /// It stored nothing: 5xx, 429, connection refused.
+    /// It stored nothing: 5xx, 429, another 4xx or a 3xx, connection refused.
     Fails,
     /// No answer (timeout, reset): it may be slow or gone, and it is at
     /// least as slow as the request was old when given up on.
@@ -280,6 +280,12 @@ impl Router {
     /// A processor's condition now.
     pub fn condition(&self, processor: Processor, now: Instant) -> Condition {
         self.lanes[processor as usize].condition(&self.policy, now)
+    }
+
+    /// The latency of `processor`'s last answer (or its health's
+    /// minResponseTime); zero before any.
+    pub fn latency(&self, processor: Processor) -> Duration {
+        self.lanes[processor as usize].latency
     }
 
     /// Where a payment that may go anywhere goes now (see the module docs).
