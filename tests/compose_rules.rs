@@ -16,6 +16,7 @@
 //! Docker's: `M`/`MB` are MiB, and the budget is 350 of those.
 
 mod compose;
+mod prerequisite;
 
 use compose::{Yaml, parse, parse_bytes, parse_cpus};
 use std::path::{Path, PathBuf};
@@ -172,12 +173,9 @@ fn docker_compose_accepts_the_file_with_and_without_build_keys() {
 /// the rules were checked on.
 #[test]
 fn the_bench_reader_reads_what_this_one_reads() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3 is needed (the bench scripts need it too)"
-        );
-        eprintln!("skipped: python3 is not installed");
+    if let Err(error) = Command::new("python3").arg("--version").output() {
+        let why = format!("python3 --version: {error}");
+        prerequisite::missing("python3", &why, "apt-get install python3");
         return;
     }
     let bench_reader = |path: &Path| {

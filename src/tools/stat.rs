@@ -14,7 +14,10 @@
 //!   generation's count and amount per processor (what the summary reports);
 //! - the leader's pid and since when, if one was ever elected;
 //! - each processor's last health answer and when it was asked for;
-//! - the router's current choice (`unknown` until a drainer sets it).
+//! - the router's current choice (`unknown` until a drainer sets it);
+//! - per processor, how many payments it refused with a 3xx or a 4xx other
+//!   than 422, and the latest such status: the drainer keeps and retries
+//!   those payments, so a count that grows says why nothing is paid.
 //!
 //! The file is opened read-only and mapped without write permission
 //! ([`SharedFile::open_read_only`]): stat never creates, locks, resizes or
@@ -32,7 +35,8 @@
 //! {`capacity`, `entries`, `generation`, `default`/`fallback` {`count`,
 //! `amount_cents`}}, `leader` ({`pid`, `since_ms`} or null), `health`
 //! {`default`/`fallback`: {`checked_at_ms`, `failing`,
-//! `min_response_time_ms`} or null}, `route`. Times are ms since the epoch,
+//! `min_response_time_ms`} or null}, `route`, `rejected`
+//! {`default`/`fallback`: {`count`, `last_status` (or null)}}. Times are ms since the epoch,
 //! money integer cents; a value that does not exist is `null`.
 
 use std::error::Error;
@@ -112,6 +116,9 @@ pub struct Status {
     pub health: [Option<HealthSeen>; 2],
     /// The router's choice.
     pub route: RouteChoice,
+    /// Per processor (by index), payments refused with a 3xx or a 4xx
+    /// other than 422, and the latest such status.
+    pub rejected: [(u64, Option<u16>); 2],
 }
 
 impl Status {
@@ -134,6 +141,7 @@ impl Status {
             leader: shared.leader(),
             health,
             route: shared.route_choice(),
+            rejected: PROCESSORS.map(|processor| shared.rejections(processor)),
         }
     }
 
@@ -177,9 +185,12 @@ impl Status {
             None => "null".into(),
         };
         let [default, fallback] = self.health.map(json_health);
+        let [rejected_default, rejected_fallback] = self.rejected.map(|(count, last)| {
+            format!(r#"{{"count":{count},"last_status":{}}}"#, json_option(last))
+        });
         let _ = writeln!(
             out,
-            r#""leader":{leader},"health":{{"default":{default},"fallback":{fallback}}},"route":"{}"}}"#,
+            r#""leader":{leader},"health":{{"default":{default},"fallback":{fallback}}},"route":"{}","rejected":{{"default":{rejected_default},"fallback":{rejected_fallback}}}}}"#,
             self.route.name()
         );
         out
@@ -240,6 +251,15 @@ impl Status {
             .collect();
         let _ = writeln!(out, "health       {}", health.join(" · "));
         let _ = writeln!(out, "route        {}", self.route.name());
+        let rejected: Vec<String> = PROCESSORS
+            .iter()
+            .zip(self.rejected)
+            .map(|(processor, (count, last))| match last {
+                Some(status) => format!("{} {count} (last {status})", processor.name()),
+                None => format!("{} {count}", processor.name()),
+            })
+            .collect();
+        let _ = writeln!(out, "rejected     {}", rejected.join(" · "));
         out
     }
 
