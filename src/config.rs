@@ -6,12 +6,23 @@
 //! and the environment wins over the default. Unknown flags and unparsable
 //! values are errors that name the flag: a typo must never silently fall back
 //! to a default in a contest submission.
+//!
+//! Each subcommand's flags are declared once, in its [`Command`] table
+//! (name, default, one line of help): the parser reads its defaults from
+//! that table and `rinha <command> --help` prints it, so the two agree.
+//! Adding a flag is a line in the table and a line in the `parse_with`
+//! that reads it; a flag in one but not the other fails every parse.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+mod flags;
+
+pub use flags::{Command, Env, Flag, Kind, help, usage};
+use flags::{Flags, process_env};
 
 /// Where an HTTP server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,129 +183,184 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Where a flag's environment twin is looked up: the process environment
-/// in the binary, a table in tests (no test has to mutate the environment
-/// of a process whose other threads read it).
-pub type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
+/// Every subcommand the binary has, in the order `rinha --help` lists them.
+pub const COMMANDS: &[Command] = &[API, PROCESSOR, LOCAL, STAT, SIM];
 
-/// The process environment, for [`Env`].
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// The subcommand called `name`.
+pub fn command(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|command| command.name == name)
 }
 
-/// The flags of one subcommand, consumed as they are looked up.
-struct Flags<'e> {
-    pairs: Vec<(String, Option<String>)>,
-    env: Env<'e>,
-}
+/// `rinha api`'s flags.
+pub const API: Command = Command {
+    name: "api",
+    summary: "serve the backend on --listen (tcp host:port or unix:/path); one instance may drain",
+    flags: &[
+        Flag::value(
+            "listen",
+            "127.0.0.1:9999",
+            "host:port or unix:/path where HAProxy (or a client) reaches this instance",
+        ),
+        Flag::switch(
+            "reuse-port",
+            "SO_REUSEPORT on a TCP listener, so instances share a port without a load balancer",
+        ),
+        Flag::value(
+            "shared-file",
+            "/tmp/rinha.shm",
+            "the memory-mapped file every instance shares",
+        ),
+        Flag::value(
+            "ring-slots",
+            "65536",
+            "pending payments the file holds (a power of two); fixed when the file is created",
+        ),
+        Flag::value(
+            "ledger-entries",
+            "262144",
+            "processed payments the file can ever record; fixed when the file is created",
+        ),
+        Flag::value(
+            "default-url",
+            "http://payment-processor-default:8080",
+            "base URL of the default (cheap) processor",
+        ),
+        Flag::value(
+            "fallback-url",
+            "http://payment-processor-fallback:8080",
+            "base URL of the fallback (dear) processor",
+        ),
+        Flag::switch(
+            "no-purge",
+            "answer POST /purge-payments with 403 and change nothing",
+        ),
+        Flag::value(
+            "max-request-age-ms",
+            "1000",
+            "answer 503 to a POST /payments HAProxy stamped longer ago than this; 0 never refuses",
+        ),
+        Flag::switch(
+            "floor",
+            "fixed responses, touching neither the file nor the processors: the benchmark floor",
+        ),
+        Flag::switch("no-drain", "never stand for election as the drainer"),
+        MAX_IN_FLIGHT,
+        PROCESSOR_TIMEOUT,
+        MAX_HOLD,
+        SAFE_LATENCY,
+        MAX_SEND_RATE,
+        Flag::value(
+            "memory-budget-mb",
+            "120",
+            "MiB this instance may use in all; the connection cap is derived from it",
+        ),
+    ],
+};
 
-impl<'e> Flags<'e> {
-    /// Splits `--name value`, `--name=value` and bare `--switch`; a flag
-    /// given twice is an error (which of the two was meant?).
-    fn new(args: &[String], env: Env<'e>) -> Result<Flags<'e>, ConfigError> {
-        let mut pairs: Vec<(String, Option<String>)> = Vec::new();
-        let mut rest = args.iter().peekable();
-        while let Some(arg) = rest.next() {
-            let Some(name) = arg.strip_prefix("--") else {
-                return Err(ConfigError(format!("unexpected argument {arg:?}")));
-            };
-            let pair = match name.split_once('=') {
-                Some((name, value)) => (name.to_string(), Some(value.to_string())),
-                None => {
-                    let value = rest.next_if(|next| !next.starts_with("--")).cloned();
-                    (name.to_string(), value)
-                }
-            };
-            if pairs.iter().any(|(name, _)| *name == pair.0) {
-                return Err(ConfigError(format!("--{} given twice", pair.0)));
-            }
-            pairs.push(pair);
-        }
-        Ok(Flags { pairs, env })
-    }
+/// `rinha processor`'s flags.
+pub const PROCESSOR: Command = Command {
+    name: "processor",
+    summary: "emulate an official payment processor on --host:--port",
+    flags: &[
+        Flag::value("host", "127.0.0.1", "address to listen on"),
+        Flag::value("port", "8080", "port to listen on"),
+        Flag::value(
+            "fee",
+            "0.05",
+            "fee per transaction as the official processor writes it",
+        ),
+        Flag::value("token", "123", "initial admin token (X-Rinha-Token)"),
+    ],
+};
 
-    /// The flag's value, else its environment twin, else `default`.
-    fn get<T: FromStr>(&mut self, name: &str, default: T) -> Result<T, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        let text = match self.take(name)? {
-            Some(text) => text,
-            None => match (self.env)(&env_name(name)) {
-                Some(text) => text,
-                None => return Ok(default),
-            },
-        };
-        text.parse()
-            .map_err(|e| ConfigError(format!("--{name} {text:?}: {e}")))
-    }
+/// `rinha local`'s flags.
+pub const LOCAL: Command = Command {
+    name: "local",
+    summary: "run the whole stack on this machine: two emulated processors, two instances, HAProxy",
+    flags: &[
+        Flag::value(
+            "port",
+            "9999",
+            "port the backend listens on (HAProxy, or the SO_REUSEPORT fallback)",
+        ),
+        Flag::value(
+            "default-port",
+            "8001",
+            "port of the default processor's emulator",
+        ),
+        Flag::value(
+            "fallback-port",
+            "8002",
+            "port of the fallback processor's emulator",
+        ),
+        Flag::value(
+            "haproxy-cfg",
+            "haproxy.cfg",
+            "the HAProxy configuration to adapt (else the copy built into the binary)",
+        ),
+        Flag::switch(
+            "no-haproxy",
+            "share the port with SO_REUSEPORT instead of HAProxy",
+        ),
+        Flag::value(
+            "default-fee",
+            "0.05",
+            "the default emulator's fee (the preview's; the final ran 0.07)",
+        ),
+        Flag::value(
+            "fallback-fee",
+            "0.15",
+            "the fallback emulator's fee (the preview's; the final ran 0.10)",
+        ),
+    ],
+};
 
-    /// A duration given in milliseconds.
-    fn millis(&mut self, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
-        self.get(name, default_ms).map(Duration::from_millis)
-    }
+/// The routing flags `rinha api` and `rinha sim` share: one declaration,
+/// so the simulator's defaults are the drainer's.
+pub const MAX_IN_FLIGHT: Flag = Flag::value(
+    "max-in-flight",
+    "800",
+    "requests the drainer keeps out at once to each processor",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const PROCESSOR_TIMEOUT: Flag = Flag::value(
+    "processor-timeout-ms",
+    "15000",
+    "how long a request may go unanswered before its outcome counts as unknown",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_HOLD: Flag = Flag::value(
+    "max-hold-ms",
+    "25000",
+    "how long payments wait for a failing default before the fallback may take them",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const SAFE_LATENCY: Flag = Flag::value(
+    "safe-latency-ms",
+    "1750",
+    "processor latency from which it is avoided while the other can take payments",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_SEND_RATE: Flag = Flag::value(
+    "max-send-rate",
+    "2500",
+    "payments sent per second at most (a released backlog is paced)",
+);
 
-    /// A bare switch such as `--no-purge`; `--switch=false` turns it off,
-    /// and so does its environment twin set to `0`, `false`, `no` or `off`.
-    fn switch(&mut self, name: &str) -> Result<bool, ConfigError> {
-        match self.take_pair(name) {
-            Some((_, None)) => Ok(true),
-            Some((_, Some(text))) => parse_switch(&text)
-                .ok_or_else(|| ConfigError(format!("--{name} {SWITCH_SPELLINGS}, not {text:?}"))),
-            None => match (self.env)(&env_name(name)) {
-                None => Ok(false),
-                Some(text) => parse_switch(&text).ok_or_else(|| {
-                    ConfigError(format!(
-                        "{} {SWITCH_SPELLINGS}, not {text:?}",
-                        env_name(name)
-                    ))
-                }),
-            },
-        }
-    }
-
-    fn take(&mut self, name: &str) -> Result<Option<String>, ConfigError> {
-        match self.take_pair(name) {
-            Some((_, Some(value))) => Ok(Some(value)),
-            Some((_, None)) => Err(ConfigError(format!("--{name} needs a value"))),
-            None => Ok(None),
-        }
-    }
-
-    fn take_pair(&mut self, name: &str) -> Option<(String, Option<String>)> {
-        let index = self.pairs.iter().position(|(n, _)| n == name)?;
-        Some(self.pairs.remove(index))
-    }
-
-    /// Every flag must have been looked up by now.
-    fn finish(self) -> Result<(), ConfigError> {
-        match self.pairs.first() {
-            Some((name, _)) => Err(ConfigError(format!("unknown flag --{name}"))),
-            None => Ok(()),
-        }
-    }
-}
-
-/// What a switch accepts, for its error message.
-const SWITCH_SPELLINGS: &str = "takes 1/true/yes/on or 0/false/no/off";
-
-/// The usual spellings of a boolean, in any case; `None` for anything else
-/// (an empty value included): a typo must not silently mean "off".
-fn parse_switch(text: &str) -> Option<bool> {
-    const ON: [&str; 4] = ["1", "true", "yes", "on"];
-    const OFF: [&str; 4] = ["0", "false", "no", "off"];
-    let spelled = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(text));
-    match (spelled(ON), spelled(OFF)) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    }
-}
-
-/// `--shared-file` → `RINHA_SHARED_FILE`.
-fn env_name(flag: &str) -> String {
-    format!("RINHA_{}", flag.replace('-', "_").to_ascii_uppercase())
-}
+/// `rinha stat`'s flags.
+pub const STAT: Command = Command {
+    name: "stat",
+    summary: "print what the shared file holds, reading it only",
+    flags: &[
+        Flag::value(
+            "shared-file",
+            "/tmp/rinha.shm",
+            "the file to read (the same as rinha api's)",
+        ),
+        Flag::switch("watch", "print every second until interrupted"),
+        Flag::switch("json", "one JSON object per line instead of text"),
+    ],
+};
 
 impl ApiConfig {
     /// Parses the flags that follow `rinha api`, with the process's
@@ -305,34 +371,27 @@ impl ApiConfig {
 
     /// Parses the flags that follow `rinha api`, looking twins up in `env`.
     pub fn parse_with(args: &[String], env: Env<'_>) -> Result<ApiConfig, ConfigError> {
-        let mut flags = Flags::new(args, env)?;
-        let defaults = Capacities::default();
+        let mut flags = Flags::new(API.flags, args, env)?;
         let config = ApiConfig {
-            listen: flags.get("listen", Listen::Tcp(([127, 0, 0, 1], 9999).into()))?,
+            listen: flags.get("listen")?,
             reuse_port: flags.switch("reuse-port")?,
-            shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
+            shared_file: flags.get("shared-file")?,
             capacities: Capacities {
-                ring_slots: flags.get("ring-slots", defaults.ring_slots)?,
-                ledger_entries: flags.get("ledger-entries", defaults.ledger_entries)?,
+                ring_slots: flags.get("ring-slots")?,
+                ledger_entries: flags.get("ledger-entries")?,
             },
-            default_url: flags.get(
-                "default-url",
-                "http://payment-processor-default:8080".to_string(),
-            )?,
-            fallback_url: flags.get(
-                "fallback-url",
-                "http://payment-processor-fallback:8080".to_string(),
-            )?,
+            default_url: flags.get("default-url")?,
+            fallback_url: flags.get("fallback-url")?,
             purge_enabled: !flags.switch("no-purge")?,
-            max_request_age_ms: flags.get("max-request-age-ms", 1_000)?,
+            max_request_age_ms: flags.get("max-request-age-ms")?,
             floor: flags.switch("floor")?,
             drain: !flags.switch("no-drain")?,
-            max_in_flight: flags.get("max-in-flight", 800)?,
-            processor_timeout: flags.millis("processor-timeout-ms", 15_000)?,
-            max_hold: flags.millis("max-hold-ms", 25_000)?,
-            safe_latency: flags.millis("safe-latency-ms", 1_750)?,
-            max_send_rate: flags.get("max-send-rate", 2_500)?,
-            memory_budget_mb: flags.get("memory-budget-mb", 120)?,
+            max_in_flight: flags.get("max-in-flight")?,
+            processor_timeout: flags.millis("processor-timeout-ms")?,
+            max_hold: flags.millis("max-hold-ms")?,
+            safe_latency: flags.millis("safe-latency-ms")?,
+            max_send_rate: flags.get("max-send-rate")?,
+            memory_budget_mb: flags.get("memory-budget-mb")?,
         };
         flags.finish()?;
         if !config.capacities.ring_slots.is_power_of_two() {
@@ -357,13 +416,13 @@ impl EmulatorConfig {
 
     /// Parses the flags that follow `rinha processor`, looking twins up in `env`.
     pub fn parse_with(args: &[String], env: Env<'_>) -> Result<EmulatorConfig, ConfigError> {
-        let mut flags = Flags::new(args, env)?;
-        let host: std::net::IpAddr = flags.get("host", [127, 0, 0, 1].into())?;
-        let port: u16 = flags.get("port", 8080)?;
+        let mut flags = Flags::new(PROCESSOR.flags, args, env)?;
+        let host: std::net::IpAddr = flags.get("host")?;
+        let port: u16 = flags.get("port")?;
         let config = EmulatorConfig {
             listen: SocketAddr::new(host, port),
-            fee: flags.get("fee", "0.05".to_string())?,
-            token: flags.get("token", "123".to_string())?,
+            fee: flags.get("fee")?,
+            token: flags.get("token")?,
         };
         flags.finish()?;
         Ok(config)
@@ -379,15 +438,15 @@ impl LocalConfig {
 
     /// Parses the flags that follow `rinha local`, looking twins up in `env`.
     pub fn parse_with(args: &[String], env: Env<'_>) -> Result<LocalConfig, ConfigError> {
-        let mut flags = Flags::new(args, env)?;
+        let mut flags = Flags::new(LOCAL.flags, args, env)?;
         let config = LocalConfig {
-            port: flags.get("port", 9999)?,
-            default_port: flags.get("default-port", 8001)?,
-            fallback_port: flags.get("fallback-port", 8002)?,
-            haproxy_cfg: flags.get("haproxy-cfg", PathBuf::from("haproxy.cfg"))?,
+            port: flags.get("port")?,
+            default_port: flags.get("default-port")?,
+            fallback_port: flags.get("fallback-port")?,
+            haproxy_cfg: flags.get("haproxy-cfg")?,
             use_haproxy: !flags.switch("no-haproxy")?,
-            default_fee: flags.get("default-fee", "0.05".to_string())?,
-            fallback_fee: flags.get("fallback-fee", "0.15".to_string())?,
+            default_fee: flags.get("default-fee")?,
+            fallback_fee: flags.get("fallback-fee")?,
         };
         flags.finish()?;
         Ok(config)
@@ -395,11 +454,17 @@ impl LocalConfig {
 }
 
 impl StatConfig {
-    /// Parses the flags that follow `rinha stat`.
+    /// Parses the flags that follow `rinha stat`, with the process's
+    /// environment for their twins.
     pub fn parse(args: &[String]) -> Result<StatConfig, ConfigError> {
-        let mut flags = Flags::new(args, &process_env)?;
+        Self::parse_with(args, &process_env)
+    }
+
+    /// Parses the flags that follow `rinha stat`, looking twins up in `env`.
+    pub fn parse_with(args: &[String], env: Env<'_>) -> Result<StatConfig, ConfigError> {
+        let mut flags = Flags::new(STAT.flags, args, env)?;
         let config = StatConfig {
-            shared_file: flags.get("shared-file", PathBuf::from("/tmp/rinha.shm"))?,
+            shared_file: flags.get("shared-file")?,
             watch: flags.switch("watch")?,
             json: flags.switch("json")?,
         };
@@ -409,7 +474,7 @@ impl StatConfig {
 }
 
 mod sim;
-pub use sim::{RouterFlags, SimCommand, SimConfig};
+pub use sim::{RouterFlags, SIM, SimCommand, SimConfig};
 
 #[cfg(test)]
 mod tests;

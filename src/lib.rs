@@ -29,9 +29,9 @@
 //!
 //! ## Layout
 //!
-//! One folder per layer; dependencies point down this list only (a module
-//! never imports one listed above it), and [`config`], [`log`] and [`json`]
-//! are leaves every layer may use.
+//! One folder per layer, listed from the bottom up: a module imports only
+//! from layers listed before its own (never from one listed after it), and
+//! [`config`], [`log`] and [`json`] are leaves every layer may use.
 //!
 //! - [`domain`]: payments, money in cents, timestamps, summary windows — the
 //!   contest's vocabulary, with no I/O.

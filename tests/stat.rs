@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
-use rinha::store::layout::Route;
+use rinha::store::layout::RouteChoice;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
 use rinha::store::shared_file::SharedFile;
@@ -97,7 +97,9 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
             min_response_time_ms: 2000,
         },
     );
-    shared.set_route(Route::Fallback);
+    shared.set_route_choice(RouteChoice::Fallback);
+    shared.count_rejection(Processor::Fallback, 403);
+    shared.count_rejection(Processor::Fallback, 404);
 
     let bytes_before = fs::read(path).unwrap();
     let modified_before = fs::metadata(path).unwrap().modified().unwrap();
@@ -107,12 +109,13 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     let json = String::from_utf8(output.stdout).unwrap();
     assert_eq!(json.lines().count(), 1, "one line without --watch: {json}");
     for expected in [
-        r#""layout_version":3"#,
+        r#""layout_version":4"#,
         r#""ring":{"slots":16,"head":0,"tail":7,"depth":7,"pending":3,"in_flight":{"default":2,"fallback":1},"unpublished":0,"unreadable":0,"#,
         r#""ledger":{"capacity":32,"entries":4,"generation":1,"default":{"count":2,"amount_cents":3995},"fallback":{"count":1,"amount_cents":2005}}"#,
         r#""leader":{"pid":4242,"since_ms":1700000000000}"#,
         r#""health":{"default":{"checked_at_ms":1700000001000,"failing":true,"min_response_time_ms":2000},"fallback":null}"#,
         r#""route":"fallback""#,
+        r#""rejected":{"default":{"count":0,"last_status":null},"fallback":{"count":2,"last_status":404}}"#,
     ] {
         assert!(json.contains(expected), "missing {expected}\nin {json}");
     }
@@ -132,6 +135,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         "default: failing, 2000 ms",
         "fallback: never asked",
         "route        fallback",
+        "rejected     default 0 · fallback 2 (last 404)",
     ] {
         assert!(text.contains(expected), "missing {expected:?}\nin {text}");
     }
@@ -183,7 +187,7 @@ fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
         (&foreign, "not a rinha shared file"),
         (
             &old_version,
-            "has layout version 1, this binary reads version 3",
+            "has layout version 1, this binary reads version 4",
         ),
         (&short, "is 5 bytes"),
     ] {

@@ -90,13 +90,13 @@ const BASELINE_BYTES: usize = 8 << 20;
 ///                                capacities (tmpfs pages are charged to the
 ///                                cgroup that touches them first; counted
 ///                                whole, as this instance may be the one)
-/// − the drainer                  drainer::memory_bound: 19 MiB at worst
+/// − the drainer                  drainer::memory_bound: 35 MiB at worst
 ///                                with the defaults (either instance may
 ///                                be elected)
 /// − the baseline                 8 MiB
-/// = for connections              77 MiB with the defaults
+/// = for connections              61 MiB with the defaults
 /// ÷ the worst connection         72 KiB input + 16 KiB output + 512 B
-/// = connections                  about 890 with the defaults
+/// = connections                  about 700 with the defaults
 /// ```
 ///
 /// HAProxy keeps a few dozen connections per instance at the contest's
@@ -104,7 +104,7 @@ const BASELINE_BYTES: usize = 8 << 20;
 pub fn connection_limits(config: &ApiConfig) -> Result<Limits, Box<dyn Error>> {
     let budget = usize::try_from(config.memory_budget_mb)?.saturating_mul(1 << 20);
     let drainer = if config.drain {
-        drainer::memory_bound(config.max_in_flight, config.capacities.ledger_entries)
+        drainer::memory_bound(config.max_in_flight, config.capacities)
     } else {
         0
     };
@@ -157,7 +157,7 @@ mod tests {
         let default = limits("").unwrap();
         assert_eq!(default.output_high_water, 16 * 1024);
         let file = SharedFile::file_len(Capacities::default());
-        let drainer = drainer::memory_bound(800, Capacities::default().ledger_entries);
+        let drainer = drainer::memory_bound(800, Capacities::default());
         let left = (120 << 20) - file - drainer - (8 << 20);
         assert_eq!(default.max_connections, left / (88 * 1024 + 512));
         let worst = default.max_connections * Limits::per_connection(default.output_high_water);

@@ -4,7 +4,52 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Flags, process_env};
+use super::{
+    Command, ConfigError, Env, Flag, Flags, MAX_HOLD, MAX_IN_FLIGHT, MAX_SEND_RATE,
+    PROCESSOR_TIMEOUT, SAFE_LATENCY, process_env,
+};
+
+/// `rinha sim`'s flags: its own, then `rinha api`'s routing flags (the
+/// same declarations, so the same defaults).
+pub const SIM: Command = Command {
+    name: "sim",
+    summary: "simulate the drainer's routing on a virtual clock: `rinha sim FILE`, \
+              `rinha sim generate`, `rinha sim population` (docs/sim.md)",
+    flags: &[
+        Flag::value(
+            "fees",
+            "auto",
+            "FILE, population: default and fallback fee, `D F` or `D,F`; auto: the file's own \
+             (FILE), both the preview's and the final's (population)",
+        ),
+        Flag::value("seed", "1", "generate, population: the population's seed"),
+        Flag::value("count", "500", "generate, population: how many timelines"),
+        Flag::value(
+            "out",
+            "target/sim-timelines",
+            "generate: the folder the timelines are written to",
+        ),
+        Flag::value(
+            "timelines",
+            "bench/timelines",
+            "population: the named timelines run beside the generated ones",
+        ),
+        Flag::value(
+            "read-after-ms",
+            "0",
+            "when the processors are read after the load ends (k6's teardown: about 1000)",
+        ),
+        Flag::switch(
+            "trace",
+            "FILE: one line a second of the queues and the router's view",
+        ),
+        MAX_IN_FLIGHT,
+        PROCESSOR_TIMEOUT,
+        MAX_HOLD,
+        SAFE_LATENCY,
+        MAX_SEND_RATE,
+    ],
+};
 
 /// `rinha sim`: the drainer's decisions on a virtual clock.
 #[derive(Clone, Debug)]
@@ -73,11 +118,11 @@ impl RouterFlags {
     /// The router's flags with `rinha api`'s defaults.
     fn parse(flags: &mut Flags<'_>) -> Result<RouterFlags, ConfigError> {
         let router = RouterFlags {
-            max_hold: flags.millis("max-hold-ms", 25_000)?,
-            safe_latency: flags.millis("safe-latency-ms", 1_750)?,
-            max_in_flight: flags.get("max-in-flight", 800)?,
-            max_send_rate: flags.get("max-send-rate", 2_500)?,
-            processor_timeout: flags.millis("processor-timeout-ms", 15_000)?,
+            max_hold: flags.millis("max-hold-ms")?,
+            safe_latency: flags.millis("safe-latency-ms")?,
+            max_in_flight: flags.get("max-in-flight")?,
+            max_send_rate: flags.get("max-send-rate")?,
+            processor_timeout: flags.millis("processor-timeout-ms")?,
         };
         if router.max_in_flight == 0 || router.max_send_rate == 0 {
             return Err(ConfigError(
@@ -92,6 +137,11 @@ impl SimConfig {
     /// Parses what follows `rinha sim`: `FILE`, `generate` or `population`,
     /// then flags. `--fees D F` takes two values (or `--fees D,F`).
     pub fn parse(args: &[String]) -> Result<SimConfig, ConfigError> {
+        Self::parse_with(args, &process_env)
+    }
+
+    /// [`SimConfig::parse`], looking twins up in `env`.
+    pub fn parse_with(args: &[String], env: Env<'_>) -> Result<SimConfig, ConfigError> {
         let Some((first, rest)) = args.split_first() else {
             return Err(ConfigError(
                 "rinha sim needs FILE, `generate` or `population`".into(),
@@ -103,32 +153,51 @@ impl SimConfig {
             )));
         }
         let rest = join_fees(rest);
-        let mut flags = Flags::new(&rest, &process_env)?;
-        let fees = |flags: &mut Flags<'_>| -> Result<Option<[f64; 2]>, ConfigError> {
-            flags
-                .take("fees")?
-                .map(|text| parse_fees(&text))
-                .transpose()
+        let mut flags = Flags::new(SIM.flags, &rest, env)?;
+        let form = match first.as_str() {
+            "generate" | "population" => first.as_str(),
+            _ => "FILE",
         };
-        let command = match first.as_str() {
-            "generate" => SimCommand::Generate {
-                seed: flags.get("seed", 1)?,
-                count: flags.get("count", 500)?,
-                out: flags.get("out", PathBuf::from("target/sim-timelines"))?,
-            },
-            "population" => SimCommand::Population {
-                seed: flags.get("seed", 1)?,
-                count: flags.get("count", 500)?,
-                fees: fees(&mut flags)?,
-                timelines: flags.get("timelines", PathBuf::from("bench/timelines"))?,
-            },
-            file => SimCommand::Run {
-                file: PathBuf::from(file),
-                fees: fees(&mut flags)?,
-            },
+        let fees = |flags: &mut Flags<'_>| -> Result<Option<[f64; 2]>, ConfigError> {
+            let text: String = flags.get("fees")?;
+            (text != "auto").then(|| parse_fees(&text)).transpose()
+        };
+        // Each form reads its own flags; one given to another form is an
+        // error rather than silently ignored.
+        let only = |flags: &mut Flags<'_>, names: &[&str]| -> Result<(), ConfigError> {
+            for name in names {
+                flags.not_for(name, &format!("rinha sim {form}"))?;
+            }
+            Ok(())
+        };
+        let command = match form {
+            "generate" => {
+                only(&mut flags, &["fees", "timelines", "trace"])?;
+                SimCommand::Generate {
+                    seed: flags.get("seed")?,
+                    count: flags.get("count")?,
+                    out: flags.get("out")?,
+                }
+            }
+            "population" => {
+                only(&mut flags, &["out", "trace"])?;
+                SimCommand::Population {
+                    seed: flags.get("seed")?,
+                    count: flags.get("count")?,
+                    fees: fees(&mut flags)?,
+                    timelines: flags.get("timelines")?,
+                }
+            }
+            _ => {
+                only(&mut flags, &["seed", "count", "out", "timelines"])?;
+                SimCommand::Run {
+                    file: PathBuf::from(first),
+                    fees: fees(&mut flags)?,
+                }
+            }
         };
         let router = RouterFlags::parse(&mut flags)?;
-        let read_after = flags.millis("read-after-ms", 0)?;
+        let read_after = flags.millis("read-after-ms")?;
         let trace = matches!(command, SimCommand::Run { .. }) && flags.switch("trace")?;
         flags.finish()?;
         Ok(SimConfig {

@@ -13,9 +13,11 @@ use crate::domain::time::{self, ISO8601_LEN};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Processor {
-    /// The cheap one (5 % fee): always preferred.
+    /// The cheap one (the lower fee: 5 % in the preview, 7 % in the final):
+    /// preferred whenever it can store a payment safely.
     Default = 0,
-    /// The dear one (15 % fee): only when the default cannot take a payment.
+    /// The dear one (15 % in the preview, 10 % in the final): only when the
+    /// default cannot take a payment soon enough.
     Fallback = 1,
 }
 

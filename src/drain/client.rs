@@ -29,7 +29,8 @@ pub enum Outcome {
     AlreadyStored,
     /// 5xx or 429: this request stored nothing.
     Refused,
-    /// Another 4xx: the processor will never take this payment as sent.
+    /// Any other status (a 3xx, a 4xx but 422): this request was refused,
+    /// not performed (see `fate` for 408 and 425, which prove nothing).
     Rejected(u16),
     /// No answer that proves anything: the processor may still store it.
     Unknown,

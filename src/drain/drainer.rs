@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, Capacities};
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
@@ -41,6 +41,7 @@ use crate::drain::intake::{Call, Job, Seen, mark_done};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
+use crate::drain::wire::MAX_RESPONSE;
 use crate::store::layout;
 use crate::store::ledger::Record;
 use crate::store::ring::{Cursor, Pending, SlotState, Step};
@@ -63,27 +64,51 @@ const READ_AHEAD: usize = 16_384;
 /// How often requests are checked against their deadline.
 const EXPIRY_EVERY: Duration = Duration::from_millis(50);
 
+/// What one request out may hold at most, in bytes: its connection's
+/// answer buffer (a processor may send up to `MAX_RESPONSE` before the
+/// answer is refused) and request buffer (512 B), the connection itself,
+/// and its entries in the drainer's and the router's maps.
+const PER_REQUEST: usize = MAX_RESPONSE + 2048;
+
+/// Bytes per entry of a hash set at worst: the element and a control
+/// byte, at a load factor of 7/8, just after the table doubled.
+const fn per_hashed(size: usize) -> usize {
+    (size + 1) * 16 / 7 + 1
+}
+
 /// What the drainer may allocate at most, in bytes: the figure the memory
 /// budget (`--memory-budget-mb`) sets aside for it in the leader's
 /// container. Each part is bounded by a flag or a constant:
 ///
 /// ```text
-///   requests out      2 processors × --max-in-flight × 2 KiB (a connection's
-///                     buffers, its entries in the request and router maps)
-/// + read ahead        READ_AHEAD jobs, twice their size (collections double)
+///   requests out      2 processors × --max-in-flight × 10 KiB (PER_REQUEST):
+///                     payments and lookups together (the router holds
+///                     either at a processor with --max-in-flight out), and
+///                     never more connections than requests out at once
+/// + read ahead        READ_AHEAD jobs, in the backlog or the waiting list,
+///                     each of which may once have held them all: twice,
+///                     twice their size (collections double)
 /// + paid ids          every id of the generation, at most --ledger-entries,
-///                     40 B each in a hash set (16 B, control byte, load
-///                     factor, doubling)
+///                     39 B each in a hash set (16 B, control byte, load
+///                     factor, doubling; a purge's reload holds the old
+///                     generation's and the new one's, no more than the
+///                     ledger in all)
+/// + recorded          ring positions the ledger holds past the ring's head,
+///                     at most --ring-slots, 21 B each, twice while a purge
+///                     reloads them
 /// + stacks            1 MiB (the loop's and the health poller's, as touched)
 /// ```
 ///
-/// With the defaults: 3.1 + 4 + 10 + 1 ≈ 19 MiB at worst; a contest run
-/// (90 000 ids) touches about 8 of them.
-pub fn memory_bound(max_in_flight: usize, ledger_entries: u32) -> usize {
-    let requests = 2 * max_in_flight * 2048;
-    let read_ahead = READ_AHEAD * 2 * std::mem::size_of::<Job>();
-    let paid_ids = ledger_entries as usize * 40;
-    requests + read_ahead + paid_ids + (1 << 20)
+/// With the defaults: 15.6 + 6 + 9.8 + 2.6 + 1 ≈ 35 MiB at worst; a
+/// contest run (90 000 ids, answers of a few dozen bytes) touches about 8
+/// of them.
+pub fn memory_bound(max_in_flight: usize, capacities: Capacities) -> usize {
+    let requests = 2 * max_in_flight * PER_REQUEST;
+    let read_ahead = 2 * READ_AHEAD * 2 * std::mem::size_of::<Job>();
+    let paid_ids = capacities.ledger_entries as usize * per_hashed(16);
+    let positions = capacities.ring_slots.min(capacities.ledger_entries) as usize;
+    let recorded = 2 * positions * per_hashed(8);
+    requests + read_ahead + paid_ids + recorded + (1 << 20)
 }
 
 /// The leader's state; see the module docs.
@@ -106,9 +131,15 @@ struct Drainer {
     health: Receiver<(Processor, Health)>,
     last_expiry: Instant,
     /// The choice last written to the file for `rinha stat`.
-    published: layout::Route,
+    shown_choice: layout::RouteChoice,
     /// When running out of sockets was last logged.
     socket_warning: Option<Instant>,
+    /// When a refused payment was last logged.
+    rejection_warning: Option<Instant>,
+    /// Per processor, whether the router has heard its latency yet (an
+    /// answer to a POST, or a health answer): until then its latency says
+    /// nothing, and a lookup's 404 is judged without it (`fate`).
+    heard: [bool; 2],
 }
 
 /// Drains the ring forever. Called by the elected leader only.
@@ -162,8 +193,10 @@ impl Drainer {
             finished: Vec::new(),
             health,
             last_expiry: now,
-            published: layout::Route::Unknown,
+            shown_choice: layout::RouteChoice::Unknown,
             socket_warning: None,
+            rejection_warning: None,
+            heard: [false; 2],
             shared,
         })
     }
@@ -184,6 +217,7 @@ impl Drainer {
         self.finished = finished;
         while let Ok((processor, health)) = self.health.try_recv() {
             self.router.health(processor, health, now);
+            self.heard[processor as usize] = true;
         }
         self.check_generation();
         self.read_ring(now);
@@ -241,20 +275,24 @@ impl Drainer {
         mark_done(&self.shared, pending);
     }
 
-    /// Pinned payments whose wait is over: to their processor, if it may
-    /// be sent to now.
+    /// Payments whose wait is over: a pinned one to its processor, if it
+    /// may be sent to now; an unsent one back to the front of the backlog.
     fn send_later(&mut self, now: Instant) {
         let mut index = 0;
         while index < self.later.len() {
             let job = self.later[index];
-            let processor = job.pinned_to().expect("only pinned payments wait here");
+            let Some(processor) = job.pinned_to() else {
+                if job.not_before <= now {
+                    self.later.swap_remove(index);
+                    self.backlog.push_front(job);
+                } else {
+                    index += 1;
+                }
+                continue;
+            };
             let route = match job.call {
                 _ if job.not_before > now => Route::Hold,
-                // A lookup changes nothing at the processor: no gate.
-                Call::LookUp => Route::Send {
-                    processor,
-                    probe: false,
-                },
+                Call::LookUp => self.router.route_lookup(processor),
                 Call::Pay => self.router.route_pinned(processor, now),
             };
             if route == Route::Hold {
@@ -279,7 +317,7 @@ impl Drainer {
                 return;
             }
             let route = self.router.route(now);
-            self.publish(route);
+            self.show_choice(route);
             if route == Route::Hold {
                 self.pacer.give_back();
                 return;
@@ -293,21 +331,21 @@ impl Drainer {
 
     /// Writes where payments go now into the file, when it changes: a
     /// probe is not a choice, the payments behind it are held.
-    fn publish(&mut self, route: Route) {
+    fn show_choice(&mut self, route: Route) {
         let choice = match route {
             Route::Send {
                 processor: Processor::Default,
                 probe: false,
-            } => layout::Route::Default,
+            } => layout::RouteChoice::Default,
             Route::Send {
                 processor: Processor::Fallback,
                 probe: false,
-            } => layout::Route::Fallback,
-            Route::Send { probe: true, .. } | Route::Hold => layout::Route::Holding,
+            } => layout::RouteChoice::Fallback,
+            Route::Send { probe: true, .. } | Route::Hold => layout::RouteChoice::Holding,
         };
-        if choice != self.published {
-            self.published = choice;
-            self.shared.set_route(choice);
+        if choice != self.shown_choice {
+            self.shown_choice = choice;
+            self.shared.set_route_choice(choice);
         }
     }
 
@@ -394,13 +432,42 @@ impl Drainer {
         }
     }
 
+    /// A processor refused a payment (a 3xx, a 4xx but 422): counted for
+    /// `rinha stat`, and said once a second at most, because the payment
+    /// is kept and nothing will be paid while it goes on.
+    fn rejected(&mut self, processor: Processor, status: u16, now: Instant) {
+        self.shared.count_rejection(processor, status);
+        let quiet = self
+            .rejection_warning
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
+        if !quiet {
+            self.rejection_warning = Some(now);
+            let (count, _) = self.shared.rejections(processor);
+            crate::log!(
+                "rinha drainer: {} processor refused a payment with {status} ({count} so far); payments are kept and retried",
+                processor.name()
+            );
+        }
+    }
+
     /// A request ended: tell the router, then the payment's state machine.
     fn settle(&mut self, finished: Finished, now: Instant) {
         let Some((job, request)) = self.out.remove(&finished.id) else {
             return;
         };
         let answer = match request {
-            Request::Pay { .. } => Some(answer_of(outcome(&finished.ended))),
+            Request::Pay { .. } if finished.stale => Some(Answer::Stale),
+            Request::Pay { .. } => {
+                let outcome = outcome(&finished.ended);
+                if let Outcome::Rejected(status) = outcome
+                    && !fate::proves_nothing(status)
+                {
+                    self.rejected(finished.processor, status, now);
+                }
+                let answer = answer_of(outcome);
+                self.heard[finished.processor as usize] |= answer != Answer::Silent;
+                Some(answer)
+            }
             Request::LookUp { .. } => None,
         };
         self.router
@@ -422,7 +489,17 @@ impl Drainer {
                 stamp,
                 outcome: outcome(ended),
             },
-            Request::LookUp { .. } => Proof::LookedUp(looked_up(ended)),
+            Request::LookUp { .. } => {
+                let age = match job.known {
+                    Known::Pinned { stamp, .. } => now_millis().saturating_sub(stamp).max(0),
+                    Known::Unsent => 0,
+                };
+                Proof::LookedUp {
+                    lookup: looked_up(ended),
+                    age: Duration::from_millis(age as u64),
+                    latency: self.heard[processor as usize].then(|| self.router.latency(processor)),
+                }
+            }
         };
         self.apply(job, fate::next(job.known, proof), now);
     }
@@ -440,23 +517,31 @@ impl Drainer {
             }
             // Proven not stored: any processor may take it, first in line.
             Action::Send(Known::Unsent) => self.put_back(job, now),
-            Action::Send(known) => self.queue_pinned(job, known, Call::Pay, false, now),
-            Action::LookUp(known) => self.queue_pinned(job, known, Call::LookUp, false, now),
-            Action::SendLater(known) => self.queue_pinned(job, known, Call::Pay, true, now),
-            Action::LookUpLater(known) => self.queue_pinned(job, known, Call::LookUp, true, now),
+            // Refused: not stored either, but not at once (it was refused).
+            Action::SendLater(Known::Unsent) => {
+                self.shared
+                    .ring()
+                    .set_state(job.pending.position, SlotState::Pending);
+                self.queue(job, Known::Unsent, Call::Pay, true, now);
+            }
+            Action::Send(known) => self.queue(job, known, Call::Pay, false, now),
+            Action::LookUp(known) => self.queue(job, known, Call::LookUp, false, now),
+            Action::SendLater(known) => self.queue(job, known, Call::Pay, true, now),
+            Action::LookUpLater(known) => self.queue(job, known, Call::LookUp, true, now),
+            // Not the backoff: the wait is when the POST should be out.
+            Action::LookUpIn(known, wait) => {
+                let mut job = job;
+                job.known = known;
+                job.call = Call::LookUp;
+                job.not_before = now + wait;
+                self.later.push(job);
+            }
         }
     }
 
-    /// Puts a pinned payment in the waiting list for its next `call`: at
-    /// once, or after its backoff.
-    fn queue_pinned(
-        &mut self,
-        mut job: Job,
-        known: Known,
-        call: Call,
-        back_off: bool,
-        now: Instant,
-    ) {
+    /// Puts a payment in the waiting list for its next `call`: at once, or
+    /// after its backoff.
+    fn queue(&mut self, mut job: Job, known: Known, call: Call, back_off: bool, now: Instant) {
         job.known = known;
         job.call = call;
         if back_off {
@@ -510,11 +595,18 @@ fn looked_up(ended: &Ended) -> Lookup {
     }
 }
 
-/// What an outcome tells the router about the processor.
-fn answer_of(outcome: Outcome) -> Answer {
+/// What an outcome tells the router about the processor. A refusal (a
+/// 3xx, a 4xx but 422) stored nothing, like a 500: the processor fails, so
+/// payments are held and then move to the other one rather than loop on
+/// it; 408 and 425 are a hop's timeout, silence. The simulator asks the same.
+pub fn answer_of(outcome: Outcome) -> Answer {
     match outcome {
-        Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => Answer::Works,
-        Outcome::Refused => Answer::Fails,
+        Outcome::Stored | Outcome::AlreadyStored => Answer::Works,
+        Outcome::Rejected(status) if fate::proves_nothing(status) => Answer::Silent,
+        Outcome::Refused | Outcome::Rejected(_) => Answer::Fails,
         Outcome::Unknown => Answer::Silent,
     }
 }
+
+#[cfg(test)]
+mod tests;

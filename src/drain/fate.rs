@@ -11,18 +11,39 @@
 //!        Unsent ──POST──► 200 ─────────────────────────────► Record ◄─┼────────┐
 //!            │   │                                                    │        │
 //!            │   ├─ 422 (someone else's) ──────────────────► Discard  │        │
-//!            │   ├─ other 4xx ─────────────────────────────► Discard  │        │
-//!            │   └─ no proof (timeout, reset, 408, 425) ──┐           │        │
-//!            │                                            ▼           │        │
+//!            │   ├─ other 4xx ──► Unsent, later (backoff) ────────────┤        │
+//!            │   └─ no proof (timeout, reset, 408, 425) ──┐ (look up  │        │
+//!            │                                            ▼  first)   │        │
 //!            │                       Pinned{processor, requestedAt} ──┘ (same  │
 //!            │                          │  POST again, same stamp:   processor)│
 //!            │                          │  200 ───────────────────────────────►┤
-//!            │                          │  500/429/no proof ──► again, later   │
-//!            │                          │  422 or other 4xx ──► LookUp         │
+//!            │                          │  500/429 ──► again, later            │
+//!            │                          │  no proof ──► LookUp                 │
+//!            │                          │  422 or other 4xx ──► look up, later │
 //!            │                          ▼                                      │
 //!            │                 GET /payments/{id}: found with our stamp ───────┘
 //!            │                   found with another stamp ──► Discard
-//!            │                   404 ──► POST again; no answer ──► look up again, later
+//!            │                   404, and the POST may still be inside the processor
+//!            │                     ──► look up again when it should be out
+//!            │                   404, and it cannot be any more ──► POST again, later
+//!            │                   no answer ──► look up again, later
+//!
+//! A payment whose outcome is unknown (a new leader's inheritance, an
+//! answer lost to a reset or a timeout) is looked up before it is sent
+//! again: a lookup costs no delay at the processor, while a second POST
+//! of a payment it already stored is answered `422` only after its whole
+//! delay, and the payment then enters the consistency check's window with
+//! our summary behind the processor's. A 404 proves nothing while the
+//! first POST may still be inside the processor's delay, so the lookup is
+//! repeated until the request should be out — judged from the stamp's
+//! age against the processor's latency as last observed ([`Proof`]
+//! carries both: this function stays pure) — and only a 404 after that
+//! sends the payment again (still safe if it was wrong: a duplicate is
+//! answered `422`, and a `422` leads to a lookup). See [`look_again_in`].
+//!
+//! Every edge that leads back to a request at the pinned processor goes
+//! through the bounded backoff (`intake::Job::back_off`), so no loop of
+//! POST, lookup, POST runs without a pause.
 //! ```
 //!
 //! Why each edge is safe:
@@ -33,7 +54,18 @@
 //!   outcome, the payment is pinned there with its stamp: it is never sent
 //!   to the other processor, so it cannot be paid twice;
 //! - an unpinned 422 means another payment with this correlation id is
-//!   stored (an earlier request of ours would have pinned it first).
+//!   stored (an earlier request of ours would have pinned it first);
+//! - any other 4xx to a first request (a 404 or 403 from something in
+//!   front of a restarting processor, a misconfigured URL, a 413) says the
+//!   request was refused, not performed: nothing was stored, as with a
+//!   500. An accepted payment is never given up for it: it goes back to
+//!   the unsent ones after the bounded backoff, free to go to either
+//!   processor, and the drainer counts and logs the answer
+//!   (`rinha stat`'s `rejected`) so that an operator sees why nothing is
+//!   paid. The router hears it as a failure, so payments move to the other
+//!   processor after the hold rather than loop on this one.
+
+use std::time::Duration;
 
 use crate::domain::payment::Processor;
 use crate::drain::client::{Lookup, Outcome};
@@ -66,7 +98,16 @@ pub enum Proof {
         outcome: Outcome,
     },
     /// The answer to `GET /payments/{id}` at the pinned processor.
-    LookedUp(Lookup),
+    LookedUp {
+        /// What it found.
+        lookup: Lookup,
+        /// How long ago the payment's pinned stamp was (when its POST left),
+        /// 0 if in the future.
+        age: Duration,
+        /// The processor's latency as last observed (an answer to a POST,
+        /// or its health's minResponseTime); `None` before any.
+        latency: Option<Duration>,
+    },
 }
 
 /// What to do next.
@@ -83,13 +124,16 @@ pub enum Action {
     Discard(Why),
     /// Send again as `Known` says: anywhere if unsent, else to the pin.
     Send(Known),
-    /// Send again to the pin, but not at once: the processor is busy or
-    /// the outcome is still unknown.
+    /// Send again as `Known` says, but not before the bounded backoff:
+    /// the processor is busy, refused it, or the outcome is still unknown.
     SendLater(Known),
     /// Ask the pinned processor what it stored under the id.
     LookUp(Known),
     /// Ask again later: the lookup had no usable answer.
     LookUpLater(Known),
+    /// Ask again after `wait`: not found, but the POST may still be inside
+    /// the processor's delay.
+    LookUpIn(Known, Duration),
 }
 
 /// Why a payment is discarded, for the log.
@@ -97,8 +141,6 @@ pub enum Action {
 pub enum Why {
     /// 422 to a first request: another payment holds this correlation id.
     IdTaken,
-    /// A 4xx that no retry can change.
-    Rejected(u16),
     /// The processor stored another payment under this id.
     OtherStored,
 }
@@ -108,7 +150,6 @@ impl Why {
     pub fn describe(self) -> String {
         match self {
             Why::IdTaken => "the processor already holds its correlationId".into(),
-            Why::Rejected(status) => format!("the processor rejected it ({status})"),
             Why::OtherStored => "another payment with its correlationId was stored".into(),
         }
     }
@@ -116,9 +157,45 @@ impl Why {
 
 /// 408 Request Timeout and 425 Too Early say the request was not processed
 /// *as far as that hop knows*: a proxy in between may still have passed it
-/// on, so they prove nothing.
-fn proves_nothing(status: u16) -> bool {
+/// on, so they prove nothing. Every other 4xx but 422 is a refusal.
+pub fn proves_nothing(status: u16) -> bool {
     matches!(status, 408 | 425)
+}
+
+/// Margin over the processor's latency for the network and our own loop.
+pub const LOOKUP_GRACE: Duration = Duration::from_millis(100);
+/// The shortest and the longest wait between two lookups of one payment
+/// that may still be inside the processor: the longest bounds how late we
+/// record a payment stored meanwhile (well under the check's 2 s margin
+/// minus a contest delay of 1.5 s), and the lookups a payment costs.
+pub const LOOK_AGAIN_MIN: Duration = Duration::from_millis(20);
+/// See [`LOOK_AGAIN_MIN`].
+pub const LOOK_AGAIN_MAX: Duration = Duration::from_millis(250);
+/// With no latency observed yet (a new leader before its first answer),
+/// how long a POST may stay inside the processor: the contest's longest
+/// delay. Reached only while nothing answers; any answer replaces it.
+pub const UNKNOWN_LATENCY_BOUND: Duration = Duration::from_secs(5);
+
+/// After a lookup found nothing, when to look again: `Some(wait)` while
+/// the payment's POST, sent `age` ago, may still be inside a processor
+/// whose latency is `latency`; `None` once it cannot be (twice the
+/// latency plus [`LOOKUP_GRACE`]: longer means the delay rose, and a POST
+/// again is then safe), and the payment is sent again. The next lookup is
+/// due when the POST should come out, within [`LOOK_AGAIN_MIN`] and
+/// [`LOOK_AGAIN_MAX`].
+pub fn look_again_in(age: Duration, latency: Option<Duration>) -> Option<Duration> {
+    let Some(latency) = latency else {
+        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_MAX);
+    };
+    if age >= latency * 2 + LOOKUP_GRACE {
+        return None;
+    }
+    let due = (latency + LOOKUP_GRACE).saturating_sub(age);
+    Some(match due.is_zero() {
+        // Past when it should have come out: the delay rose, or it was lost.
+        true => LOOK_AGAIN_MAX,
+        false => due.clamp(LOOK_AGAIN_MIN, LOOK_AGAIN_MAX),
+    })
 }
 
 /// The transition function; see the module docs.
@@ -143,26 +220,40 @@ pub fn next(known: Known, proof: Proof) -> Action {
             Outcome::AlreadyStored => Action::Discard(Why::IdTaken),
             Outcome::Refused => Action::Send(Known::Unsent),
             Outcome::Rejected(status) if !proves_nothing(status) => {
-                Action::Discard(Why::Rejected(status))
+                Action::SendLater(Known::Unsent)
             }
-            _ => Action::SendLater(Known::Pinned { processor, stamp }),
+            _ => Action::LookUp(Known::Pinned { processor, stamp }),
         },
         (pinned @ Known::Pinned { .. }, Proof::Paid { outcome, .. }) => match outcome {
-            Outcome::Rejected(status) if proves_nothing(status) => Action::SendLater(pinned),
-            Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUp(pinned),
+            Outcome::Rejected(status) if proves_nothing(status) => Action::LookUp(pinned),
+            Outcome::Unknown => Action::LookUp(pinned),
+            // Later, not at once: with a 404 sending again, a processor that
+            // answers 4xx to everything would otherwise be hit round after
+            // round with no pause while this payment holds the ring's head.
+            Outcome::AlreadyStored | Outcome::Rejected(_) => Action::LookUpLater(pinned),
             _ => Action::SendLater(pinned),
         },
-        (pinned @ Known::Pinned { processor, stamp }, Proof::LookedUp(lookup)) => match lookup {
+        (
+            pinned @ Known::Pinned { processor, stamp },
+            Proof::LookedUp {
+                lookup,
+                age,
+                latency,
+            },
+        ) => match lookup {
             Lookup::Found {
                 requested_at_ms, ..
             } if requested_at_ms == stamp => Action::Record { processor, stamp },
             Lookup::Found { .. } => Action::Discard(Why::OtherStored),
-            Lookup::NotFound => Action::Send(pinned),
+            Lookup::NotFound => match look_again_in(age, latency) {
+                Some(wait) => Action::LookUpIn(pinned, wait),
+                None => Action::SendLater(pinned),
+            },
             Lookup::Unknown => Action::LookUpLater(pinned),
         },
         // Only a pinned payment is ever looked up; an unsent one simply
         // goes out again.
-        (Known::Unsent, Proof::LookedUp(_)) => Action::Send(Known::Unsent),
+        (Known::Unsent, Proof::LookedUp { .. }) => Action::Send(Known::Unsent),
     }
 }
 
@@ -185,11 +276,34 @@ mod tests {
         }
     }
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A lookup's answer for a POST sent 1 s ago to a processor answering
+    /// in 1.5 s.
+    fn looked(lookup: Lookup) -> Proof {
+        Proof::LookedUp {
+            lookup,
+            age: ms(1000),
+            latency: Some(ms(1500)),
+        }
+    }
+
     fn found(requested_at_ms: i64) -> Proof {
-        Proof::LookedUp(Lookup::Found {
+        looked(Lookup::Found {
             requested_at_ms,
             amount_cents: 2005,
         })
+    }
+
+    /// A 404 for a POST sent `age` ms ago, the latency `latency` ms.
+    fn not_found(age: u64, latency: Option<u64>) -> Proof {
+        Proof::LookedUp {
+            lookup: Lookup::NotFound,
+            age: ms(age),
+            latency: latency.map(ms),
+        }
     }
 
     #[test]
@@ -211,54 +325,188 @@ mod tests {
                 paid(Outcome::Refused),
                 Action::Send(Known::Unsent),
             ),
+            // Issue 15, item 2: a refusal on a first attempt discarded an
+            // accepted payment for good; it is kept, and retried later.
             (
                 Known::Unsent,
                 paid(Outcome::Rejected(400)),
-                Action::Discard(Why::Rejected(400)),
+                Action::SendLater(Known::Unsent),
             ),
             (
                 Known::Unsent,
+                paid(Outcome::Rejected(404)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(403)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(413)),
+                Action::SendLater(Known::Unsent),
+            ),
+            (
+                Known::Unsent,
+                paid(Outcome::Rejected(301)),
+                Action::SendLater(Known::Unsent),
+            ),
+            // Issue 15, item 3: an answer lost (or a hop's 408/425) was
+            // followed by a POST again, later; now a lookup at once.
+            (
+                Known::Unsent,
                 paid(Outcome::Rejected(408)),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             (
                 Known::Unsent,
                 paid(Outcome::Rejected(425)),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             (
                 Known::Unsent,
                 paid(Outcome::Unknown),
-                Action::SendLater(PINNED),
+                Action::LookUp(PINNED),
             ),
             // From Pinned: never anywhere else, never forgotten.
             (PINNED, paid(Outcome::Stored), record),
             (PINNED, paid(Outcome::Refused), Action::SendLater(PINNED)),
-            (PINNED, paid(Outcome::Unknown), Action::SendLater(PINNED)),
+            (PINNED, paid(Outcome::Unknown), Action::LookUp(PINNED)),
+            (PINNED, paid(Outcome::Rejected(408)), Action::LookUp(PINNED)),
+            // Issue 15, item 5: these two and the 404 below went at once.
             (
                 PINNED,
-                paid(Outcome::Rejected(408)),
-                Action::SendLater(PINNED),
+                paid(Outcome::AlreadyStored),
+                Action::LookUpLater(PINNED),
             ),
-            (PINNED, paid(Outcome::AlreadyStored), Action::LookUp(PINNED)),
-            (PINNED, paid(Outcome::Rejected(400)), Action::LookUp(PINNED)),
+            (
+                PINNED,
+                paid(Outcome::Rejected(400)),
+                Action::LookUpLater(PINNED),
+            ),
             // Lookups.
             (PINNED, found(STAMP), record),
             (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
+            // A 404 while the POST may still be inside the processor (1.5 s
+            // latency): look again when it should be out, at most 250 ms on.
             (
                 PINNED,
-                Proof::LookedUp(Lookup::NotFound),
-                Action::Send(PINNED),
+                not_found(0, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
             ),
             (
                 PINNED,
-                Proof::LookedUp(Lookup::Unknown),
-                Action::LookUpLater(PINNED),
+                not_found(1500, Some(1500)),
+                Action::LookUpIn(PINNED, ms(100)),
             ),
+            (
+                PINNED,
+                not_found(1590, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
+            ),
+            // Past when it should have come out: the delay may have risen.
+            (
+                PINNED,
+                not_found(2000, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            // Past twice the latency: it is not coming; send it again.
+            (
+                PINNED,
+                not_found(3100, Some(1500)),
+                Action::SendLater(PINNED),
+            ),
+            (
+                PINNED,
+                not_found(30, Some(0)),
+                Action::LookUpIn(PINNED, ms(70)),
+            ),
+            (PINNED, not_found(100, Some(0)), Action::SendLater(PINNED)),
+            // A new leader that has heard nothing yet: every 250 ms, for up
+            // to the contest's longest delay.
+            (
+                PINNED,
+                not_found(0, None),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            (
+                PINNED,
+                not_found(4999, None),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+            ),
+            (PINNED, not_found(5000, None), Action::SendLater(PINNED)),
+            (PINNED, looked(Lookup::Unknown), Action::LookUpLater(PINNED)),
             (Known::Unsent, found(STAMP), Action::Send(Known::Unsent)),
         ];
         for (known, proof, expected) in table {
             assert_eq!(next(known, proof), expected, "{known:?} + {proof:?}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_payment_is_discarded_only_when_another_holds_its_id() {
+        for status in 100..600 {
+            let action = next(
+                Known::Unsent,
+                paid(crate::drain::client::outcome_of(status)),
+            );
+            let discarded = matches!(action, Action::Discard(_));
+            assert_eq!(discarded, status == 422, "{status}: {action:?}");
+        }
+    }
+
+    /// Every proof a pinned payment's call can get: its POST's answers if
+    /// `pay`, else its lookup's.
+    fn proofs_of(pay: bool) -> Vec<Proof> {
+        if pay {
+            [
+                Outcome::Stored,
+                Outcome::AlreadyStored,
+                Outcome::Refused,
+                Outcome::Unknown,
+            ]
+            .into_iter()
+            .chain((300..500).map(Outcome::Rejected))
+            .map(paid)
+            .collect()
+        } else {
+            let mut proofs = vec![found(STAMP), found(STAMP + 1), looked(Lookup::Unknown)];
+            for age in (0..6000).step_by(10) {
+                for latency in [None, Some(0), Some(100), Some(1500), Some(5000)] {
+                    proofs.push(not_found(age, latency));
+                }
+            }
+            proofs
+        }
+    }
+
+    #[test]
+    fn a_pinned_payment_never_goes_round_without_a_pause() {
+        // Issue 15, item 5: POST → 4xx → lookup at once → 404 → POST at
+        // once looped with no pause. Follow every chain of calls made at
+        // once (no backoff between them) from a pinned payment's POST or
+        // lookup: no chain may make the same call twice.
+        let mut chains = vec![vec![true], vec![false]];
+        while let Some(chain) = chains.pop() {
+            let last = *chain.last().expect("chains are never empty");
+            for proof in proofs_of(last) {
+                let pay = match next(PINNED, proof) {
+                    Action::Send(_) => true,
+                    Action::LookUp(_) => false,
+                    Action::LookUpIn(_, wait) => {
+                        assert!(wait >= LOOK_AGAIN_MIN, "{proof:?}: {wait:?}");
+                        continue;
+                    }
+                    _ => continue,
+                };
+                assert!(
+                    !chain.contains(&pay),
+                    "{} again at once after {chain:?} (true: POST) and {proof:?}",
+                    if pay { "POST" } else { "lookup" }
+                );
+                chains.push([chain.clone(), vec![pay]].concat());
+            }
         }
     }
 
@@ -274,9 +522,10 @@ mod tests {
         ];
         for outcome in outcomes {
             match next(PINNED, paid(outcome)) {
-                Action::Send(known) | Action::SendLater(known) | Action::LookUp(known) => {
-                    assert_eq!(known, PINNED, "{outcome:?}")
-                }
+                Action::Send(known)
+                | Action::SendLater(known)
+                | Action::LookUp(known)
+                | Action::LookUpLater(known) => assert_eq!(known, PINNED, "{outcome:?}"),
                 Action::Record { processor, stamp } => assert_eq!((processor, stamp), (D, STAMP)),
                 other => panic!("{outcome:?} led to {other:?}"),
             }

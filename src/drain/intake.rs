@@ -119,10 +119,17 @@ impl Seen {
             SlotState::Pending => Known::Unsent,
         };
         self.paid.insert(id);
+        // A payment left in flight by an earlier leader may be stored
+        // already: look it up first (no delay at the processor) rather than
+        // POST it again and wait a whole delay for the 422 (see `fate`).
+        let call = match known {
+            Known::Pinned { .. } => Call::LookUp,
+            Known::Unsent => Call::Pay,
+        };
         Some(Job {
             pending,
             known,
-            call: Call::Pay,
+            call,
             retries: 0,
             not_before: now,
         })
@@ -198,6 +205,37 @@ mod tests {
             done.state = Some(SlotState::Done);
             crate::store::ring::Peek::Published(done)
         });
+    }
+
+    #[test]
+    fn a_payment_an_earlier_leader_left_in_flight_is_looked_up_first() {
+        // Issue 15, item 3: it was sent again at once, and its 422 came a
+        // whole processor delay later, after the processor had stored it.
+        let store = TempStore::new("intake-inherited", CAPS);
+        store.accept(&payment(1)).unwrap();
+        store.accept(&payment(2)).unwrap();
+        store.ring().set_state(
+            0,
+            SlotState::InFlight {
+                processor: Processor::Default,
+                requested_at_ms: 1_752_000_000_123,
+            },
+        );
+        let mut seen = Seen::load(&store);
+        let now = Instant::now();
+        let inherited = seen.triage(&store, published(&store, 0), now).unwrap();
+        assert_eq!(
+            (inherited.known, inherited.call),
+            (
+                Known::Pinned {
+                    processor: Processor::Default,
+                    stamp: 1_752_000_000_123
+                },
+                Call::LookUp
+            )
+        );
+        let fresh = seen.triage(&store, published(&store, 1), now).unwrap();
+        assert_eq!((fresh.known, fresh.call), (Known::Unsent, Call::Pay));
     }
 
     #[test]

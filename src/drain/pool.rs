@@ -18,9 +18,16 @@
 //! stored anything); anything else — a reset, a close, a timeout after the
 //! request was written — is [`Ended::Lost`]: the processor may have stored
 //! the payment, or may still.
+//!
+//! What it says about the processor is another matter: a server closes
+//! keep-alive connections it finds idle, and when it does so just as a
+//! request goes out on one, the request ends with a reset or a close
+//! before any byte of an answer. That ends the request like any other
+//! failure (the payment's outcome is still unknown, or `NotSent` if the
+//! write itself failed), but it is marked [`Finished::stale`]: it shows
+//! nothing about how the processor is doing.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -29,6 +36,12 @@ use mio::{Interest, Registry, Token};
 
 use crate::domain::payment::Processor;
 use crate::drain::wire::{self, MAX_RESPONSE, Response};
+
+mod budget;
+mod target;
+
+use budget::{Budget, descriptor_budget};
+use target::Target;
 
 /// `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL` (Linux
 /// numbers): this process or host ran out of something, the processor did
@@ -85,50 +98,10 @@ pub struct Finished {
     pub processor: Processor,
     /// How it ended.
     pub ended: Ended,
-}
-
-/// Where one processor is reached.
-struct Target {
-    /// `host:port` as configured, for resolving and the `Host` header.
-    authority: String,
-    /// The address in use; resolved again after a failed connection.
-    address: Option<SocketAddr>,
-    /// When it was last resolved (at most once a second).
-    resolved_at: Option<Instant>,
-}
-
-impl Target {
-    fn new(base_url: &str) -> Target {
-        let authority = base_url
-            .trim_end_matches('/')
-            .strip_prefix("http://")
-            .unwrap_or(base_url)
-            .to_string();
-        let mut target = Target {
-            authority,
-            address: None,
-            resolved_at: None,
-        };
-        target.resolve(Instant::now());
-        target
-    }
-
-    fn resolve(&mut self, now: Instant) {
-        let recent = self
-            .resolved_at
-            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
-        if recent {
-            return;
-        }
-        self.resolved_at = Some(now);
-        // A blocking look-up, but of a name on the same Docker network (or
-        // an IP literal), once a second at most: microseconds.
-        if let Ok(mut addresses) = self.authority.to_socket_addrs()
-            && let Some(address) = addresses.next()
-        {
-            self.address = Some(address);
-        }
-    }
+    /// It went out on a connection reused from the idle stack, and the
+    /// peer closed that connection (not our deadline) before any byte of
+    /// an answer: most likely the server dropped it as idle.
+    pub stale: bool,
 }
 
 /// One connection and the request it carries.
@@ -137,6 +110,8 @@ struct Connection {
     processor: Processor,
     /// Set once the non-blocking connect is known to have succeeded.
     connected: bool,
+    /// Whether its request came from the idle stack (not a fresh connect).
+    reused: bool,
     /// The request in flight: `(id, deadline)`; `None` while idle.
     request: Option<(u64, Instant)>,
     /// Request bytes; `output[written..]` still to send.
@@ -159,9 +134,10 @@ pub struct Pool {
     /// Reused for request bodies.
     scratch: Vec<u8>,
     /// Connections open now, and the most this process may hold: half its
-    /// descriptor limit, so the HTTP side always has the other half.
+    /// descriptor limit, so the HTTP side always has the other half (less
+    /// for a while after the OS refused a socket: [`budget`]).
     open: usize,
-    max_open: usize,
+    budget: Budget,
 }
 
 impl Pool {
@@ -177,7 +153,7 @@ impl Pool {
             next_id: 0,
             scratch: Vec::with_capacity(256),
             open: 0,
-            max_open: descriptor_budget(),
+            budget: Budget::new(descriptor_budget()),
         }
     }
 
@@ -190,9 +166,9 @@ impl Pool {
         request: Request,
         now: Instant,
     ) -> Result<u64, StartError> {
-        let index = match self.idle[processor as usize].pop() {
-            Some(index) => index,
-            None => self.connect(registry, processor, now)?,
+        let (index, reused) = match self.idle[processor as usize].pop() {
+            Some(index) => (index, true),
+            None => (self.connect(registry, processor, now)?, false),
         };
         self.next_id += 1;
         let id = self.next_id;
@@ -200,6 +176,7 @@ impl Pool {
         let connection = self.connections[index]
             .as_mut()
             .expect("idle and new indices hold connections");
+        connection.reused = reused;
         connection.output.clear();
         connection.written = 0;
         connection.input.clear();
@@ -228,7 +205,8 @@ impl Pool {
         processor: Processor,
         now: Instant,
     ) -> Result<usize, StartError> {
-        if self.open >= self.max_open && !self.close_idle(registry) {
+        let room = self.budget.room(self.open, now, descriptor_budget);
+        if !room && !self.close_idle(registry) {
             return Err(StartError::NoSocket);
         }
         let target = &mut self.targets[processor as usize];
@@ -249,7 +227,7 @@ impl Pool {
                     .raw_os_error()
                     .is_some_and(|c| LOCAL_EXHAUSTION.contains(&c)) =>
             {
-                self.learn_budget(registry);
+                self.learn_budget(registry, now);
                 return Err(StartError::NoSocket);
             }
             Err(_) => return Err(StartError::Unreachable),
@@ -271,6 +249,7 @@ impl Pool {
             stream,
             processor,
             connected: false,
+            reused: false,
             request: None,
             output: Vec::with_capacity(512),
             written: 0,
@@ -305,15 +284,16 @@ impl Pool {
                     id,
                     processor,
                     ended: Ended::Answer(response),
+                    stale: false,
                 });
                 // Over the budget (it shrank under us): give it back.
-                if keep && self.open <= self.max_open {
+                if keep && self.open <= self.budget.max_open() {
                     self.idle[processor as usize].push(index);
                 } else {
                     self.close(registry, index);
                 }
             }
-            Progress::Broken => self.fail(registry, index, now, finished),
+            Progress::Broken => self.fail(registry, index, Cause::Peer, now, finished),
         }
     }
 
@@ -326,7 +306,7 @@ impl Pool {
                 .and_then(|c| c.request)
                 .is_some_and(|(_, deadline)| now >= deadline);
             if late {
-                self.fail(registry, index, now, finished);
+                self.fail(registry, index, Cause::Deadline, now, finished);
             }
         }
     }
@@ -336,6 +316,7 @@ impl Pool {
         &mut self,
         registry: &Registry,
         index: usize,
+        cause: Cause,
         now: Instant,
         finished: &mut Vec<Finished>,
     ) {
@@ -353,10 +334,12 @@ impl Pool {
                 // The processor may have moved (a restarted container).
                 self.targets[processor as usize].resolve(now);
             }
+            let stale = cause == Cause::Peer && connection.reused && connection.input.is_empty();
             finished.push(Finished {
                 id,
                 processor,
                 ended,
+                stale,
             });
         }
         self.close(registry, index);
@@ -365,10 +348,10 @@ impl Pool {
     /// The OS said no: the limit may have been lowered under us (prlimit),
     /// so read it again, keep below what we hold now, and give idle
     /// connections back until within it: the HTTP side needs descriptors
-    /// to accept with.
-    fn learn_budget(&mut self, registry: &Registry) {
-        self.max_open = descriptor_budget().min(self.open.max(1));
-        while self.open > self.max_open && self.close_idle(registry) {}
+    /// to accept with. The budget grows back once the OS stops refusing.
+    fn learn_budget(&mut self, registry: &Registry, now: Instant) {
+        self.budget.refused(self.open, descriptor_budget(), now);
+        while self.open > self.budget.max_open() && self.close_idle(registry) {}
     }
 
     /// Closes the idle connection unused the longest (the bottom of the
@@ -398,17 +381,13 @@ impl Pool {
     }
 }
 
-/// Half the soft descriptor limit from `/proc/self/limits` (the other
-/// half is the HTTP side's), or no bound where it cannot be read.
-fn descriptor_budget() -> usize {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            let soft = line.split_whitespace().nth(3)?;
-            soft.parse::<usize>().ok()
-        })
-        .map_or(usize::MAX, |soft| soft / 2)
+/// Why a connection with a request is given up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The peer closed or reset it, or it broke on our side.
+    Peer,
+    /// Its request outlived the timeout.
+    Deadline,
 }
 
 /// What an event did to a connection.
@@ -514,3 +493,6 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -30,6 +30,12 @@
 //! rose, by how much is not known yet), `Slow` (latency at or above the safe
 //! one) or `Failing` (its last answers stored nothing).
 //!
+//! A request given up on unanswered shows the processor is at least as
+//! slow as the request was old: one that accepts connections and never
+//! answers fails *slowly* after the first timeout. A keep-alive connection
+//! the server closed as idle just as a request went out on it
+//! ([`Answer::Stale`]) shows nothing at all.
+//!
 //! # The policy
 //!
 //! In this order, for a payment that may go anywhere:
@@ -136,12 +142,18 @@ pub enum Route {
 /// How a request ended, as far as routing cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// The processor works: 200, 422 or another 4xx.
+    /// The processor works: 200 or 422.
     Works,
-    /// It stored nothing: 5xx, 429, connection refused.
+    /// It stored nothing: 5xx, 429, another 4xx or a 3xx, connection refused.
     Fails,
-    /// No answer (timeout, reset): it may be slow or gone.
+    /// No answer (timeout, reset): it may be slow or gone, and it is at
+    /// least as slow as the request was old when given up on.
     Silent,
+    /// The request went out on a keep-alive connection reused after
+    /// idling, which the peer closed before any byte of an answer: the
+    /// server dropped it as idle while the request was on its way. That
+    /// says nothing about the processor.
+    Stale,
 }
 
 /// One processor as the router sees it.
@@ -270,6 +282,12 @@ impl Router {
         self.lanes[processor as usize].condition(&self.policy, now)
     }
 
+    /// The latency of `processor`'s last answer (or its health's
+    /// minResponseTime); zero before any.
+    pub fn latency(&self, processor: Processor) -> Duration {
+        self.lanes[processor as usize].latency
+    }
+
     /// Where a payment that may go anywhere goes now (see the module docs).
     pub fn route(&mut self, now: Instant) -> Route {
         use Condition::*;
@@ -326,11 +344,31 @@ impl Router {
         }
     }
 
+    /// A payment request to `processor`, unless it has `max_in_flight`
+    /// requests out already: the limit holds whatever the condition (a
+    /// `Slow` or `Suspect` processor may be full too), so that the
+    /// connections and the drainer's memory stay bounded.
     fn send(&self, processor: Processor) -> Route {
+        if !self.has_room(processor) {
+            return Route::Hold;
+        }
         Route::Send {
             processor,
             probe: false,
         }
+    }
+
+    /// Whether `processor` has fewer than `max_in_flight` requests out,
+    /// payments and lookups together.
+    fn has_room(&self, processor: Processor) -> bool {
+        self.lanes[processor as usize].out.len() < self.policy.max_in_flight
+    }
+
+    /// Where a lookup of a payment pinned to `processor` goes now: a lookup
+    /// changes nothing at the processor, so there whatever its condition,
+    /// but within the same in-flight limit as payments.
+    pub fn route_lookup(&self, processor: Processor) -> Route {
+        self.send(processor)
     }
 
     fn probe(&self, processor: Processor) -> Route {
@@ -367,7 +405,8 @@ impl Router {
 
     /// Request `id` to `processor` ended at `now`. `answer` is what a
     /// payment's end says about the processor; `None` for a lookup, which
-    /// says nothing about its payments.
+    /// says nothing about its payments, and [`Answer::Stale`] says nothing
+    /// either: both only end the request.
     pub fn answered(
         &mut self,
         processor: Processor,
@@ -380,17 +419,26 @@ impl Router {
             return;
         };
         lane.probes_out -= usize::from(probe);
-        if answer.is_none() || id < lane.newest {
+        let Some(answer) = answer.filter(|&a| a != Answer::Stale) else {
+            return;
+        };
+        if id < lane.newest {
             return;
         }
         lane.newest = id;
+        let age = now.saturating_duration_since(sent);
         match answer {
-            Some(Answer::Works) => lane.recover(self.next_id),
+            Answer::Works => lane.recover(self.next_id),
             _ => lane.fail(now),
         }
-        if answer != Some(Answer::Silent) {
-            lane.latency = now.saturating_duration_since(sent);
-        }
+        lane.latency = match answer {
+            // Unanswered for `age`: at least that slow. A processor that
+            // never answers then counts as failing slowly, is heard through
+            // its health endpoint, and is not probed with real payments
+            // that would each stay there until the timeout.
+            Answer::Silent => lane.latency.max(age),
+            _ => age,
+        };
         self.log_change(processor, now);
     }
 

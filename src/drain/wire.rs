@@ -12,6 +12,7 @@
 use uuid::Uuid;
 
 use crate::domain::payment::write_payment_json;
+use crate::http;
 
 /// The longest response head plus body we read before giving up.
 pub const MAX_RESPONSE: usize = 8 * 1024;
@@ -72,15 +73,52 @@ pub enum WireError {
 }
 
 /// Parses one response from the start of `input`; `Ok(None)` means read more.
+///
+/// Interim answers (`100 Continue`, `103 Early Hints`: any `1xx` but
+/// `101`) come before the final one on the same connection, as HTTP/1.1
+/// allows a server to send them unasked; they settle nothing, so they are
+/// skipped and the final answer is returned, its `len` counting them too.
+/// Taking one for the final answer would misread the payment and leave the
+/// connection out of step: its next request would read this one's answer.
+/// `101 Switching Protocols` answers an upgrade we never ask for: malformed.
 pub fn parse_response(input: &[u8]) -> Result<Option<Response>, WireError> {
+    let mut start = 0;
+    loop {
+        match parse_message(&input[start..])? {
+            Message::Partial => return incomplete(input),
+            Message::Interim(len) => start += len,
+            Message::Final(mut response) => {
+                response.len += start;
+                return Ok(Some(response));
+            }
+        }
+    }
+}
+
+/// One message at the start of a response stream.
+enum Message {
+    /// Not whole yet.
+    Partial,
+    /// An interim `1xx` head of this many bytes (it has no body).
+    Interim(usize),
+    /// The final answer.
+    Final(Response),
+}
+
+fn parse_message(input: &[u8]) -> Result<Message, WireError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Response::new(&mut headers);
     let head_len = match head.parse(input) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return incomplete(input),
+        Ok(httparse::Status::Partial) => return Ok(Message::Partial),
         Err(_) => return Err(WireError::Malformed),
     };
     let status = head.code.ok_or(WireError::Malformed)?;
+    match status {
+        101 => return Err(WireError::Malformed),
+        100..=199 => return Ok(Message::Interim(head_len)),
+        _ => {}
+    }
     let mut framing = Framing::Empty;
     let mut keep_alive = head.version == Some(1);
     for header in head.headers.iter() {
@@ -91,7 +129,7 @@ pub fn parse_response(input: &[u8]) -> Result<Option<Response>, WireError> {
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             framing = Framing::Chunked;
         } else if header.name.eq_ignore_ascii_case("connection") {
-            keep_alive = !header.value.eq_ignore_ascii_case(b"close");
+            keep_alive = http::keep_alive_after(header.value, keep_alive);
         }
     }
     let rest = &input[head_len..];
@@ -101,15 +139,15 @@ pub fn parse_response(input: &[u8]) -> Result<Option<Response>, WireError> {
         Framing::Length(len) => (rest.len() >= len).then(|| (rest[..len].to_vec(), len)),
         Framing::Chunked => dechunk(rest)?,
     };
-    match body {
-        Some((body, body_len)) => Ok(Some(Response {
+    Ok(match body {
+        Some((body, body_len)) => Message::Final(Response {
             status,
             body,
             keep_alive,
             len: head_len + body_len,
-        })),
-        None => incomplete(input),
-    }
+        }),
+        None => Message::Partial,
+    })
 }
 
 enum Framing {
@@ -201,7 +239,7 @@ mod tests {
 
     #[test]
     fn responses_in_every_framing_and_every_split() {
-        let cases: [(&[u8], u16, &[u8], bool); 5] = [
+        let cases: &[(&[u8], u16, &[u8], bool)] = &[
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
                 200,
@@ -227,8 +265,22 @@ mod tests {
                 false,
             ),
             (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 200, b"", false),
+            // Interim answers are skipped: the final one settles the request
+            // (issue 15, item 1: a 100 was taken for it).
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+                200,
+                b"{}",
+                true,
+            ),
+            (
+                b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+                500,
+                b"",
+                true,
+            ),
         ];
-        for (bytes, status, body, keep_alive) in cases {
+        for &(bytes, status, body, keep_alive) in cases {
             for split in 0..bytes.len() {
                 assert_eq!(parse_response(&bytes[..split]), Ok(None), "{split}");
             }
@@ -244,7 +296,31 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_header_is_a_list_of_options_in_any_case() {
+        // Issue 15, item 7: only the exact value `close` closed; a list
+        // or another case was read as keep-alive and the connection reused.
+        let cases: &[(&str, bool)] = &[
+            ("HTTP/1.1 200 OK\r\nConnection: close, TE\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: TE,close\r\n", false),
+            ("HTTP/1.1 200 OK\r\nconnection: CLOSE\r\n", false),
+            ("HTTP/1.1 200 OK\r\nConnection: keep-alive, TE\r\n", true),
+            ("HTTP/1.1 200 OK\r\nConnection: Upgrade\r\n", true),
+            ("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n", true),
+            ("HTTP/1.0 200 OK\r\nConnection: TE\r\n", false),
+        ];
+        for &(head, keep_alive) in cases {
+            let bytes = format!("{head}Content-Length: 0\r\n\r\n");
+            let response = parse_response(bytes.as_bytes()).unwrap().unwrap();
+            assert_eq!(response.keep_alive, keep_alive, "{head}");
+        }
+    }
+
+    #[test]
     fn garbage_and_giants_are_errors() {
+        assert_eq!(
+            parse_response(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+            Err(WireError::Malformed)
+        );
         assert_eq!(
             parse_response(b"SSH-2.0\r\n\r\n"),
             Err(WireError::Malformed)

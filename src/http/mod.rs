@@ -149,6 +149,28 @@ impl HttpError {
     }
 }
 
+/// Whether a connection stays open once a message carrying the
+/// `Connection` header `value` is done, given what was decided before it
+/// (the version's default, or an earlier `Connection` header). The value is
+/// a comma-separated list of options, compared ASCII case-insensitively:
+/// `close` anywhere closes, whatever else the list says; `keep-alive`
+/// keeps an HTTP/1.0 connection open; other options (`TE`, `Upgrade`)
+/// change nothing. The one reader of this header, for requests and for the
+/// processors' responses alike.
+pub fn keep_alive_after(value: &[u8], keep_alive: bool) -> bool {
+    let mut keep_alive = keep_alive;
+    for option in value.split(|&byte| byte == b',') {
+        let option = option.trim_ascii();
+        if option.eq_ignore_ascii_case(b"close") {
+            return false;
+        }
+        if option.eq_ignore_ascii_case(b"keep-alive") {
+            keep_alive = true;
+        }
+    }
+    keep_alive
+}
+
 /// Parses the request at the start of `buf`, which may hold less than one
 /// request or several pipelined ones.
 ///
@@ -187,16 +209,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Status<Request<'_>>, HttpError> {
         } else if name.eq_ignore_ascii_case(ARRIVED_HEADER) && arrived_ms.is_none() {
             arrived_ms = parse_decimal(header.value);
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for option in header.value.split(|&byte| byte == b',') {
-                let option = option.trim_ascii();
-                if option.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
-                    break;
-                }
-                if option.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                }
-            }
+            keep_alive = keep_alive_after(header.value, keep_alive);
         }
     }
 

@@ -2,7 +2,7 @@
 //! version. A leaf: it imports nothing from the crate, so the layout can be
 //! read (and checked against the version) without the code that uses it.
 //!
-//! # Layout (version 3)
+//! # Layout (version 4)
 //!
 //! ```text
 //!  offset  size                      what                                   written by
@@ -15,8 +15,11 @@
 //!     512  128                       purge: generation, ledger start        any instance
 //!     640  2 × 128                   health of default, fallback            leader
 //!     896  128                       leader: pid, since (for humans)        leader
-//!    1024  128                       route: the router's choice (Route)     leader
-//!    1152  ring_slots × 64           ring slots        (ring.rs)            producers, leader
+//!    1024  128                       route: the router's choice (RouteChoice) leader
+//!    1152  128                       rejected: per processor, refusals of   leader
+//!                                    payments (3xx, 4xx but 422) and the
+//!                                    last such status (Rejections)
+//!    1280  ring_slots × 64           ring slots        (ring.rs)            producers, leader
 //!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
 //!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
 //! ```
@@ -25,7 +28,10 @@
 //! producer accepted the payment (one of version 1's two reserved words);
 //! both are for status output only (`rinha stat`): no decision reads them.
 //! Version 3 changed the meaning of a ring slot's sequence word (a lap and
-//! an owner tag, see `ring.rs`). Files of other versions are refused. Next
+//! an owner tag, see `ring.rs`). Version 4 added the `rejected` line, for
+//! status output only: the drainer keeps a refused payment and retries it,
+//! and the count tells an operator why nothing is paid. Files of other
+//! versions are refused. Next
 //! to the file live its lock files: `<file>.leader` (election) and
 //! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
 //!
@@ -61,10 +67,10 @@ use std::sync::atomic::AtomicU64;
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
 
 /// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 3;
+pub const LAYOUT_VERSION: u64 = 4;
 
 /// The header's length: where the ring slots start.
-pub const HEADER_LEN: usize = 1152;
+pub const HEADER_LEN: usize = 1280;
 
 /// Bytes of one ring slot (`ring::Slot` asserts it is its size).
 pub const SLOT_LEN: usize = 64;
@@ -147,7 +153,7 @@ impl HealthAnswer {
 /// processor), 3 unknown (never set; a fresh file starts there). Any other
 /// word reads as unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
+pub enum RouteChoice {
     /// Payments go to the default processor.
     Default = 0,
     /// Payments go to the fallback processor.
@@ -158,26 +164,39 @@ pub enum Route {
     Unknown = 3,
 }
 
-impl Route {
+impl RouteChoice {
     /// The word read from the file, trusted only as far as its four values.
-    pub fn decode(word: u64) -> Route {
+    pub fn decode(word: u64) -> RouteChoice {
         match word {
-            0 => Route::Default,
-            1 => Route::Fallback,
-            2 => Route::Holding,
-            _ => Route::Unknown,
+            0 => RouteChoice::Default,
+            1 => RouteChoice::Fallback,
+            2 => RouteChoice::Holding,
+            _ => RouteChoice::Unknown,
         }
     }
 
     /// Its name in `rinha stat`'s output.
     pub fn name(self) -> &'static str {
         match self {
-            Route::Default => "default",
-            Route::Fallback => "fallback",
-            Route::Holding => "holding",
-            Route::Unknown => "unknown",
+            RouteChoice::Default => "default",
+            RouteChoice::Fallback => "fallback",
+            RouteChoice::Holding => "holding",
+            RouteChoice::Unknown => "unknown",
         }
     }
+}
+
+/// How often each processor refused a payment with a 3xx or a 4xx other
+/// than 422 (a misconfigured URL, something in front of a restarting
+/// processor): the drainer keeps such payments and retries them, so this
+/// is where an operator sees why nothing is paid. Indexed by processor: 0
+/// default, 1 fallback. For `rinha stat` only; no decision reads it.
+#[repr(C)]
+pub struct Rejections {
+    /// Refusals since the file was created (every leader adds to it).
+    pub(super) count: [AtomicU64; 2],
+    /// The status of the latest one (0: none yet).
+    pub(super) last_status: [AtomicU64; 2],
 }
 
 /// Who drains, for `rinha stat` and for humans reading the file.
@@ -197,7 +216,7 @@ pub struct Header {
     pub(super) ring_tail: Line<AtomicU64>,
     /// Positions below it are freed for the next lap; only the leader moves it.
     pub(super) ring_head: Line<AtomicU64>,
-    /// Ledger entries claimed so far; the leader's workers claim with a CAS.
+    /// Ledger entries claimed so far; the leader claims with a CAS.
     pub(super) ledger_reserved: Line<AtomicU64>,
     /// See [`Purge`].
     pub(super) purge: Line<Purge>,
@@ -205,8 +224,10 @@ pub struct Header {
     pub(super) health: [Line<HealthRecord>; 2],
     /// See [`LeaderRecord`].
     pub(super) leader: Line<LeaderRecord>,
-    /// A [`Route`], as its discriminant.
+    /// A [`RouteChoice`], as its discriminant.
     pub(super) route: Line<AtomicU64>,
+    /// See [`Rejections`].
+    pub(super) rejected: Line<Rejections>,
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);

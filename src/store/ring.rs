@@ -462,7 +462,7 @@ impl<'a> Ring<'a> {
         let mut head = self.head();
         while head < limit {
             let slot = self.slot(head);
-            // Acquire: see the state stored with Release by a worker.
+            // Acquire: see the state the drainer stored with Release.
             let (lap, tag) = split(slot.seq.load(Ordering::Acquire));
             match lap.wrapping_sub(head) as i64 {
                 1 if tag == 0 => {

@@ -15,7 +15,9 @@ use std::sync::atomic::Ordering;
 use crate::config::Capacities;
 use crate::domain::payment::Payment;
 use crate::domain::summary::{Summary, Window};
-use crate::store::layout::{HEADER_LEN, Header, Identity, LAYOUT_VERSION, MAGIC, Offsets, Route};
+use crate::store::layout::{
+    HEADER_LEN, Header, Identity, LAYOUT_VERSION, MAGIC, Offsets, RouteChoice,
+};
 use crate::store::ledger::Ledger;
 use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
@@ -249,7 +251,7 @@ impl SharedFile {
             .total_len
             .store(self.map.offsets().total as u64, Ordering::Relaxed);
         self.ring().initialise();
-        self.set_route(Route::Unknown);
+        self.set_route_choice(RouteChoice::Unknown);
         // Release: everything above happens-before any Acquire load that
         // sees the magic (in `initialise_or_validate` of another process).
         identity.magic.store(MAGIC, Ordering::Release);

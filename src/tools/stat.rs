@@ -14,7 +14,10 @@
 //!   generation's count and amount per processor (what the summary reports);
 //! - the leader's pid and since when, if one was ever elected;
 //! - each processor's last health answer and when it was asked for;
-//! - the router's current choice (`unknown` until a drainer sets it).
+//! - the router's current choice (`unknown` until a drainer sets it);
+//! - per processor, how many payments it refused with a 3xx or a 4xx other
+//!   than 422, and the latest such status: the drainer keeps and retries
+//!   those payments, so a count that grows says why nothing is paid.
 //!
 //! The file is opened read-only and mapped without write permission
 //! ([`SharedFile::open_read_only`]): stat never creates, locks, resizes or
@@ -32,7 +35,8 @@
 //! {`capacity`, `entries`, `generation`, `default`/`fallback` {`count`,
 //! `amount_cents`}}, `leader` ({`pid`, `since_ms`} or null), `health`
 //! {`default`/`fallback`: {`checked_at_ms`, `failing`,
-//! `min_response_time_ms`} or null}, `route`. Times are ms since the epoch,
+//! `min_response_time_ms`} or null}, `route`, `rejected`
+//! {`default`/`fallback`: {`count`, `last_status` (or null)}}. Times are ms since the epoch,
 //! money integer cents; a value that does not exist is `null`.
 
 use std::error::Error;
@@ -46,7 +50,7 @@ use crate::domain::money::write_cents;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::domain::time::{ISO8601_LEN, format_iso8601, now_millis};
-use crate::store::layout::{LAYOUT_VERSION, Route};
+use crate::store::layout::{LAYOUT_VERSION, RouteChoice};
 use crate::store::ring::RingSnapshot;
 use crate::store::shared_file::SharedFile;
 
@@ -111,7 +115,10 @@ pub struct Status {
     /// Per processor (by index), the last health call; `None` if never made.
     pub health: [Option<HealthSeen>; 2],
     /// The router's choice.
-    pub route: Route,
+    pub route: RouteChoice,
+    /// Per processor (by index), payments refused with a 3xx or a 4xx
+    /// other than 422, and the latest such status.
+    pub rejected: [(u64, Option<u16>); 2],
 }
 
 impl Status {
@@ -133,7 +140,8 @@ impl Status {
             summary: shared.summary(Window::ALL),
             leader: shared.leader(),
             health,
-            route: shared.route(),
+            route: shared.route_choice(),
+            rejected: PROCESSORS.map(|processor| shared.rejections(processor)),
         }
     }
 
@@ -177,9 +185,12 @@ impl Status {
             None => "null".into(),
         };
         let [default, fallback] = self.health.map(json_health);
+        let [rejected_default, rejected_fallback] = self.rejected.map(|(count, last)| {
+            format!(r#"{{"count":{count},"last_status":{}}}"#, json_option(last))
+        });
         let _ = writeln!(
             out,
-            r#""leader":{leader},"health":{{"default":{default},"fallback":{fallback}}},"route":"{}"}}"#,
+            r#""leader":{leader},"health":{{"default":{default},"fallback":{fallback}}},"route":"{}","rejected":{{"default":{rejected_default},"fallback":{rejected_fallback}}}}}"#,
             self.route.name()
         );
         out
@@ -240,6 +251,15 @@ impl Status {
             .collect();
         let _ = writeln!(out, "health       {}", health.join(" · "));
         let _ = writeln!(out, "route        {}", self.route.name());
+        let rejected: Vec<String> = PROCESSORS
+            .iter()
+            .zip(self.rejected)
+            .map(|(processor, (count, last))| match last {
+                Some(status) => format!("{} {count} (last {status})", processor.name()),
+                None => format!("{} {count}", processor.name()),
+            })
+            .collect();
+        let _ = writeln!(out, "rejected     {}", rejected.join(" · "));
         out
     }
 

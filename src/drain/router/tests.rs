@@ -214,14 +214,87 @@ fn when_nothing_is_usable_a_slow_processor_is_used_only_after_the_hold() {
 fn a_pinned_payment_goes_only_to_its_processor() {
     let mut bench = Bench::new();
     let (_, id) = bench.route(0);
-    bench.answer(D, id, Answer::Silent, 5000);
-    let now = bench.at(5001);
+    // Reset 10 ms after it left: failing, but not slowly.
+    bench.answer(D, id, Answer::Silent, 10);
+    let now = bench.at(11);
     assert_eq!(
         bench.router.route_pinned(D, now),
         Route::Hold,
         "probe not due"
     );
-    let later = bench.at(5200);
+    let later = bench.at(200);
     assert_eq!(bench.router.route_pinned(D, later), probe(D));
     assert_eq!(bench.router.route_pinned(F, later), send(F));
+}
+
+#[test]
+fn a_processor_that_never_answers_is_heard_through_its_health_not_probed() {
+    // Issue 15, item 6: a timeout used to leave the latency alone, so a
+    // processor that accepts and never answers was probed every 100 ms,
+    // each probe a real payment pinned there until its own timeout.
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Silent, 15_000);
+    for t in (15_001..24_000).step_by(50) {
+        assert_eq!(bench.route(t).0, Route::Hold, "at {t} ms: no probe");
+        let pinned = bench.router.route_pinned(D, bench.at(t));
+        assert_eq!(pinned, Route::Hold, "at {t} ms: no pinned probe");
+    }
+    assert_eq!(
+        bench.router.condition(D, bench.at(24_000)),
+        Condition::Failing
+    );
+    let health = Health {
+        failing: false,
+        min_response_time_ms: 10,
+    };
+    bench.router.health(D, health, bench.at(24_100));
+    assert_eq!(bench.route(24_101).0, send(D), "its health says it is back");
+}
+
+#[test]
+fn a_reset_soon_after_sending_is_a_failure_still_probed() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Works, 20);
+    let (_, reset) = bench.route(30);
+    bench.answer(D, reset, Answer::Silent, 40);
+    assert_eq!(bench.route(41).0, Route::Hold, "failing: no probe due yet");
+    assert_eq!(bench.route(140).0, probe(D), "failing fast: probed");
+}
+
+#[test]
+fn a_stale_keep_alive_connection_closed_says_nothing_about_the_processor() {
+    // Issue 15, item 6: the server closing an idle keep-alive connection
+    // just as a payment went out on it used to mark a healthy default
+    // failing until its next answer.
+    let mut bench = Bench::new();
+    let (_, first) = bench.route(0);
+    bench.answer(D, first, Answer::Works, 20);
+    let (_, stale) = bench.route(30);
+    bench.answer(D, stale, Answer::Stale, 31);
+    assert_eq!(bench.router.condition(D, bench.at(32)), Condition::Ready);
+    let (route, next) = bench.route(32);
+    assert_eq!(route, send(D), "still the default");
+    // Nor does it hide real news that comes after it.
+    bench.answer(D, next, Answer::Fails, 40);
+    assert_eq!(bench.router.condition(D, bench.at(41)), Condition::Failing);
+}
+
+#[test]
+fn lookups_and_sends_to_a_slow_processor_stay_within_the_in_flight_limit() {
+    // Issue 15, item 8: lookups went out whatever was out, and a pinned
+    // payment went to a slow or suspect processor however many were out,
+    // so connections (and the drainer's memory) had no bound.
+    let mut bench = Bench::new();
+    bench.router.policy.max_in_flight = 2;
+    assert_eq!(bench.route(0).0, send(D));
+    assert_eq!(bench.route(0).0, send(D));
+    assert_eq!(bench.router.route_lookup(D), Route::Hold, "full");
+    assert_eq!(bench.router.route_lookup(F), send(F));
+    let later = bench.at(3000);
+    assert_eq!(bench.router.condition(D, later), Condition::Slow);
+    assert_eq!(bench.router.route_pinned(D, later), Route::Hold, "full");
+    bench.answer(D, 1, Answer::Works, 3000);
+    assert_eq!(bench.router.route_lookup(D), send(D), "room again");
 }

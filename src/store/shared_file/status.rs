@@ -1,5 +1,6 @@
 //! The header words that are neither ring nor ledger: the router's route,
-//! each processor's health window and last answer, and who leads. Written
+//! each processor's health window and last answer, the payments each
+//! refused, and who leads. Written
 //! by the leader (the health window by whoever claims it), read by
 //! `rinha stat`; no decision in another process reads the answers.
 
@@ -7,17 +8,17 @@ use std::sync::atomic::Ordering;
 
 use super::SharedFile;
 use crate::domain::payment::{Health, Processor};
-use crate::store::layout::{HealthAnswer, HealthRecord, Route};
+use crate::store::layout::{HealthAnswer, HealthRecord, RouteChoice};
 
 impl SharedFile {
-    /// The router's current choice (see [`Route`]).
-    pub fn route(&self) -> Route {
+    /// The router's current choice (see [`RouteChoice`]).
+    pub fn route_choice(&self) -> RouteChoice {
         // Relaxed: a status value; nothing else is published through it.
-        Route::decode(self.header().route.0.load(Ordering::Relaxed))
+        RouteChoice::decode(self.header().route.0.load(Ordering::Relaxed))
     }
 
     /// Records the router's choice for status output. Leader only.
-    pub fn set_route(&self, route: Route) {
+    pub fn set_route_choice(&self, route: RouteChoice) {
         // Relaxed: for `rinha stat` and humans; no decision reads it.
         self.header().route.0.store(route as u64, Ordering::Relaxed);
     }
@@ -68,6 +69,29 @@ impl SharedFile {
             min_response_time_ms: answer.min_response_time_ms,
         });
         (checked_at_ms, health)
+    }
+
+    /// Counts a payment `processor` refused with `status` (a 3xx, or a 4xx
+    /// other than 422). Leader only.
+    pub fn count_rejection(&self, processor: Processor, status: u16) {
+        let rejected = &self.header().rejected.0;
+        // Relaxed, both: counters for `rinha stat` and humans; one writer
+        // (the leader), and no decision reads them.
+        rejected.count[processor as usize].fetch_add(1, Ordering::Relaxed);
+        rejected.last_status[processor as usize].store(u64::from(status), Ordering::Relaxed);
+    }
+
+    /// How many payments `processor` refused so far, and the latest status
+    /// it refused one with (`None` before the first).
+    pub fn rejections(&self, processor: Processor) -> (u64, Option<u16>) {
+        let rejected = &self.header().rejected.0;
+        // Relaxed, both: status values (see `count_rejection`); the two may
+        // be one refusal apart, which a status line can afford.
+        let count = rejected.count[processor as usize].load(Ordering::Relaxed);
+        let last = rejected.last_status[processor as usize].load(Ordering::Relaxed);
+        // Read from a shared file: anything but a status reads as none.
+        let last = u16::try_from(last).ok().filter(|s| (100..=999).contains(s));
+        (count, last)
     }
 
     fn health_record(&self, processor: Processor) -> &HealthRecord {

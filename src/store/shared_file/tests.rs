@@ -120,15 +120,23 @@ fn a_read_only_view_sees_the_writers_state_and_refuses_what_is_not_ours() {
     let writer = SharedFile::open_or_create(&path, SMALL).unwrap();
     let reader = SharedFile::open_read_only(&path).unwrap();
     assert_eq!(reader.capacities(), SMALL);
-    assert_eq!(reader.route(), Route::Unknown, "a fresh file says unknown");
-    for route in [Route::Holding, Route::Fallback, Route::Default] {
-        writer.set_route(route);
-        assert_eq!(reader.route(), route);
+    assert_eq!(
+        reader.route_choice(),
+        RouteChoice::Unknown,
+        "a fresh file says unknown"
+    );
+    for route in [
+        RouteChoice::Holding,
+        RouteChoice::Fallback,
+        RouteChoice::Default,
+    ] {
+        writer.set_route_choice(route);
+        assert_eq!(reader.route_choice(), route);
     }
     writer.header().route.0.store(77, Ordering::Relaxed);
     assert_eq!(
-        reader.route(),
-        Route::Unknown,
+        reader.route_choice(),
+        RouteChoice::Unknown,
         "a corrupt word reads as unknown"
     );
 

@@ -54,6 +54,19 @@ impl Emulator {
             b"configurations/failure" => {
                 self.switch(request.body, "failure", body, |s| &mut s.failure)
             }
+            b"configurations/status" => match status_field(request.body) {
+                Some(is) => {
+                    let was = std::mem::replace(&mut self.settings().status, is);
+                    let (mut was_text, mut is_text) = (itoa::Buffer::new(), itoa::Buffer::new());
+                    let (was, is) = (was_text.format(was), is_text.format(is));
+                    config_changed(b"status", was.as_bytes(), is.as_bytes(), body)
+                }
+                None => json(
+                    400,
+                    r#"{"error":"status must be 0 (off) or an integer from 300 to 599"}"#,
+                    body,
+                ),
+            },
             _ => self.switch(request.body, "drop", body, |s| &mut s.drop),
         }
     }
@@ -113,6 +126,18 @@ fn delay_field(body: &[u8]) -> Option<u32> {
                 .parse::<i32>()
                 .ok()
                 .and_then(|ms| u32::try_from(ms).ok())
+        }
+        _ => None,
+    }
+}
+
+/// `{"status": n}` with n 0 (off) or a final status that is not a
+/// success, 300 to 599.
+fn status_field(body: &[u8]) -> Option<u16> {
+    match json::fields(body, ["status"]) {
+        Ok([Some(Value::Number(text))]) if text.iter().all(u8::is_ascii_digit) => {
+            let status = std::str::from_utf8(text).ok()?.parse::<u16>().ok()?;
+            (status == 0 || (300..=599).contains(&status)).then_some(status)
         }
         _ => None,
     }
@@ -179,6 +204,25 @@ mod tests {
             None
         );
         assert!(lock(&emulator.store).get(ID.parse().unwrap()).is_some());
+        assert_eq!(status(&put("drop", r#"{"drop":false}"#)), 200);
+        // With a status set, every payment gets it at once and is not stored.
+        let response = put("status", r#"{"status":404}"#);
+        assert_eq!(body(&response), r#"{"config":"status","was":0,"is":404}"#);
+        let other = "00000000-0000-4000-8000-000000000099";
+        let answer = call(&emulator, &payment(other, "1", "2025-07-10T12:00:00Z")).unwrap();
+        assert_eq!(status(&answer), 404);
+        assert!(lock(&emulator.store).get(other.parse().unwrap()).is_none());
+        for bad in [
+            r#"{"status":200}"#,
+            r#"{"status":1000}"#,
+            r#"{"status":"404"}"#,
+        ] {
+            assert_eq!(status(&put("status", bad)), 400, "{bad}");
+        }
+        let response = put("status", r#"{"status":0}"#);
+        assert_eq!(body(&response), r#"{"config":"status","was":404,"is":0}"#);
+        let answer = call(&emulator, &payment(other, "1", "2025-07-10T12:00:00Z")).unwrap();
+        assert_eq!(status(&answer), 200);
         let response = put("token", r#"{"token":"s3cret"}"#);
         assert!(response.starts_with("HTTP/1.1 204"), "{response}");
         assert_eq!(status(&put("drop", r#"{"drop":false}"#)), 401);

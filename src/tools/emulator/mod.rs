@@ -28,6 +28,12 @@
 //! insert, as when a processor stores a payment and the network then fails.
 //! Failures (500) and duplicates (422) are still answered.
 //!
+//! `PUT /admin/configurations/status` `{"status": n}` (token required) →
+//! 200 `{"config":"status","was":..,"is":..}`, n 0 (off) or 300 to 599.
+//! While set, every `POST /payments` is answered with that status at once,
+//! with no body, and nothing is stored: what a proxy in front of a
+//! restarting processor, or a misconfigured URL, answers.
+//!
 //! ## Differences that cannot matter to a correct backend
 //!
 //! - A body missing a field is 400 here; .NET would store a default value.
@@ -40,7 +46,8 @@
 //! - `store`: the stored payments.
 //! - `gate`: the 800 + 500 concurrency limit of `POST /payments`.
 //! - `health`: the fixed-window limiter of the health endpoint.
-//! - `json`: the tiny scanner for request bodies.
+//! - `json`: the request bodies' fields, read with the crate's one JSON
+//!   scanner (`crate::json`).
 //!
 //! The server is deliberately plain: a blocking listener and one small thread
 //! per connection, so a request may simply sleep through its delay, exactly

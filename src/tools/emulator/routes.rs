@@ -33,6 +33,9 @@ pub(super) struct Settings {
     /// Emulator-only: whether a stored payment's connection is closed
     /// without an answer.
     pub(super) drop: bool,
+    /// Emulator-only: when not 0, the status every `POST /payments` is
+    /// answered with at once, storing nothing.
+    pub(super) status: u16,
 }
 
 /// The emulated processor: settings, payments, and both limiters.
@@ -104,6 +107,7 @@ impl Emulator {
                 delay_ms: 0,
                 failure: false,
                 drop: false,
+                status: 0,
             }),
             store: Mutex::new(Store::default()),
             health: Mutex::new(HealthLimiter::default()),
@@ -153,7 +157,8 @@ impl Emulator {
                 b"configurations/token"
                 | b"configurations/delay"
                 | b"configurations/failure"
-                | b"configurations/drop" => Method::Put,
+                | b"configurations/drop"
+                | b"configurations/status" => Method::Put,
                 _ => return Some(empty(404)),
             };
             if method != allowed {
@@ -175,6 +180,11 @@ impl Emulator {
 
     /// `POST /payments`: limit, validate, delay, fail or store.
     fn post_payment(&self, request_body: &[u8], body: &mut Vec<u8>) -> Option<Answer> {
+        let status = self.settings().status;
+        if status != 0 {
+            // Like something in front of the processor: nothing reaches it.
+            return Some(empty(status));
+        }
         let Ok(_pass) = self.gate.enter() else {
             return Some(json(429, BUSY, body));
         };

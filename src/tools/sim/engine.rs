@@ -21,6 +21,7 @@ use super::processor::{Post, ProcessorModel, Reply};
 use super::timeline::{Setting, Timeline};
 use crate::domain::payment::{Health, Payment, Processor};
 use crate::drain::client::{Lookup, Outcome};
+use crate::drain::drainer::answer_of;
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::intake::{Call, Job};
 use crate::drain::pacer::Pacer;
@@ -96,6 +97,8 @@ struct Engine<'t> {
     /// Accepted and not yet done (the ring's occupancy).
     unsettled: u64,
     outcomes: Outcomes,
+    /// drainer.rs `heard`: per processor, whether its latency is known.
+    heard: [bool; 2],
 }
 
 /// Runs the drainer over `timeline` with `setup`; deterministic.
@@ -117,6 +120,7 @@ pub fn simulate(timeline: &Timeline, setup: Setup) -> Outcomes {
         owed: 0.0,
         unsettled: 0,
         outcomes: Outcomes::default(),
+        heard: [false; 2],
     };
     let end = timeline.duration_ms() + setup.read_after_ms;
     for ms in 0..end {
@@ -160,6 +164,7 @@ impl Engine<'_> {
                     min_response_time_ms: u64::from(setting.delay_ms),
                 };
                 self.router.health(processor, health, now);
+                self.heard[processor as usize] = true;
             }
         }
         self.arrive(ms);
@@ -247,13 +252,18 @@ impl Engine<'_> {
         let mut index = 0;
         while index < self.later.len() {
             let job = self.later[index];
-            let processor = job.pinned_to().expect("only pinned payments wait here");
+            let Some(processor) = job.pinned_to() else {
+                if job.not_before <= now {
+                    self.later.swap_remove(index);
+                    self.backlog.push_front(job);
+                } else {
+                    index += 1;
+                }
+                continue;
+            };
             let route = match job.call {
                 _ if job.not_before > now => Route::Hold,
-                Call::LookUp => Route::Send {
-                    processor,
-                    probe: false,
-                },
+                Call::LookUp => self.router.route_lookup(processor),
                 Call::Pay => self.router.route_pinned(processor, now),
             };
             if route == Route::Hold {
@@ -346,8 +356,9 @@ impl Engine<'_> {
                     Some(Back::Paid(Reply::Failed | Reply::Busy)) => Outcome::Refused,
                     _ => Outcome::Unknown,
                 };
-                self.router
-                    .answered(out.processor, id, Some(answer_of(outcome)), now);
+                let answer = answer_of(outcome);
+                self.heard[out.processor as usize] |= answer != Answer::Silent;
+                self.router.answered(out.processor, id, Some(answer), now);
                 Proof::Paid {
                     processor: out.processor,
                     stamp: stamp as i64,
@@ -356,14 +367,23 @@ impl Engine<'_> {
             }
             None => {
                 self.router.answered(out.processor, id, None, now);
-                Proof::LookedUp(match back {
-                    Some(Back::LookedUp(Some(stamp))) => Lookup::Found {
-                        requested_at_ms: stamp as i64,
-                        amount_cents: AMOUNT_CENTS,
+                let age = match out.job.known {
+                    Known::Pinned { stamp, .. } => ms.saturating_sub(stamp as u64),
+                    Known::Unsent => 0,
+                };
+                Proof::LookedUp {
+                    lookup: match back {
+                        Some(Back::LookedUp(Some(stamp))) => Lookup::Found {
+                            requested_at_ms: stamp as i64,
+                            amount_cents: AMOUNT_CENTS,
+                        },
+                        Some(Back::LookedUp(None)) => Lookup::NotFound,
+                        _ => Lookup::Unknown,
                     },
-                    Some(Back::LookedUp(None)) => Lookup::NotFound,
-                    _ => Lookup::Unknown,
-                })
+                    age: Duration::from_millis(age),
+                    latency: self.heard[out.processor as usize]
+                        .then(|| self.router.latency(out.processor)),
+                }
             }
         };
         self.apply(out.job, fate::next(out.job.known, proof), now);
@@ -389,6 +409,13 @@ impl Engine<'_> {
             Action::LookUp(known) => (known, Call::LookUp, false),
             Action::SendLater(known) => (known, Call::Pay, true),
             Action::LookUpLater(known) => (known, Call::LookUp, true),
+            Action::LookUpIn(known, wait) => {
+                job.known = known;
+                job.call = Call::LookUp;
+                job.not_before = now + wait;
+                self.later.push(job);
+                return;
+            }
         };
         job.known = known;
         job.call = call;
@@ -434,15 +461,6 @@ fn job(index: u64, now: Instant) -> Job {
         call: Call::Pay,
         retries: 0,
         not_before: now,
-    }
-}
-
-/// drainer.rs `answer_of`: what an outcome tells the router.
-fn answer_of(outcome: Outcome) -> Answer {
-    match outcome {
-        Outcome::Stored | Outcome::AlreadyStored | Outcome::Rejected(_) => Answer::Works,
-        Outcome::Refused => Answer::Fails,
-        Outcome::Unknown => Answer::Silent,
     }
 }
 
