@@ -44,6 +44,8 @@
 //! - `routes`: the shared state and the public endpoints above.
 //! - `admin`: the `/admin/` endpoints.
 //! - `store`: the stored payments.
+//! - `fee`: the fee as an exact fraction, and `totalFee` (the exact
+//!   product, `19.90 × 0.05` = `0.9950`, as .NET's `decimal` prints it).
 //! - `gate`: the 800 + 500 concurrency limit of `POST /payments`.
 //! - `health`: the fixed-window limiter of the health endpoint.
 //! - `json`: the request bodies' fields, read with the crate's one JSON
@@ -54,6 +56,7 @@
 //! like the official processor keeps working on a request whose client gave up.
 
 mod admin;
+mod fee;
 mod gate;
 mod health;
 mod json;
@@ -69,8 +72,8 @@ use std::time::Duration;
 use crate::config::EmulatorConfig;
 use crate::http::{self, Status};
 
+use self::fee::Fee;
 use self::routes::{Emulator, Reply};
-use crate::domain::fee::Fee;
 
 /// Stack of a connection thread. A handler's deepest path (httparse's header
 /// array, the JSON scanner at its nesting limit, a 4 KiB read chunk) needs a

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::fee::Fee;
 use super::gate::{self, Gate};
 use super::health::{Admission, HealthLimiter};
 use super::json::{self, JsonStr, Value};
 use super::store::{Insert, Store, Stored};
-use crate::domain::fee::Fee;
 use crate::domain::money;
 use crate::domain::time::{self, Round};
 use crate::http::{self, Method, Request};

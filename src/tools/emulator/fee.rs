@@ -1,6 +1,4 @@
-//! A processor's fee per transaction, as an exact decimal fraction: what
-//! the emulator charges (`totalFee`) and what the router weighs when it
-//! decides whether a payment should wait for the cheaper processor.
+//! The processor's fee per transaction, as an exact decimal fraction.
 //!
 //! The official processor parses its fee into a .NET `decimal` and answers
 //! `totalFee = totalAmount × fee` without rounding: a `decimal` product keeps
@@ -90,13 +88,6 @@ impl Fee {
             denominator,
             fraction_digits: fraction.len() as u32,
         })
-    }
-
-    /// The fee as `(numerator, denominator)`: `0.07` is `(7, 100)`. The
-    /// denominator is a power of ten from 1 to 10^9, and the numerator at
-    /// most the denominator.
-    pub fn fraction(&self) -> (u128, u128) {
-        (self.numerator, self.denominator)
     }
 
     /// The fee exactly as configured, for `feePerTransaction`.
