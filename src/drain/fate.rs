@@ -35,11 +35,17 @@
 //! delay, and the payment then enters the consistency check's window with
 //! our summary behind the processor's. A 404 proves nothing while the
 //! first POST may still be inside the processor's delay, so the lookup is
-//! repeated until the request should be out — judged from the stamp's
+//! made again when the request should be out — judged from the stamp's
 //! age against the processor's latency as last observed ([`Proof`]
-//! carries both: this function stays pure) — and only a 404 after that
+//! carries both: this function stays pure), a latency an earlier leader
+//! left in the shared file for a new one — and only a 404 after that
 //! sends the payment again (still safe if it was wrong: a duplicate is
-//! answered `422`, and a `422` leads to a lookup). See [`look_again_in`].
+//! answered `422`, and a `422` leads to a lookup). A new leader's first
+//! lookup of an inherited payment waits for that moment too ([`out_in`]):
+//! the processor stores a payment its delay after the stamp, and it is
+//! inside the check's window 2 s after it, so each inherited payment is
+//! looked up once, in that gap, rather than all of them at the takeover
+//! and again and again. See [`look_again_in`].
 //!
 //! Every edge that leads back to a request at the pinned processor goes
 //! through the bounded backoff (`intake::Job::back_off`), so no loop of
@@ -164,37 +170,61 @@ pub fn proves_nothing(status: u16) -> bool {
 
 /// Margin over the processor's latency for the network and our own loop.
 pub const LOOKUP_GRACE: Duration = Duration::from_millis(100);
-/// The shortest and the longest wait between two lookups of one payment
-/// that may still be inside the processor: the longest bounds how late we
-/// record a payment stored meanwhile (well under the check's 2 s margin
-/// minus a contest delay of 1.5 s), and the lookups a payment costs.
+/// The shortest wait between two lookups of one payment: a lookup that
+/// found nothing is never repeated at once.
 pub const LOOK_AGAIN_MIN: Duration = Duration::from_millis(20);
-/// See [`LOOK_AGAIN_MIN`].
-pub const LOOK_AGAIN_MAX: Duration = Duration::from_millis(250);
-/// With no latency observed yet (a new leader before its first answer),
-/// how long a POST may stay inside the processor: the contest's longest
-/// delay. Reached only while nothing answers; any answer replaces it.
+/// Between two lookups once the POST should have come out of the
+/// processor and was not found (its delay rose, the request was lost, or
+/// the processor stored it late): short, because a payment stored now is
+/// inside the check's window soon (2 s after its stamp, and at a contest
+/// delay of 1.5 s that is 500 ms after the store), and bounded, because a
+/// lost request is looked up this often until it is sent again.
+pub const LOOK_AGAIN_OVERDUE: Duration = Duration::from_millis(100);
+/// Between two lookups while no latency is known at all (a leader that
+/// has heard nothing, and inherited nothing fresh, from a processor): it
+/// cannot tell when the POST should come out, so it asks every 250 ms.
+pub const LOOK_AGAIN_BLIND: Duration = Duration::from_millis(250);
+/// With no latency known, how long a POST may stay inside the processor:
+/// the contest's longest delay. Reached only while nothing answers; any
+/// answer replaces it.
 pub const UNKNOWN_LATENCY_BOUND: Duration = Duration::from_secs(5);
+
+/// How long until a POST sent `age` ago to a processor whose latency is
+/// `latency` should be out of it, stored or refused (its latency plus
+/// [`LOOKUP_GRACE`], from its stamp): before then a lookup's 404 proves
+/// nothing, so a lookup is wasted. Zero once due, and zero with no
+/// latency known (nothing tells when: look at once).
+///
+/// A new leader's first lookup of each inherited payment waits this
+/// long, so the lookups of a takeover go out one by one, as the payments
+/// come out of the processor, not in a burst that would find most of
+/// them not stored yet.
+pub fn out_in(age: Duration, latency: Option<Duration>) -> Duration {
+    latency.map_or(Duration::ZERO, |latency| {
+        (latency + LOOKUP_GRACE).saturating_sub(age)
+    })
+}
 
 /// After a lookup found nothing, when to look again: `Some(wait)` while
 /// the payment's POST, sent `age` ago, may still be inside a processor
 /// whose latency is `latency`; `None` once it cannot be (twice the
 /// latency plus [`LOOKUP_GRACE`]: longer means the delay rose, and a POST
-/// again is then safe), and the payment is sent again. The next lookup is
-/// due when the POST should come out, within [`LOOK_AGAIN_MIN`] and
-/// [`LOOK_AGAIN_MAX`].
+/// again is then safe), and the payment is sent again.
+///
+/// With a latency known, the next lookup is when the POST should be out
+/// ([`out_in`], however long: one lookup then finds it), at least
+/// [`LOOK_AGAIN_MIN`] on; past that, every [`LOOK_AGAIN_OVERDUE`]. With
+/// none, every [`LOOK_AGAIN_BLIND`] for up to [`UNKNOWN_LATENCY_BOUND`].
 pub fn look_again_in(age: Duration, latency: Option<Duration>) -> Option<Duration> {
-    let Some(latency) = latency else {
-        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_MAX);
+    let Some(known) = latency else {
+        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_BLIND);
     };
-    if age >= latency * 2 + LOOKUP_GRACE {
+    if age >= known * 2 + LOOKUP_GRACE {
         return None;
     }
-    let due = (latency + LOOKUP_GRACE).saturating_sub(age);
-    Some(match due.is_zero() {
-        // Past when it should have come out: the delay rose, or it was lost.
-        true => LOOK_AGAIN_MAX,
-        false => due.clamp(LOOK_AGAIN_MIN, LOOK_AGAIN_MAX),
+    Some(match out_in(age, latency) {
+        due if due.is_zero() => LOOK_AGAIN_OVERDUE,
+        due => due.max(LOOK_AGAIN_MIN),
     })
 }
 
@@ -389,11 +419,13 @@ mod tests {
             (PINNED, found(STAMP), record),
             (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
             // A 404 while the POST may still be inside the processor (1.5 s
-            // latency): look again when it should be out, at most 250 ms on.
+            // latency): look again when it should be out, however far off
+            // (issue 15, item 3: capped at 250 ms, a takeover's 800
+            // inherited payments were looked up four times a second each).
             (
                 PINNED,
                 not_found(0, Some(1500)),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+                Action::LookUpIn(PINNED, ms(1600)),
             ),
             (
                 PINNED,
@@ -405,11 +437,17 @@ mod tests {
                 not_found(1590, Some(1500)),
                 Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
             ),
-            // Past when it should have come out: the delay may have risen.
+            // Past when it should have come out: the delay may have risen,
+            // or the processor stored it late; soon, before the window.
             (
                 PINNED,
-                not_found(2000, Some(1500)),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+                not_found(1600, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_OVERDUE),
+            ),
+            (
+                PINNED,
+                not_found(3099, Some(1500)),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_OVERDUE),
             ),
             // Past twice the latency: it is not coming; send it again.
             (
@@ -423,17 +461,17 @@ mod tests {
                 Action::LookUpIn(PINNED, ms(70)),
             ),
             (PINNED, not_found(100, Some(0)), Action::SendLater(PINNED)),
-            // A new leader that has heard nothing yet: every 250 ms, for up
-            // to the contest's longest delay.
+            // A new leader that has heard nothing and inherited no fresh
+            // latency: every 250 ms, for up to the contest's longest delay.
             (
                 PINNED,
                 not_found(0, None),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_BLIND),
             ),
             (
                 PINNED,
                 not_found(4999, None),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
+                Action::LookUpIn(PINNED, LOOK_AGAIN_BLIND),
             ),
             (PINNED, not_found(5000, None), Action::SendLater(PINNED)),
             (PINNED, looked(Lookup::Unknown), Action::LookUpLater(PINNED)),
@@ -441,6 +479,34 @@ mod tests {
         ];
         for (known, proof, expected) in table {
             assert_eq!(next(known, proof), expected, "{known:?} + {proof:?}");
+        }
+    }
+
+    #[test]
+    fn an_inherited_payment_is_first_looked_up_when_its_post_should_be_out() {
+        // Issue 15, item 3: a new leader looked up all 800 payments it
+        // inherited at once, and again every 250 ms, although most were
+        // still inside the processor's 1.5 s delay; each is now first
+        // looked up when its POST should be out, one lookup apiece.
+        let table = [
+            // (age of the stamp, latency, wait before the first lookup)
+            (0, Some(1500), 1600),
+            (900, Some(1500), 700),
+            (1599, Some(1500), 1),
+            (1600, Some(1500), 0),
+            (60_000, Some(1500), 0),
+            (0, Some(0), 100),
+            (150, Some(0), 0),
+            // Nothing tells when: at once (then every LOOK_AGAIN_BLIND).
+            (0, None, 0),
+            (60_000, None, 0),
+        ];
+        for (age, latency, wait) in table {
+            assert_eq!(
+                out_in(ms(age), latency.map(ms)),
+                ms(wait),
+                "{age} ms old, latency {latency:?}"
+            );
         }
     }
 
