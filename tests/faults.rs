@@ -447,7 +447,7 @@ fn a_shared_file_of_another_layout_or_truncated_is_refused_at_start() {
         (
             "another layout version",
             Box::new(set_word(8, 1)),
-            "version is 1 in the file but this binary expects 3",
+            "version is 1 in the file but this binary expects 4",
         ),
         (
             "truncated to half",
