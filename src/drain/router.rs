@@ -288,6 +288,14 @@ impl Router {
         self.lanes[processor as usize].latency
     }
 
+    /// What an earlier leader last observed of `processor`'s latency: taken
+    /// as if this router had heard it, until its own answers replace it.
+    /// Without it a new leader's latency is zero for a whole delay, and its
+    /// first requests make the processor look suspect, or a slow one ready.
+    pub fn inherit_latency(&mut self, processor: Processor, latency: Duration) {
+        self.lanes[processor as usize].latency = latency;
+    }
+
     /// Where a payment that may go anywhere goes now (see the module docs).
     pub fn route(&mut self, now: Instant) -> Route {
         use Condition::*;

@@ -109,6 +109,26 @@ fn a_delay_past_the_safe_latency_moves_payments_to_a_ready_fallback() {
 }
 
 #[test]
+fn a_new_leader_starts_from_the_latency_its_predecessor_saw() {
+    // Issue 15, item 3: with a latency of zero, a new leader's requests
+    // to a default taking 1.5 s made it suspect within 50 ms, and payments
+    // waited a whole delay for the first answer.
+    let mut bench = Bench::new();
+    bench.router.inherit_latency(D, ms(1500));
+    assert_eq!(bench.router.latency(D), ms(1500));
+    let (_, first) = bench.route(0);
+    assert_eq!(bench.route(100).0, send(D), "not suspect: 1.5 s is usual");
+    assert_eq!(bench.route(1000).0, send(D));
+    bench.answer(D, first, Answer::Works, 1500);
+    assert_eq!(bench.route(1501).0, send(D));
+    assert_eq!(bench.router.latency(D), ms(1500), "its own answer now");
+    // A slow processor inherited is slow at once: the fallback takes over.
+    let mut bench = Bench::new();
+    bench.router.inherit_latency(D, ms(2000));
+    assert_eq!(bench.route(0).0, send(F));
+}
+
+#[test]
 fn a_failing_default_is_probed_and_held_for_until_the_hold_ends() {
     let mut bench = Bench::new();
     let (_, id) = bench.route(0);
