@@ -116,12 +116,15 @@ pub struct ApiConfig {
     /// contest): a failing processor's 500 must be seen, or its payment
     /// stays pinned to it.
     pub processor_timeout: Duration,
-    /// How long payments wait for a failing default processor before the
-    /// fallback may take them.
+    /// How long payments wait for a failing default processor before a
+    /// working fallback takes them (0: at once).
     pub max_hold: Duration,
     /// Processor latency from which it is avoided while the other can take
     /// payments (the consistency check's margin is 2 s).
     pub safe_latency: Duration,
+    /// Processor latency from which it is sent no new payment at all: what
+    /// it stores would land inside the consistency check's window.
+    pub max_latency: Duration,
     /// Payments the drainer sends per second at most.
     pub max_send_rate: u32,
     /// What this instance may use in all, in MiB (2^20 bytes, the unit of
@@ -248,6 +251,7 @@ pub const API: Command = Command {
         PROCESSOR_TIMEOUT,
         MAX_HOLD,
         SAFE_LATENCY,
+        MAX_LATENCY,
         MAX_SEND_RATE,
         Flag::value(
             "memory-budget-mb",
@@ -331,14 +335,20 @@ pub const PROCESSOR_TIMEOUT: Flag = Flag::value(
 /// See [`MAX_IN_FLIGHT`].
 pub const MAX_HOLD: Flag = Flag::value(
     "max-hold-ms",
-    "25000",
-    "how long payments wait for a failing default before the fallback may take them",
+    "0",
+    "how long payments wait for a failing default before a working fallback takes them",
 );
 /// See [`MAX_IN_FLIGHT`].
 pub const SAFE_LATENCY: Flag = Flag::value(
     "safe-latency-ms",
     "1750",
     "processor latency from which it is avoided while the other can take payments",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_LATENCY: Flag = Flag::value(
+    "max-latency-ms",
+    "1900",
+    "processor latency from which it gets no new payment at all (the check's 2 s margin)",
 );
 /// See [`MAX_IN_FLIGHT`].
 pub const MAX_SEND_RATE: Flag = Flag::value(
@@ -390,6 +400,7 @@ impl ApiConfig {
             processor_timeout: flags.millis("processor-timeout-ms")?,
             max_hold: flags.millis("max-hold-ms")?,
             safe_latency: flags.millis("safe-latency-ms")?,
+            max_latency: flags.millis("max-latency-ms")?,
             max_send_rate: flags.get("max-send-rate")?,
             memory_budget_mb: flags.get("memory-budget-mb")?,
         };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Command, ConfigError, Env, Flag, Flags, MAX_HOLD, MAX_IN_FLIGHT, MAX_SEND_RATE,
+    Command, ConfigError, Env, Flag, Flags, MAX_HOLD, MAX_IN_FLIGHT, MAX_LATENCY, MAX_SEND_RATE,
     PROCESSOR_TIMEOUT, SAFE_LATENCY, process_env,
 };
 
@@ -47,6 +47,7 @@ pub const SIM: Command = Command {
         PROCESSOR_TIMEOUT,
         MAX_HOLD,
         SAFE_LATENCY,
+        MAX_LATENCY,
         MAX_SEND_RATE,
     ],
 };
@@ -106,6 +107,8 @@ pub struct RouterFlags {
     pub max_hold: Duration,
     /// `--safe-latency-ms`, as in [`super::ApiConfig::safe_latency`].
     pub safe_latency: Duration,
+    /// `--max-latency-ms`, as in [`super::ApiConfig::max_latency`].
+    pub max_latency: Duration,
     /// `--max-in-flight`, as in [`super::ApiConfig::max_in_flight`].
     pub max_in_flight: usize,
     /// `--max-send-rate`, as in [`super::ApiConfig::max_send_rate`].
@@ -120,6 +123,7 @@ impl RouterFlags {
         let router = RouterFlags {
             max_hold: flags.millis("max-hold-ms")?,
             safe_latency: flags.millis("safe-latency-ms")?,
+            max_latency: flags.millis("max-latency-ms")?,
             max_in_flight: flags.get("max-in-flight")?,
             max_send_rate: flags.get("max-send-rate")?,
             processor_timeout: flags.millis("processor-timeout-ms")?,

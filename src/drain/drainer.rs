@@ -182,6 +182,7 @@ impl Drainer {
         let policy = Policy {
             max_hold: config.max_hold,
             safe_latency: config.safe_latency,
+            max_latency: config.max_latency,
             max_in_flight: config.max_in_flight,
         };
         let mut drainer = Drainer {

@@ -30,7 +30,7 @@ fn the_three_forms_and_the_router_flags() {
         }
     );
     // rinha api's defaults.
-    assert_eq!(config.router.max_hold, Duration::from_millis(25_000));
+    assert_eq!(config.router.max_hold, Duration::ZERO);
     assert_eq!(config.router.safe_latency, Duration::from_millis(1_750));
     assert_eq!(
         (config.router.max_in_flight, config.router.max_send_rate),

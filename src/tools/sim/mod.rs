@@ -72,6 +72,7 @@ pub fn setup(config: &SimConfig, fees: Fees) -> Setup {
         policy: Policy {
             max_hold: router.max_hold,
             safe_latency: router.safe_latency,
+            max_latency: router.max_latency,
             max_in_flight: router.max_in_flight,
         },
         max_send_rate: router.max_send_rate,

@@ -40,7 +40,10 @@ fn the_same_timeline_gives_the_same_outcome() {
 fn both_failing_for_20_s_everything_is_stored_at_the_default() {
     let outcome = simulate(&named("both-failing-20s.txt"), today());
     assert!(outcome.arrived >= 90_590, "{outcome:?}");
-    assert_eq!(outcome.stored, [outcome.arrived, 0], "{outcome:?}");
+    // Both come back at once: a probe of the fallback answered before the
+    // default's may take a payment or two.
+    assert!(outcome.stored[1] <= 5, "{outcome:?}");
+    assert_eq!(outcome.stored[0] + outcome.stored[1], outcome.arrived);
     assert_eq!(outcome.lag(), 0);
     assert_eq!(outcome.refused, 0);
     assert_eq!(outcome.recorded, outcome.arrived);
@@ -65,21 +68,20 @@ fn a_hold_that_never_ends_shows_up_as_regret() {
     assert!(held.lag() > 15_000, "{held:?}");
     assert!(regret > 15.0, "regret {regret}");
     assert_eq!(held.stored[1], 0, "nothing went to the fallback");
-    // Today's 25 s hold loses only the last 25 s; no hold loses nothing.
-    let today_regret = best - 100.0 * simulate(&timeline, today()).profit(FINAL_FEES);
-    let no_hold = Setup {
+    // The 25 s hold this project shipped before loses the last 25 s; no
+    // hold (the default now) loses nothing.
+    let hold_25_s = Setup {
         policy: Policy {
-            max_hold: Duration::ZERO,
+            max_hold: Duration::from_secs(25),
             ..Policy::default()
         },
         ..today()
     };
-    let none = simulate(&timeline, no_hold);
-    assert!(
-        today_regret < regret && today_regret > 1.0,
-        "{today_regret}"
-    );
+    let hold_regret = best - 100.0 * simulate(&timeline, hold_25_s).profit(FINAL_FEES);
+    assert!(hold_regret < regret && hold_regret > 1.0, "{hold_regret}");
+    let none = simulate(&timeline, today());
     assert!(none.lag() < 100, "{none:?}");
+    assert!(best - 100.0 * none.profit(FINAL_FEES) < 0.1);
 }
 
 #[test]
