@@ -182,6 +182,7 @@ impl Drainer {
         let policy = Policy {
             max_hold: config.max_hold,
             safe_latency: config.safe_latency,
+            max_latency: config.max_latency,
             max_in_flight: config.max_in_flight,
         };
         let mut drainer = Drainer {
@@ -660,8 +661,8 @@ fn looked_up(ended: &Ended) -> Lookup {
 /// What an outcome tells the router about the processor. A refusal (a
 /// 3xx, a 4xx but 422) stored nothing, like a 500: the processor fails, so
 /// payments are held and then move to the other one rather than loop on
-/// it; 408 and 425 are a hop's timeout, silence.
-fn answer_of(outcome: Outcome) -> Answer {
+/// it; 408 and 425 are a hop's timeout, silence. The simulator asks the same.
+pub fn answer_of(outcome: Outcome) -> Answer {
     match outcome {
         Outcome::Stored | Outcome::AlreadyStored => Answer::Works,
         Outcome::Rejected(status) if fate::proves_nothing(status) => Answer::Silent,
