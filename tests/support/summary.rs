@@ -2,13 +2,12 @@
 //! and each processor's `GET /admin/payments-summary`, read exactly, and the
 //! wait until the two agree.
 
-use std::io;
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::emulator::TOKEN;
-use super::http::{Client, Response};
+use super::http::Client;
 use super::json;
 
 /// Milliseconds since the epoch, UTC.
@@ -76,57 +75,51 @@ pub fn parse_summary(body: &str) -> Option<Summary> {
     })
 }
 
-/// `GET /payments-summary` from the backend at `addr`: the target asked
-/// and what came back.
-fn ask_backend(addr: SocketAddr, window: Window) -> (String, io::Result<Response>) {
+/// `GET target` with `headers` from `client`: the body of a 200, or what
+/// came instead, for a failure message.
+fn get_ok(mut client: Client, target: &str, headers: &[(&str, &str)]) -> Result<String, String> {
+    match client.send("GET", target, headers, b"") {
+        Ok(r) if r.status == 200 => Ok(r.body),
+        other => Err(format!("{target}: expected 200, got {other:?}")),
+    }
+}
+
+/// `GET /payments-summary` from the backend at `addr`: the body, or why not.
+fn ask_backend(addr: SocketAddr, window: Window) -> Result<String, String> {
     let target = format!("/payments-summary{}", window_query(window));
-    let response = Client::new(addr).send("GET", &target, &[], b"");
-    (target, response)
+    get_ok(Client::new(addr), &target, &[]).map_err(|why| format!("{why} from {addr}"))
+}
+
+/// `GET /admin/payments-summary` from the emulator on `port`: the body, or
+/// why not.
+fn ask_processor(port: u16, window: Window) -> Result<String, String> {
+    let target = format!("/admin/payments-summary{}", window_query(window));
+    get_ok(Client::local(port), &target, &[("X-Rinha-Token", TOKEN)])
 }
 
 /// `GET /payments-summary` from the backend at `addr`; fails unless it
 /// answers 200 with both sides.
 pub fn backend_summary(addr: SocketAddr, window: Window) -> Summary {
-    let body = match ask_backend(addr, window) {
-        (_, Ok(r)) if r.status == 200 => r.body,
-        (target, other) => panic!("{target} from {addr}: {other:?}"),
-    };
+    let body = ask_backend(addr, window).unwrap_or_else(|why| panic!("{why}"));
     parse_summary(&body).unwrap_or_else(|| panic!("bad summary {body}"))
 }
 
 /// [`backend_summary`], or `None` when the backend does not answer (one
 /// killed under the question, or not up yet).
 pub fn try_backend_summary(addr: SocketAddr, window: Window) -> Option<Summary> {
-    match ask_backend(addr, window) {
-        (_, Ok(r)) if r.status == 200 => parse_summary(&r.body),
-        _ => None,
-    }
-}
-
-/// `GET /admin/payments-summary` from the emulator on `port`: the target
-/// asked and what came back.
-fn ask_processor(port: u16, window: Window) -> (String, io::Result<Response>) {
-    let target = format!("/admin/payments-summary{}", window_query(window));
-    let response = Client::local(port).send("GET", &target, &[("X-Rinha-Token", TOKEN)], b"");
-    (target, response)
+    parse_summary(&ask_backend(addr, window).ok()?)
 }
 
 /// `GET /admin/payments-summary` from the emulator on `port`; fails unless
 /// it answers 200.
 pub fn processor_totals(port: u16, window: Window) -> Totals {
-    let body = match ask_processor(port, window) {
-        (_, Ok(r)) if r.status == 200 => r.body,
-        (target, other) => panic!("{target}: expected 200, got {other:?}"),
-    };
+    let body = ask_processor(port, window).unwrap_or_else(|why| panic!("{why}"));
     totals(&body).unwrap_or_else(|| panic!("bad admin summary {body}"))
 }
 
 /// [`processor_totals`], or `None` when the emulator does not answer 200.
 pub fn try_processor_totals(port: u16, window: Window) -> Option<Totals> {
-    match ask_processor(port, window) {
-        (_, Ok(r)) if r.status == 200 => totals(&r.body),
-        _ => None,
-    }
+    totals(&ask_processor(port, window).ok()?)
 }
 
 /// Both processors' admin summaries, as the backend's summary would read.
