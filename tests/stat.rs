@@ -58,7 +58,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
             correlation_id: Uuid::from_u128(100 + n),
             amount_cents: 2005,
         };
-        shared.accept(&payment).unwrap();
+        shared.producer().accept(&payment).unwrap();
     }
     let after = now_millis() as u64;
     let ring = shared.ring();
@@ -77,7 +77,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     ledger
         .append(&record(Processor::Default, 999, 0, 1))
         .unwrap();
-    shared.purge();
+    shared.producer().purge();
     ledger
         .append(&record(Processor::Default, 1990, 1, 2))
         .unwrap();

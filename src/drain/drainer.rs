@@ -25,27 +25,26 @@
 //! already paid in this generation is never sent again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
 
-use crate::config::{ApiConfig, Capacities};
+use crate::config::Capacities;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
-use crate::drain::intake::{Call, Job, Seen, mark_done};
+use crate::drain::intake::{Call, Job, Seen};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::drain::wire::MAX_RESPONSE;
+use crate::store::Leader;
 use crate::store::layout;
 use crate::store::ledger::Record;
-use crate::store::ring::{Cursor, Pending, SlotState, Step};
-use crate::store::shared_file::SharedFile;
+use crate::store::ring::{Pending, Step};
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling
@@ -111,15 +110,31 @@ pub fn memory_bound(max_in_flight: usize, capacities: Capacities) -> usize {
     requests + read_ahead + paid_ids + recorded + (1 << 20)
 }
 
+/// What the drainer is told by the command that starts it: where the
+/// processors are and how to treat them (the router's [`Policy`] and the
+/// pool's limits).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base URL of the cheap processor.
+    pub default_url: String,
+    /// Base URL of the dear processor.
+    pub fallback_url: String,
+    /// How long a call may take before its outcome counts as unknown.
+    pub processor_timeout: Duration,
+    /// Where each payment goes (see [`Policy`]).
+    pub policy: Policy,
+    /// Payments sent per second at most (see [`Pacer`]).
+    pub max_send_rate: u32,
+}
+
 /// The leader's state; see the module docs.
 struct Drainer {
-    shared: Arc<SharedFile>,
+    leader: Leader,
     poll: Poll,
     events: Events,
     pool: Pool,
     router: Router,
     pacer: Pacer,
-    cursor: Cursor,
     seen: Seen,
     /// Unsent payments in arrival order.
     backlog: VecDeque<Job>,
@@ -142,13 +157,14 @@ struct Drainer {
     heard: [bool; 2],
 }
 
-/// Drains the ring forever. Called by the elected leader only.
-pub fn run(shared: Arc<SharedFile>, config: &ApiConfig) -> ! {
+/// Drains the ring forever: what the election's winner does with its
+/// [`Leader`].
+pub fn run(leader: Leader, settings: &Settings) -> ! {
     let (answers, health_answers) = crossbeam_channel::bounded(16);
-    let clients = [&config.default_url, &config.fallback_url]
-        .map(|url| HealthClient::new(url, config.processor_timeout));
-    health::spawn(shared.clone(), clients, answers);
-    let mut drainer = Drainer::new(shared, config, health_answers)
+    let clients = [&settings.default_url, &settings.fallback_url]
+        .map(|url| HealthClient::new(url, settings.processor_timeout));
+    health::spawn(leader.shared().clone(), clients, answers);
+    let mut drainer = Drainer::new(leader, settings, health_answers)
         .unwrap_or_else(|error| panic!("the drainer cannot poll: {error}"));
     loop {
         drainer.turn();
@@ -157,35 +173,28 @@ pub fn run(shared: Arc<SharedFile>, config: &ApiConfig) -> ! {
 
 impl Drainer {
     fn new(
-        shared: Arc<SharedFile>,
-        config: &ApiConfig,
+        leader: Leader,
+        settings: &Settings,
         health: Receiver<(Processor, Health)>,
     ) -> std::io::Result<Drainer> {
         let now = Instant::now();
-        let seen = Seen::load(&shared);
-        let cursor = Cursor::new(shared.ring().head(), ABANDON_AFTER);
+        let seen = Seen::load(&leader);
         crate::log!(
             "rinha drainer: leading from position {} ({} waiting, {} recorded but not marked done)",
-            cursor.position(),
-            shared.ring().tail().saturating_sub(cursor.position()),
+            leader.position(),
+            leader.waiting(),
             seen.recorded.len()
         );
-        let policy = Policy {
-            max_hold: config.max_hold,
-            safe_latency: config.safe_latency,
-            max_in_flight: config.max_in_flight,
-        };
         Ok(Drainer {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             pool: Pool::new(
-                &config.default_url,
-                &config.fallback_url,
-                config.processor_timeout,
+                &settings.default_url,
+                &settings.fallback_url,
+                settings.processor_timeout,
             ),
-            router: Router::new(policy, now),
-            pacer: Pacer::new(config.max_send_rate, now),
-            cursor,
+            router: Router::new(settings.policy, now),
+            pacer: Pacer::new(settings.max_send_rate, now),
             seen,
             backlog: VecDeque::new(),
             later: Vec::new(),
@@ -197,7 +206,7 @@ impl Drainer {
             socket_warning: None,
             rejection_warning: None,
             heard: [false; 2],
-            shared,
+            leader,
         })
     }
 
@@ -223,7 +232,7 @@ impl Drainer {
         self.read_ring(now);
         self.send_later(now);
         self.send_backlog(now);
-        self.shared.ring().free_done(self.cursor.position());
+        self.leader.free();
     }
 
     fn wait_for_events(&mut self) {
@@ -244,23 +253,21 @@ impl Drainer {
     /// A purge since the last look: payments of the new generation must
     /// not be mistaken for old ones, nor old paid ids block new payments.
     fn check_generation(&mut self) {
-        if self.shared.generation() != self.seen.generation {
-            self.seen = Seen::load(&self.shared);
+        if self.leader.shared().generation() != self.seen.generation {
+            self.seen = Seen::load(&self.leader);
         }
     }
 
     /// Takes published payments from the ring while there is room ahead.
     fn read_ring(&mut self, now: Instant) {
-        let shared = self.shared.clone();
-        let ring = shared.ring();
         while self.backlog.len() + self.later.len() + self.out.len() < READ_AHEAD {
-            match self.cursor.step(&ring) {
+            match self.leader.step() {
                 Step::Idle => return,
                 Step::Abandoned(position) => crate::log!(
                     "rinha drainer: abandoned position {position}: claimed, never published"
                 ),
                 Step::Payment(pending) => {
-                    if let Some(job) = self.seen.triage(&shared, pending, now) {
+                    if let Some(job) = self.seen.triage(&self.leader, pending, now) {
                         match job.known {
                             Known::Unsent => self.backlog.push_back(job),
                             Known::Pinned { .. } => self.later.push(job),
@@ -272,7 +279,7 @@ impl Drainer {
     }
 
     fn done(&self, pending: &Pending) {
-        mark_done(&self.shared, pending);
+        self.leader.discard(pending.position);
     }
 
     /// Payments whose wait is over: a pinned one to its processor, if it
@@ -345,7 +352,7 @@ impl Drainer {
         };
         if choice != self.shown_choice {
             self.shown_choice = choice;
-            self.shared.set_route_choice(choice);
+            self.leader.show_route(choice);
         }
     }
 
@@ -367,13 +374,7 @@ impl Drainer {
                 };
                 // Written before the request leaves: a successor that finds
                 // it knows the payment may be at this processor.
-                self.shared.ring().set_state(
-                    job.pending.position,
-                    SlotState::InFlight {
-                        processor,
-                        requested_at_ms: stamp,
-                    },
-                );
+                self.leader.dispatch(job.pending.position, processor, stamp);
                 Request::Pay {
                     id: payment.correlation_id,
                     cents: payment.amount_cents,
@@ -407,9 +408,7 @@ impl Drainer {
     fn put_back(&mut self, mut job: Job, now: Instant) {
         match job.known {
             Known::Unsent => {
-                self.shared
-                    .ring()
-                    .set_state(job.pending.position, SlotState::Pending);
+                self.leader.put_back(job.pending.position);
                 self.backlog.push_front(job);
             }
             Known::Pinned { .. } => {
@@ -436,13 +435,13 @@ impl Drainer {
     /// `rinha stat`, and said once a second at most, because the payment
     /// is kept and nothing will be paid while it goes on.
     fn rejected(&mut self, processor: Processor, status: u16, now: Instant) {
-        self.shared.count_rejection(processor, status);
+        self.leader.count_rejection(processor, status);
         let quiet = self
             .rejection_warning
             .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
         if !quiet {
             self.rejection_warning = Some(now);
-            let (count, _) = self.shared.rejections(processor);
+            let (count, _) = self.leader.shared().rejections(processor);
             crate::log!(
                 "rinha drainer: {} processor refused a payment with {status} ({count} so far); payments are kept and retried",
                 processor.name()
@@ -519,9 +518,7 @@ impl Drainer {
             Action::Send(Known::Unsent) => self.put_back(job, now),
             // Refused: not stored either, but not at once (it was refused).
             Action::SendLater(Known::Unsent) => {
-                self.shared
-                    .ring()
-                    .set_state(job.pending.position, SlotState::Pending);
+                self.leader.put_back(job.pending.position);
                 self.queue(job, Known::Unsent, Call::Pay, true, now);
             }
             Action::Send(known) => self.queue(job, known, Call::Pay, false, now),
@@ -563,7 +560,7 @@ impl Drainer {
             correlation_id: pending.payment.correlation_id,
             ring_position: pending.position,
         };
-        while self.shared.ledger().append(&entry).is_err() {
+        while self.leader.record(&entry).is_err() {
             // Unreachable while `accept` keeps room for every waiting
             // payment (it answers 503 first); never drop a paid one.
             crate::log!(
@@ -572,9 +569,6 @@ impl Drainer {
             );
             std::thread::sleep(Duration::from_secs(1));
         }
-        self.shared
-            .ring()
-            .set_state(pending.position, SlotState::Done);
     }
 }
 
