@@ -58,17 +58,20 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
 }
 
 /// Starts this process's candidate thread: it waits to be elected, then
-/// drains for as long as the process lives.
+/// drains for as long as it leads, and stands again if it is replaced.
 fn stand_for_election(shared: Arc<SharedFile>, config: &ApiConfig) -> std::io::Result<()> {
     let settings = drainer_settings(config);
     let path = config.shared_file.clone();
     thread::Builder::new()
         .name("candidate".into())
         .spawn(move || -> std::io::Result<()> {
-            let leader = election::lead(&shared, &path).inspect_err(|error| {
-                crate::log!("rinha api: cannot stand for election: {error}");
-            })?;
-            drainer::run(leader, &settings)
+            // A leader replaced while frozen steps down and stands again.
+            loop {
+                let leader = election::lead(&shared, &path).inspect_err(|error| {
+                    crate::log!("rinha api: cannot stand for election: {error}");
+                })?;
+                drainer::run(leader, &settings);
+            }
         })?;
     Ok(())
 }

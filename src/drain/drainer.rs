@@ -43,6 +43,7 @@ use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::drain::wire::MAX_RESPONSE;
 use crate::store::Leader;
 use crate::store::layout;
+use crate::store::leader::RecordError;
 use crate::store::ledger::Record;
 use crate::store::ring::{Pending, Step};
 
@@ -157,18 +158,25 @@ struct Drainer {
     heard: [bool; 2],
 }
 
-/// Drains the ring forever: what the election's winner does with its
-/// [`Leader`].
-pub fn run(leader: Leader, settings: &Settings) -> ! {
+/// Drains the ring for as long as `leader` leads: what the election's
+/// winner does with its [`Leader`]. Returns once a newer leader replaced
+/// it (it was frozen past its lease), having written nothing since.
+pub fn run(leader: Leader, settings: &Settings) {
     let (answers, health_answers) = crossbeam_channel::bounded(16);
     let clients = [&settings.default_url, &settings.fallback_url]
         .map(|url| HealthClient::new(url, settings.processor_timeout));
     health::spawn(leader.shared().clone(), clients, answers);
     let mut drainer = Drainer::new(leader, settings, health_answers)
         .unwrap_or_else(|error| panic!("the drainer cannot poll: {error}"));
-    loop {
-        drainer.turn();
-    }
+    while drainer.turn() {}
+    let (refused, late) = drainer.leader.fencing();
+    crate::log!(
+        "rinha drainer (pid {}): replaced after epoch {}: stepping down with {} requests out; \
+         fenced writes refused {refused}, landed after replacement {late}",
+        std::process::id(),
+        drainer.leader.epoch(),
+        drainer.out.len()
+    );
 }
 
 impl Drainer {
@@ -210,9 +218,14 @@ impl Drainer {
         })
     }
 
-    /// One round of the loop: wait, settle what finished, take in, send.
-    fn turn(&mut self) {
+    /// One round of the loop: wait, settle what finished, take in, send;
+    /// false once this process no longer leads. The lease is checked (and
+    /// renewed) after the wait, before any answer is settled.
+    fn turn(&mut self) -> bool {
         self.wait_for_events();
+        if !self.leader.hold() {
+            return false;
+        }
         let now = Instant::now();
         if now.saturating_duration_since(self.last_expiry) >= EXPIRY_EVERY {
             self.last_expiry = now;
@@ -232,7 +245,8 @@ impl Drainer {
         self.read_ring(now);
         self.send_later(now);
         self.send_backlog(now);
-        self.leader.free();
+        let _ = self.leader.free();
+        !self.leader.deposed()
     }
 
     fn wait_for_events(&mut self) {
@@ -278,8 +292,9 @@ impl Drainer {
         }
     }
 
+    /// Refused only once replaced: the turn then ends the reign.
     fn done(&self, pending: &Pending) {
-        self.leader.discard(pending.position);
+        let _ = self.leader.discard(pending.position);
     }
 
     /// Payments whose wait is over: a pinned one to its processor, if it
@@ -307,7 +322,9 @@ impl Drainer {
                 continue;
             }
             self.later.swap_remove(index);
-            self.send(job, route, now);
+            if !self.send(job, route, now) && self.leader.deposed() {
+                return;
+            }
         }
     }
 
@@ -374,7 +391,14 @@ impl Drainer {
                 };
                 // Written before the request leaves: a successor that finds
                 // it knows the payment may be at this processor.
-                self.leader.dispatch(job.pending.position, processor, stamp);
+                if self
+                    .leader
+                    .dispatch(job.pending.position, processor, stamp)
+                    .is_err()
+                {
+                    // Replaced: the payment is the successor's now.
+                    return false;
+                }
                 Request::Pay {
                     id: payment.correlation_id,
                     cents: payment.amount_cents,
@@ -408,7 +432,7 @@ impl Drainer {
     fn put_back(&mut self, mut job: Job, now: Instant) {
         match job.known {
             Known::Unsent => {
-                self.leader.put_back(job.pending.position);
+                let _ = self.leader.put_back(job.pending.position);
                 self.backlog.push_front(job);
             }
             Known::Pinned { .. } => {
@@ -518,7 +542,7 @@ impl Drainer {
             Action::Send(Known::Unsent) => self.put_back(job, now),
             // Refused: not stored either, but not at once (it was refused).
             Action::SendLater(Known::Unsent) => {
-                self.leader.put_back(job.pending.position);
+                let _ = self.leader.put_back(job.pending.position);
                 self.queue(job, Known::Unsent, Call::Pay, true, now);
             }
             Action::Send(known) => self.queue(job, known, Call::Pay, false, now),
@@ -560,14 +584,20 @@ impl Drainer {
             correlation_id: pending.payment.correlation_id,
             ring_position: pending.position,
         };
-        while self.leader.record(&entry).is_err() {
+        // Replaced: not recorded by us; the successor looks it up.
+        while self.leader.record(&entry) == Err(RecordError::Full) {
             // Unreachable while `accept` keeps room for every waiting
             // payment (it answers 503 first); never drop a paid one.
             crate::log!(
                 "rinha drainer: ledger full; payment {} paid but not recorded yet",
                 entry.correlation_id
             );
-            std::thread::sleep(Duration::from_secs(1));
+            // Short sleeps that keep the lease: a leader that waits here
+            // is not frozen.
+            std::thread::sleep(Duration::from_millis(100));
+            if !self.leader.hold() {
+                return;
+            }
         }
     }
 }

@@ -1,18 +1,18 @@
-//! Which process drains: the holder of an exclusive `flock` on
-//! `<shared file>.leader` (see [`crate::store::leader`]).
+//! Which process drains: the holder of the lease in the shared file, won
+//! with the help of an exclusive `flock` on `<shared file>.leader` (the
+//! protocol is in [`crate::store::leader`]).
 //!
-//! Every instance runs a candidate thread that calls [`lead`], which blocks
-//! until the kernel grants this process the lock. The kernel grants it to
-//! exactly one process and releases it when its holder exits *for any
-//! reason*, SIGKILL included, waking the next candidate at once: a takeover
-//! costs a context switch, not a timeout. The new leader then finishes what
-//! its predecessor left in flight (see [`crate::drain::drainer`]).
-//!
-//! A leader that is frozen (SIGSTOP, a debugger) keeps its lock: draining
-//! pauses, accepted payments wait in the ring (up to its capacity, then
-//! 503), and nothing is sent twice, because no other process may drain
-//! meanwhile. When it resumes it carries on; if it is killed instead, the
-//! next candidate takes over.
+//! Every instance runs a candidate thread that calls [`lead`], which
+//! returns once this process leads. The kernel grants the lock to one
+//! process and releases it when its holder exits *for any reason*, SIGKILL
+//! included: the next candidate sees it within a poll (10 ms) and takes
+//! over at once. A leader that is frozen (SIGSTOP, a paused container, a
+//! debugger) keeps its lock but stops renewing its lease: a candidate takes
+//! over when the lease lapses (1 s), under a new epoch that fences every
+//! write the frozen one could still make, so when it wakes it writes
+//! nothing, steps down and stands again. Its successor finishes what was
+//! left in flight, resolving each payment at the processor it was sent to
+//! (see [`crate::drain::drainer`]).
 
 use std::io;
 use std::path::Path;
