@@ -47,8 +47,9 @@
 //! - the deadline has passed ([`LEASE_MS`]): the holder is frozen or dead.
 //!
 //! A leader that took over without the lock (its holder was frozen) tries
-//! for it at every renewal and sets the lock bit once it has it, so that
-//! its own death is again seen within a poll rather than a lease.
+//! for it at every renewal and sets the lock bit once it has it, and
+//! candidates leave the lock alone while such a lease is live, so that its
+//! death is again seen within a poll rather than a lease.
 //!
 //! A frozen leader that wakes must then write nothing, even in the middle
 //! of a turn, with requests out whose answers arrive as it wakes. Every
@@ -223,6 +224,19 @@ impl Leader {
             .open(lock_path(path))?;
         let mut locked = false;
         loop {
+            let word = shared.lease_word().load(Ordering::Acquire);
+            let lease = Lease::decode(word);
+            let now = now_ms();
+            if word != 0 && !lease.locked && now <= lease.deadline_ms {
+                // A live leader without the lock: leave the lock to it (it
+                // tries at every renewal), so that its death is seen fast.
+                if locked {
+                    lock.unlock()?;
+                    locked = false;
+                }
+                std::thread::sleep(Duration::from_millis(POLL_MS));
+                continue;
+            }
             if !locked {
                 locked = match lock.try_lock() {
                     Ok(()) => true,
@@ -230,9 +244,6 @@ impl Leader {
                     Err(TryLockError::Error(error)) => return Err(error),
                 };
             }
-            let word = shared.lease_word().load(Ordering::Acquire);
-            let lease = Lease::decode(word);
-            let now = now_ms();
             let free = word == 0 || (locked && lease.locked) || now > lease.deadline_ms;
             if free {
                 let next = Lease {
