@@ -95,6 +95,9 @@
 //! leader stops payments for that long. [`LEASE_MS`] = 1 s is twenty
 //! throttled periods: nothing but a real stall lets it lapse, and it costs
 //! at most a second of draining (payments wait in the ring meanwhile).
+//! Measured on the preview load (`bench/run.sh --limits`, 550 VUs, cgroup
+//! v1 sized like the compose file): 0 of ~600 periods throttled per api,
+//! so today's leader is far from even one throttled period per renewal.
 
 use std::cell::Cell;
 use std::collections::HashSet;
