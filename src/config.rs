@@ -116,12 +116,15 @@ pub struct ApiConfig {
     /// contest): a failing processor's 500 must be seen, or its payment
     /// stays pinned to it.
     pub processor_timeout: Duration,
-    /// How long payments wait for a failing default processor before the
-    /// fallback may take them.
+    /// How long payments wait for a failing default processor before a
+    /// working fallback takes them (0: at once).
     pub max_hold: Duration,
     /// Processor latency from which it is avoided while the other can take
     /// payments (the consistency check's margin is 2 s).
     pub safe_latency: Duration,
+    /// Processor latency from which it is sent no new payment at all: what
+    /// it stores would land inside the consistency check's window.
+    pub max_latency: Duration,
     /// Payments the drainer sends per second at most.
     pub max_send_rate: u32,
     /// What this instance may use in all, in MiB (2^20 bytes, the unit of
@@ -184,7 +187,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every subcommand the binary has, in the order `rinha --help` lists them.
-pub const COMMANDS: &[Command] = &[API, PROCESSOR, LOCAL, STAT];
+pub const COMMANDS: &[Command] = &[API, PROCESSOR, LOCAL, STAT, SIM];
 
 /// The subcommand called `name`.
 pub fn command(name: &str) -> Option<&'static Command> {
@@ -244,31 +247,12 @@ pub const API: Command = Command {
             "fixed responses, touching neither the file nor the processors: the benchmark floor",
         ),
         Flag::switch("no-drain", "never stand for election as the drainer"),
-        Flag::value(
-            "max-in-flight",
-            "800",
-            "requests the drainer keeps out at once to each processor",
-        ),
-        Flag::value(
-            "processor-timeout-ms",
-            "15000",
-            "how long a request may go unanswered before its outcome counts as unknown",
-        ),
-        Flag::value(
-            "max-hold-ms",
-            "25000",
-            "how long payments wait for a failing default before the fallback may take them",
-        ),
-        Flag::value(
-            "safe-latency-ms",
-            "1750",
-            "processor latency from which it is avoided while the other can take payments",
-        ),
-        Flag::value(
-            "max-send-rate",
-            "2500",
-            "payments sent per second at most (a released backlog is paced)",
-        ),
+        MAX_IN_FLIGHT,
+        PROCESSOR_TIMEOUT,
+        MAX_HOLD,
+        SAFE_LATENCY,
+        MAX_LATENCY,
+        MAX_SEND_RATE,
         Flag::value(
             "memory-budget-mb",
             "120",
@@ -335,6 +319,44 @@ pub const LOCAL: Command = Command {
     ],
 };
 
+/// The routing flags `rinha api` and `rinha sim` share: one declaration,
+/// so the simulator's defaults are the drainer's.
+pub const MAX_IN_FLIGHT: Flag = Flag::value(
+    "max-in-flight",
+    "800",
+    "requests the drainer keeps out at once to each processor",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const PROCESSOR_TIMEOUT: Flag = Flag::value(
+    "processor-timeout-ms",
+    "15000",
+    "how long a request may go unanswered before its outcome counts as unknown",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_HOLD: Flag = Flag::value(
+    "max-hold-ms",
+    "0",
+    "how long payments wait for a failing default before a working fallback takes them",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const SAFE_LATENCY: Flag = Flag::value(
+    "safe-latency-ms",
+    "1750",
+    "processor latency from which it is avoided while the other can take payments",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_LATENCY: Flag = Flag::value(
+    "max-latency-ms",
+    "1900",
+    "processor latency from which it gets no new payment at all (the check's 2 s margin)",
+);
+/// See [`MAX_IN_FLIGHT`].
+pub const MAX_SEND_RATE: Flag = Flag::value(
+    "max-send-rate",
+    "2500",
+    "payments sent per second at most (a released backlog is paced)",
+);
+
 /// `rinha stat`'s flags.
 pub const STAT: Command = Command {
     name: "stat",
@@ -378,6 +400,7 @@ impl ApiConfig {
             processor_timeout: flags.millis("processor-timeout-ms")?,
             max_hold: flags.millis("max-hold-ms")?,
             safe_latency: flags.millis("safe-latency-ms")?,
+            max_latency: flags.millis("max-latency-ms")?,
             max_send_rate: flags.get("max-send-rate")?,
             memory_budget_mb: flags.get("memory-budget-mb")?,
         };
@@ -460,6 +483,9 @@ impl StatConfig {
         Ok(config)
     }
 }
+
+mod sim;
+pub use sim::{RouterFlags, SIM, SimCommand, SimConfig};
 
 #[cfg(test)]
 mod tests;

@@ -44,8 +44,9 @@
 //! - [`drain`]: the elected leader's work — election, routing, forwarding
 //!   payments to the processors and recording what they stored.
 //! - [`tools`]: `rinha processor` (an emulator of the official processor),
-//!   `rinha local` (the whole stack on one machine) and `rinha stat` (what
-//!   the shared file holds, read-only).
+//!   `rinha local` (the whole stack on one machine), `rinha stat` (what
+//!   the shared file holds, read-only) and `rinha sim` (the drainer's
+//!   routing on a virtual clock, over one timeline or a population).
 //! - [`cli`]: the subcommands' wiring: flags in, layers connected, run.
 //! - [`config`]: flags and their environment twins, one struct per subcommand.
 //! - [`log`]: one stderr line per write, whole even when processes share a pipe.

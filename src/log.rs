@@ -8,13 +8,31 @@
 //! to a pipe are atomic.
 //!
 //! Only for events (start, election, circuit changes): never per request.
+//!
+//! [`silence`] turns every line off for the whole process: `rinha sim`
+//! drives the real router through hundreds of timelines, and its
+//! condition changes would otherwise print thousands of lines.
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether lines are dropped; see [`silence`].
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Drops every later line of this process (`true`) or writes them again
+/// (`false`). Relaxed: a line racing the switch may go either way, and
+/// nothing else is ordered by it.
+pub fn silence(silent: bool) {
+    SILENT.store(silent, Ordering::Relaxed);
+}
 
 /// Writes `args` and a newline to stderr in one write; errors are ignored
 /// (there is nowhere left to report them).
 pub fn line(args: fmt::Arguments<'_>) {
+    if SILENT.load(Ordering::Relaxed) {
+        return;
+    }
     let mut buffer = Vec::with_capacity(128);
     let _ = buffer.write_fmt(args);
     buffer.push(b'\n');

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use rinha::config::{self, ApiConfig, COMMANDS, EmulatorConfig, LocalConfig, StatConfig};
+use rinha::config::{
+    self, ApiConfig, COMMANDS, EmulatorConfig, LocalConfig, SimConfig, StatConfig,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         "processor" => EmulatorConfig::parse(flags).map(rinha::tools::emulator::run),
         "local" => LocalConfig::parse(flags).map(rinha::tools::local::run),
         "stat" => StatConfig::parse(flags).map(rinha::tools::stat::run),
+        "sim" => SimConfig::parse(flags).map(rinha::tools::sim::run),
         "help" | "--help" | "-h" => {
             println!("{usage}");
             return ExitCode::SUCCESS;

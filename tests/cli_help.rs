@@ -67,7 +67,14 @@ fn every_command_answers_help_with_its_flags_and_defaults() {
 #[test]
 fn an_unknown_flag_exits_two_and_points_at_help() {
     for command in COMMANDS {
-        let output = rinha(&[command.name, "--no-such-flag", "1"]);
+        // `rinha sim` takes its form (FILE, generate, population) first.
+        let form: &[&str] = if command.name == "sim" {
+            &["population"]
+        } else {
+            &[]
+        };
+        let args = [&[command.name], form, &["--no-such-flag", "1"]].concat();
+        let output = rinha(&args);
         assert_eq!(output.status.code(), Some(2), "rinha {}", command.name);
         let text = String::from_utf8_lossy(&output.stderr);
         assert!(text.contains("unknown flag --no-such-flag"), "{text}");

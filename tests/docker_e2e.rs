@@ -5,15 +5,14 @@
 //!
 //! Runs whenever `docker info` answers; otherwise it says it skipped and
 //! passes. No image can be pulled on the development machines, so the images
-//! are built here from local parts, `FROM scratch` like the real ones:
+//! are built from local parts, `FROM scratch` like the real ones, by
+//! `scripts/scratch-image.sh` (the builder `bench/docker.sh` uses too):
 //!
-//! - ours: the `rinha` binary cargo built for this test (glibc, so with the
-//!   libraries `ldd` lists, the loader, and an `nsswitch.conf` so that
-//!   getaddrinfo resolves compose service names through Docker's DNS); same
-//!   user (65532), entrypoint and command as `Dockerfile`'s image;
-//! - HAProxy: the host's `/usr/sbin/haproxy` (Debian's 2.6) and its
-//!   libraries, run as uid 99 with the official image's command line, so a
-//!   configuration that only works as root fails here too;
+//! - ours: the `rinha` binary cargo built for this test, with the libraries
+//!   it links; same user (65532), entrypoint and command as `Dockerfile`'s
+//!   image;
+//! - HAProxy: the host's `/usr/sbin/haproxy` (Debian's 2.6), run as uid 99
+//!   with the official image's command line;
 //! - the processors: our image running `rinha processor`, as containers
 //!   named `payment-processor-default` and `-fallback`, published on
 //!   127.0.0.1:18001 and :18002 for the admin summaries.
@@ -30,6 +29,8 @@
 //! `RINHA_E2E_BIN` may name another build of `rinha` (e.g.
 //! `target/release/rinha`) to put in the image; `RINHA_E2E_HOLD_SECS`
 //! keeps the stack up that long (at most 600 s) at the end, for a load tool.
+
+mod compose;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,8 +49,6 @@ const PROCESSORS: [(&str, &str, &str); 2] = [
     ("payment-processor-default", "0.05", DEFAULT_ADMIN),
     ("payment-processor-fallback", "0.15", FALLBACK_ADMIN),
 ];
-/// What the official HAProxy image runs (its entrypoint adds `-W -db`).
-const HAPROXY_CFG_IN_IMAGE: &str = "/usr/local/etc/haproxy/haproxy.cfg";
 const PAYMENTS_PER_PHASE: usize = 150;
 const POSTING_THREADS: usize = 3;
 
@@ -65,7 +64,9 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
     check_leftovers();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let compose_file = repo.join("docker-compose.yml");
-    let services = compose_services(&std::fs::read_to_string(&compose_file).unwrap());
+    // The services as submitted: (name, image, cpus in thousandths, bytes).
+    let services = compose::services(&compose::read(&compose_file));
+    assert!(services.len() >= 3, "too few services: {services:?}");
     let mut stack = Stack::new(repo, lock);
 
     // ---- images from local parts
@@ -73,23 +74,10 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rinha")));
     let rinha_image = stack.image("rinha");
-    build_scratch_image(
-        &stack.dir.join("rinha-image"),
-        &rinha_image,
-        &[(binary.as_path(), "/rinha")],
-        "USER 65532:65532\nENTRYPOINT [\"/rinha\"]\nCMD [\"api\"]\n",
-    );
+    scratch_image(repo, &["rinha", &rinha_image, binary.to_str().unwrap()]);
     stack.images.push(rinha_image.clone());
     let haproxy_image = stack.image("haproxy");
-    build_scratch_image(
-        &stack.dir.join("haproxy-image"),
-        &haproxy_image,
-        &[(Path::new("/usr/sbin/haproxy"), "/usr/local/sbin/haproxy")],
-        &format!(
-            "USER 99:99\nSTOPSIGNAL SIGUSR1\nENTRYPOINT [\"/usr/local/sbin/haproxy\", \"-W\", \"-db\"]\n\
-             CMD [\"-f\", \"{HAPROXY_CFG_IN_IMAGE}\"]\n"
-        ),
-    );
+    scratch_image(repo, &["haproxy", &haproxy_image]);
     stack.images.push(haproxy_image.clone());
     for image in [&rinha_image, &haproxy_image] {
         let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", image])
@@ -135,7 +123,13 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
 
     // ---- the backend, exactly as submitted but for the image names
     let mut override_yaml = String::from("services:\n");
-    for (service, image) in &services {
+    for compose::Service {
+        name: service,
+        image,
+        ..
+    } in &services
+    {
+        let image = image.as_deref().unwrap_or_default();
         let local = if image.contains("haproxy") {
             &haproxy_image
         } else if image.contains("rinha") {
@@ -161,9 +155,9 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
     );
 
     // ---- the limits are in force, as declared
-    let declared = compose_limits(&std::fs::read_to_string(&stack.compose_files[0]).unwrap());
     let mut ids = Vec::new();
-    for (service, _) in &services {
+    for declared in &services {
+        let service = &declared.name;
         let id = stack.container_of(service);
         let inspect = docker(&[
             "inspect",
@@ -172,11 +166,10 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
             &id,
         ]);
         let (nano_cpus, memory) = inspect.trim().split_once(' ').unwrap();
-        let (cpus_milli, memory_bytes) = declared
-            .iter()
-            .find(|(s, _, _)| s == service)
-            .map(|&(_, c, m)| (c, m))
-            .unwrap_or_else(|| panic!("{service}: no limits in docker-compose.yml"));
+        let (Some(cpus_milli), Some(memory_bytes)) = (declared.cpus_milli, declared.memory_bytes)
+        else {
+            panic!("{service}: no limits in docker-compose.yml")
+        };
         assert_eq!(
             nano_cpus,
             (cpus_milli * 1_000_000).to_string(),
@@ -233,7 +226,11 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
     // ---- phase 2: kill the drainer, pay again, find the survivor took over
     let apis: Vec<&(String, String)> = ids
         .iter()
-        .filter(|(s, _)| services.iter().any(|(n, i)| n == s && i.contains("rinha")))
+        .filter(|(s, _)| {
+            services
+                .iter()
+                .any(|d| d.name == *s && d.image.as_deref().is_some_and(|i| i.contains("rinha")))
+        })
         .collect();
     let leaders: Vec<&&(String, String)> = apis
         .iter()
@@ -532,141 +529,20 @@ fn check_leftovers() {
 
 // ------------------------------------------------------------ images
 
-/// Builds `tag` from nothing but `files` (host path → image path), the
-/// shared libraries they need, and the `Dockerfile` lines in `tail`.
-fn build_scratch_image(context: &Path, tag: &str, files: &[(&Path, &str)], tail: &str) {
-    let rootfs = context.join("rootfs");
-    let place = |host: &Path, inside: &str| {
-        let target = rootfs.join(inside.trim_start_matches('/'));
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        // Follows symlinks: the image gets the library itself under the
-        // name the loader looks for.
-        std::fs::copy(host, &target).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
-    };
-    for &(host, inside) in files {
-        place(host, inside);
-        for library in shared_libraries(host) {
-            place(&library, library.to_str().unwrap());
-        }
-    }
-    // getaddrinfo: files then Docker's DNS. Recent glibc has both modules
-    // built in; older ones load them, so ship them when they exist.
-    for module in ["libnss_dns.so.2", "libnss_files.so.2"] {
-        let host = Path::new("/lib/x86_64-linux-gnu").join(module);
-        if host.exists() {
-            place(&host, host.to_str().unwrap());
-        }
-    }
-    let etc = rootfs.join("etc");
-    std::fs::create_dir_all(&etc).unwrap();
-    std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\n").unwrap();
-    std::fs::write(
-        context.join("Dockerfile"),
-        format!("FROM scratch\nCOPY rootfs/ /\n{tail}"),
-    )
-    .unwrap();
+/// `scripts/scratch-image.sh ARGS`: the image builder bench/docker.sh uses
+/// too, so the test runs the images the Docker bench measures.
+fn scratch_image(repo: &Path, args: &[&str]) {
     let output = run(
-        Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", tag])
-            .arg(context),
-        Duration::from_secs(180),
+        Command::new("bash")
+            .arg(repo.join("scripts/scratch-image.sh"))
+            .args(args),
+        Duration::from_secs(330),
     );
     assert!(
         output.status.success(),
-        "docker build {tag} failed:\n{}",
+        "scripts/scratch-image.sh {args:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The absolute paths `ldd` resolves for `binary`, the loader included.
-fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
-    let output = run(Command::new("ldd").arg(binary), Duration::from_secs(20));
-    let text = String::from_utf8_lossy(&output.stdout);
-    if text.contains("not a dynamic executable") || text.contains("statically linked") {
-        return Vec::new();
-    }
-    assert!(output.status.success(), "ldd {}: {text}", binary.display());
-    text.lines()
-        .filter_map(|line| {
-            let path = match line.split_once("=>") {
-                Some((_, right)) => right.split_whitespace().next()?,
-                None => line.split_whitespace().next()?,
-            };
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .inspect(|path| {
-            assert!(
-                path.exists(),
-                "ldd {}: {} missing",
-                binary.display(),
-                path.display()
-            )
-        })
-        .collect()
-}
-
-// ------------------------------------------------------------ compose file
-
-/// `(service, image)` in file order, read from the block-style file.
-fn compose_services(compose: &str) -> Vec<(String, String)> {
-    let mut services = Vec::new();
-    let mut in_services = false;
-    let mut current: Option<String> = None;
-    for line in compose.lines() {
-        let trimmed = line.trim_end();
-        if !line.starts_with(' ') && !trimmed.is_empty() && !trimmed.starts_with('#') {
-            in_services = trimmed == "services:";
-            continue;
-        }
-        if !in_services {
-            continue;
-        }
-        if let Some(name) = trimmed.strip_prefix("  ").and_then(|r| r.strip_suffix(':'))
-            && !name.starts_with(' ')
-            && !name.starts_with('#')
-        {
-            current = Some(name.to_string());
-        } else if let (Some(service), Some(image)) = (&current, trimmed.strip_prefix("    image: "))
-        {
-            services.push((service.clone(), image.trim_matches('"').to_string()));
-        }
-    }
-    assert!(
-        services.len() >= 3,
-        "could not read the services: {services:?}"
-    );
-    services
-}
-
-/// `(service, thousandths of a CPU, bytes)` for each declared limit.
-fn compose_limits(compose: &str) -> Vec<(String, u64, u64)> {
-    let mut limits = Vec::new();
-    let mut service = String::new();
-    let mut cpus = 0;
-    for line in compose.lines() {
-        let trimmed = line.trim();
-        if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
-            service = trimmed.trim_end_matches(':').to_string();
-        } else if let Some(value) = trimmed.strip_prefix("cpus:") {
-            let value = value.trim().trim_matches('"');
-            let (int, frac) = value.split_once('.').unwrap_or((value, ""));
-            let frac = format!("{frac:0<3}");
-            cpus = int.parse::<u64>().unwrap_or(0) * 1000 + frac[..3].parse::<u64>().unwrap();
-        } else if let Some(value) = trimmed.strip_prefix("memory:") {
-            let value = value.trim().trim_matches('"').to_ascii_lowercase();
-            let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-            let unit = match value[digits.len()..].trim_end_matches('b') {
-                "" => 1,
-                "k" => 1 << 10,
-                "m" => 1 << 20,
-                "g" => 1 << 30,
-                other => panic!("memory unit {other:?}"),
-            };
-            limits.push((service.clone(), cpus, digits.parse::<u64>().unwrap() * unit));
-        }
-    }
-    limits
 }
 
 // ------------------------------------------------------------ payments

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Background, Cluster, Proc, Rng, Tally, backend_summary, load};
+use cluster::{Background, Cluster, Proc, Rng, Tally, WindowChecks, backend_summary, load};
 use common::{Summary, Totals};
 
 /// How long the drain may take to catch up once nothing blocks it.
@@ -140,6 +140,12 @@ fn killing_the_leader_at_random_moments_under_load_keeps_totals_exact() {
             "soak over its {budget:?} budget at round {round}"
         );
     }
+    // And once with hundreds of payments inside a 1.5 s delay, the
+    // contest's window check running all along (issue 15, item 3).
+    all.merge(kill_the_leader_at_a_slow_default_checking_the_windows(
+        &mut cluster,
+        &targets,
+    ));
     settle_and_verify(&mut cluster, &all);
     let slowest = takeovers.iter().max().unwrap();
     eprintln!(
@@ -171,6 +177,64 @@ fn leading(cluster: &mut Cluster, not: Option<u32>, timeout: Duration) -> usize 
         assert!(Instant::now() < deadline, "no new leader after {timeout:?}");
         thread::sleep(ms(5));
     }
+}
+
+/// How often the contest's window check runs while payments are in flight
+/// (the contest: every 10 s; here as often as the machine allows).
+const CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// Kills the leader while the default takes 1.5 s per payment and
+/// hundreds are inside it, with the contest's window check running all
+/// along; returns the load's account once the window has passed over
+/// every payment of the takeover. Zero inconsistencies or it panics.
+fn kill_the_leader_at_a_slow_default_checking_the_windows(
+    cluster: &mut Cluster,
+    targets: &Arc<cluster::Targets>,
+) -> Tally {
+    cluster.default.delay(1500);
+    let ports = [cluster.default.port, cluster.fallback.port];
+    let checks = WindowChecks::start(targets.clone(), ports, CHECK_EVERY);
+    let load = Background::start(targets.clone(), 4, ms(10));
+    thread::sleep(ms(2500));
+    let leader = leading(cluster, None, TAKEOVER);
+    let pid = cluster.apis[leader].proc.pid;
+    cluster.apis[leader].proc.kill();
+    eprintln!("leader killed at {} ms", common::now_ms());
+    let dead = cluster.apis[leader].addr;
+    targets.lock().unwrap().retain(|&a| a != dead);
+    leading(cluster, Some(pid), TAKEOVER);
+    let fresh = cluster.add_api();
+    targets.lock().unwrap().push(cluster.apis[fresh].addr);
+    thread::sleep(ms(2500));
+    let tally = load.finish();
+    // Until the last payment's stamp is 2 s old and inside every window.
+    thread::sleep(ms(3000));
+    let (checked, inconsistencies) = checks.finish();
+    cluster.default.delay(0);
+    eprintln!(
+        "{checked} window checks across the takeover, {} inconsistent; {}",
+        inconsistencies.len(),
+        tally.brief()
+    );
+    assert!(
+        inconsistencies.is_empty(),
+        "the summary disagreed with the processors:\n{}",
+        inconsistencies.join("\n")
+    );
+    assert!(checked >= 30, "only {checked} window checks ran");
+    tally
+}
+
+#[test]
+fn the_windows_agree_with_the_processors_while_payments_are_in_flight_across_a_takeover() {
+    // Issue 15, item 3: the new leader sent every inherited payment again
+    // and waited the whole 1.5 s delay for the 422 before recording it, so
+    // payments the processor had stored entered the check's window with
+    // our summary behind.
+    let mut cluster = Cluster::start("windows", 2, &[]);
+    let targets = targets(cluster.addrs());
+    let tally = kill_the_leader_at_a_slow_default_checking_the_windows(&mut cluster, &targets);
+    settle_and_verify(&mut cluster, &tally);
 }
 
 /// The soak's SIGSTOP round: freezes the leader past its lease, waits for

@@ -94,7 +94,7 @@ fn thousands_of_payments_agree_with_the_processors_in_every_window() {
 }
 
 #[test]
-fn a_short_default_outage_holds_payments_instead_of_paying_the_fallback() {
+fn a_failing_default_hands_payments_to_the_fallback_and_wins_them_back() {
     let stack = Stack::start();
     set_failure(stack.default_port, true);
     let load = post_load(stack.backend, 3, 200, Duration::from_millis(2), || false);
@@ -102,19 +102,31 @@ fn a_short_default_outage_holds_payments_instead_of_paying_the_fallback() {
         load.acknowledged, 600,
         "payments are accepted during an outage"
     );
-    thread::sleep(Duration::from_secs(2));
-    // Nothing paid anywhere yet: held for the default, not sent to the
-    // fallback (the hold is 25 s by default).
-    assert_eq!(processors_summary(&stack, None), Summary::default());
-    assert_eq!(backend_summary(&stack, None), Summary::default());
+    // No hold (`--max-hold-ms` 0): the working fallback takes them at once,
+    // while probes that the failing default answers with 500 store nothing.
+    let during = settle(&stack, 600, SETTLE);
+    assert_eq!(during.requests(), 600, "{during:?}");
+    assert_eq!(during.default.requests, 0, "{during:?}");
 
     set_failure(stack.default_port, false);
-    assert_eq!(settle(&stack, 600, SETTLE), all_default(600));
-
-    // And business as usual afterwards.
+    // Probes are real payments: a trickle of them finds the default back,
+    // within a probe interval (100 ms) of the first one sent.
+    let recovered = Instant::now();
+    let mut trickle = 0;
+    while processors_summary(&stack, None).default.requests == 0 {
+        assert!(recovered.elapsed() < Duration::from_secs(5), "never back");
+        trickle += post_load(stack.backend, 1, 1, Duration::ZERO, || false).acknowledged;
+        thread::sleep(Duration::from_millis(20));
+    }
+    let before = settle(&stack, 600 + trickle, SETTLE);
     let more = post_load(stack.backend, 2, 50, Duration::ZERO, || false);
     assert_eq!(more.acknowledged, 100);
-    assert_eq!(settle(&stack, 700, SETTLE), all_default(700));
+    let after = settle(&stack, 700 + trickle, SETTLE);
+    assert_eq!(
+        after.fallback, before.fallback,
+        "the default took them back"
+    );
+    assert_eq!(after.default.requests, before.default.requests + 100);
 }
 
 #[test]

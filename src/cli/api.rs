@@ -85,6 +85,7 @@ fn drainer_settings(config: &ApiConfig) -> drainer::Settings {
         policy: Policy {
             max_hold: config.max_hold,
             safe_latency: config.safe_latency,
+            max_latency: config.max_latency,
             max_in_flight: config.max_in_flight,
         },
         max_send_rate: config.max_send_rate,

@@ -209,6 +209,17 @@ impl<'e> Flags<'e> {
         }
     }
 
+    /// A flag of the table that `form` does not take: an error if it was
+    /// given (on the command line; an environment twin is left alone, as
+    /// it may be meant for another form), else marked as read.
+    pub fn not_for(&mut self, name: &str, form: &str) -> Result<(), ConfigError> {
+        self.declared(name)?;
+        match self.take_pair(name) {
+            Some(_) => Err(ConfigError(format!("--{name} does not apply to {form}"))),
+            None => Ok(()),
+        }
+    }
+
     /// Every flag given must have been looked up by now, and every flag of
     /// the table too (one the parser never reads would be listed by
     /// `--help` and silently ignored).

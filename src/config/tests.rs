@@ -106,6 +106,20 @@ fn parse(command: &str, args: &[String]) -> Result<(), ConfigError> {
         "processor" => EmulatorConfig::parse_with(args, &env).map(drop),
         "local" => LocalConfig::parse_with(args, &env).map(drop),
         "stat" => StatConfig::parse_with(args, &env).map(drop),
+        // A flag of `rinha sim` belongs to one form or more: any will do.
+        "sim" => ["final.txt", "generate", "population"]
+            .iter()
+            .map(|form| {
+                let with_form: Vec<String> = std::iter::once(form.to_string())
+                    .chain(args.iter().cloned())
+                    .collect();
+                SimConfig::parse_with(&with_form, &env).map(drop)
+            })
+            .find(Result::is_ok)
+            .unwrap_or_else(|| {
+                let first = vec!["population".to_string()];
+                SimConfig::parse_with(&[first, args.to_vec()].concat(), &env).map(drop)
+            }),
         other => panic!("rinha {other} is in COMMANDS but not in this test's parse"),
     }
 }

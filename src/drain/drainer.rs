@@ -61,7 +61,8 @@ const TICK: Duration = Duration::from_millis(2);
 /// lets the router see the backlog; the ring keeps the rest.
 const READ_AHEAD: usize = 16_384;
 
-/// How often requests are checked against their deadline.
+/// How often requests are checked against their deadline, and the
+/// latencies written to the file for the next leader.
 const EXPIRY_EVERY: Duration = Duration::from_millis(50);
 
 /// What one request out may hold at most, in bytes: its connection's
@@ -75,6 +76,13 @@ const PER_REQUEST: usize = MAX_RESPONSE + 2048;
 const fn per_hashed(size: usize) -> usize {
     (size + 1) * 16 / 7 + 1
 }
+
+/// How old a latency an earlier leader left in the file may be and still
+/// be taken (see `layout::ObservedLatency`): a leader that dies writes it
+/// until its last 50 ms, so a takeover finds it fresh; an older one was
+/// left by a leader frozen or long gone, and by then the health endpoint
+/// (asked every 5 s) tells more recent news.
+const INHERIT_LATENCY_WITHIN: Duration = Duration::from_secs(5);
 
 /// What the drainer may allocate at most, in bytes: the figure the memory
 /// budget (`--memory-budget-mb`) sets aside for it in the leader's
@@ -153,8 +161,9 @@ struct Drainer {
     /// When a refused payment was last logged.
     rejection_warning: Option<Instant>,
     /// Per processor, whether the router has heard its latency yet (an
-    /// answer to a POST, or a health answer): until then its latency says
-    /// nothing, and a lookup's 404 is judged without it (`fate`).
+    /// answer to a POST, a health answer, or a fresh latency an earlier
+    /// leader left in the file): until then its latency says nothing, and a
+    /// lookup's 404 is judged without it (`fate`).
     heard: [bool; 2],
 }
 
@@ -193,7 +202,7 @@ impl Drainer {
             leader.waiting(),
             seen.recorded.len()
         );
-        Ok(Drainer {
+        let mut drainer = Drainer {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             pool: Pool::new(
@@ -215,7 +224,53 @@ impl Drainer {
             rejection_warning: None,
             heard: [false; 2],
             leader,
-        })
+        };
+        drainer.inherit_latencies();
+        Ok(drainer)
+    }
+
+    /// Starts from the latencies the previous leader saw, if it wrote them
+    /// lately: without them this leader could not tell, for a whole delay,
+    /// when the payments it inherited in flight come out of the processor
+    /// (`fate::out_in`), and would look them up blindly, hundreds at a time.
+    fn inherit_latencies(&mut self) {
+        let now_ms = now_millis().max(0) as u64;
+        for processor in [Processor::Default, Processor::Fallback] {
+            let Some(seen) = self.leader.shared().observed_latency(processor) else {
+                continue;
+            };
+            let age = Duration::from_millis(now_ms.saturating_sub(seen.at_ms));
+            if age > INHERIT_LATENCY_WITHIN {
+                continue;
+            }
+            let latency = Duration::from_millis(seen.latency_ms);
+            self.router.inherit_latency(processor, latency);
+            self.heard[processor as usize] = true;
+            crate::log!(
+                "rinha drainer: {} processor's latency was {} ms {} ms ago",
+                processor.name(),
+                seen.latency_ms,
+                age.as_millis()
+            );
+        }
+    }
+
+    /// Writes the latencies this leader knows into the file, for the next.
+    fn publish_latencies(&self) {
+        let now_ms = now_millis().max(0) as u64;
+        for processor in [Processor::Default, Processor::Fallback] {
+            if let Some(latency) = self.latency(processor) {
+                let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+                self.leader
+                    .shared()
+                    .record_latency(processor, latency_ms, now_ms);
+            }
+        }
+    }
+
+    /// `processor`'s latency, if heard (or inherited).
+    fn latency(&self, processor: Processor) -> Option<Duration> {
+        self.heard[processor as usize].then(|| self.router.latency(processor))
     }
 
     /// One round of the loop: wait, settle what finished, take in, send;
@@ -231,6 +286,7 @@ impl Drainer {
             self.last_expiry = now;
             self.pool
                 .expire(self.poll.registry(), now, &mut self.finished);
+            self.publish_latencies();
         }
         let mut finished = std::mem::take(&mut self.finished);
         for done in finished.drain(..) {
@@ -281,10 +337,16 @@ impl Drainer {
                     "rinha drainer: abandoned position {position}: claimed, never published"
                 ),
                 Step::Payment(pending) => {
-                    if let Some(job) = self.seen.triage(&self.leader, pending, now) {
+                    if let Some(mut job) = self.seen.triage(&self.leader, pending, now) {
                         match job.known {
                             Known::Unsent => self.backlog.push_back(job),
-                            Known::Pinned { .. } => self.later.push(job),
+                            Known::Pinned { processor, stamp } => {
+                                // Inherited in flight: looked up first, once
+                                // its POST should be out (`fate::out_in`).
+                                let wait = fate::out_in(age_of(stamp), self.latency(processor));
+                                job.not_before = now + wait;
+                                self.later.push(job);
+                            }
                         }
                     }
                 }
@@ -512,17 +574,14 @@ impl Drainer {
                 stamp,
                 outcome: outcome(ended),
             },
-            Request::LookUp { .. } => {
-                let age = match job.known {
-                    Known::Pinned { stamp, .. } => now_millis().saturating_sub(stamp).max(0),
-                    Known::Unsent => 0,
-                };
-                Proof::LookedUp {
-                    lookup: looked_up(ended),
-                    age: Duration::from_millis(age as u64),
-                    latency: self.heard[processor as usize].then(|| self.router.latency(processor)),
-                }
-            }
+            Request::LookUp { .. } => Proof::LookedUp {
+                lookup: looked_up(ended),
+                age: match job.known {
+                    Known::Pinned { stamp, .. } => age_of(stamp),
+                    Known::Unsent => Duration::ZERO,
+                },
+                latency: self.latency(processor),
+            },
         };
         self.apply(job, fate::next(job.known, proof), now);
     }
@@ -602,6 +661,11 @@ impl Drainer {
     }
 }
 
+/// How long ago `stamp` (ms since the epoch) was; zero if in the future.
+fn age_of(stamp: i64) -> Duration {
+    Duration::from_millis(now_millis().saturating_sub(stamp).max(0) as u64)
+}
+
 /// What a payment request's end proves.
 fn outcome(ended: &Ended) -> Outcome {
     match ended {
@@ -622,8 +686,8 @@ fn looked_up(ended: &Ended) -> Lookup {
 /// What an outcome tells the router about the processor. A refusal (a
 /// 3xx, a 4xx but 422) stored nothing, like a 500: the processor fails, so
 /// payments are held and then move to the other one rather than loop on
-/// it; 408 and 425 are a hop's timeout, silence.
-fn answer_of(outcome: Outcome) -> Answer {
+/// it; 408 and 425 are a hop's timeout, silence. The simulator asks the same.
+pub fn answer_of(outcome: Outcome) -> Answer {
     match outcome {
         Outcome::Stored | Outcome::AlreadyStored => Answer::Works,
         Outcome::Rejected(status) if fate::proves_nothing(status) => Answer::Silent,

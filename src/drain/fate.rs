@@ -35,11 +35,17 @@
 //! delay, and the payment then enters the consistency check's window with
 //! our summary behind the processor's. A 404 proves nothing while the
 //! first POST may still be inside the processor's delay, so the lookup is
-//! repeated until the request should be out — judged from the stamp's
+//! made again when the request should be out — judged from the stamp's
 //! age against the processor's latency as last observed ([`Proof`]
-//! carries both: this function stays pure) — and only a 404 after that
+//! carries both: this function stays pure), a latency an earlier leader
+//! left in the shared file for a new one — and only a 404 after that
 //! sends the payment again (still safe if it was wrong: a duplicate is
-//! answered `422`, and a `422` leads to a lookup). See [`look_again_in`].
+//! answered `422`, and a `422` leads to a lookup). A new leader's first
+//! lookup of an inherited payment waits for that moment too ([`out_in`]):
+//! the processor stores a payment its delay after the stamp, and it is
+//! inside the check's window 2 s after it, so each inherited payment is
+//! looked up once, in that gap, rather than all of them at the takeover
+//! and again and again. See [`look_again_in`].
 //!
 //! Every edge that leads back to a request at the pinned processor goes
 //! through the bounded backoff (`intake::Job::back_off`), so no loop of
@@ -164,37 +170,61 @@ pub fn proves_nothing(status: u16) -> bool {
 
 /// Margin over the processor's latency for the network and our own loop.
 pub const LOOKUP_GRACE: Duration = Duration::from_millis(100);
-/// The shortest and the longest wait between two lookups of one payment
-/// that may still be inside the processor: the longest bounds how late we
-/// record a payment stored meanwhile (well under the check's 2 s margin
-/// minus a contest delay of 1.5 s), and the lookups a payment costs.
+/// The shortest wait between two lookups of one payment: a lookup that
+/// found nothing is never repeated at once.
 pub const LOOK_AGAIN_MIN: Duration = Duration::from_millis(20);
-/// See [`LOOK_AGAIN_MIN`].
-pub const LOOK_AGAIN_MAX: Duration = Duration::from_millis(250);
-/// With no latency observed yet (a new leader before its first answer),
-/// how long a POST may stay inside the processor: the contest's longest
-/// delay. Reached only while nothing answers; any answer replaces it.
+/// Between two lookups once the POST should have come out of the
+/// processor and was not found (its delay rose, the request was lost, or
+/// the processor stored it late): short, because a payment stored now is
+/// inside the check's window soon (2 s after its stamp, and at a contest
+/// delay of 1.5 s that is 500 ms after the store), and bounded, because a
+/// lost request is looked up this often until it is sent again.
+pub const LOOK_AGAIN_OVERDUE: Duration = Duration::from_millis(100);
+/// Between two lookups while no latency is known at all (a leader that
+/// has heard nothing, and inherited nothing fresh, from a processor): it
+/// cannot tell when the POST should come out, so it asks every 250 ms.
+pub const LOOK_AGAIN_BLIND: Duration = Duration::from_millis(250);
+/// With no latency known, how long a POST may stay inside the processor:
+/// the contest's longest delay. Reached only while nothing answers; any
+/// answer replaces it.
 pub const UNKNOWN_LATENCY_BOUND: Duration = Duration::from_secs(5);
+
+/// How long until a POST sent `age` ago to a processor whose latency is
+/// `latency` should be out of it, stored or refused (its latency plus
+/// [`LOOKUP_GRACE`], from its stamp): before then a lookup's 404 proves
+/// nothing, so a lookup is wasted. Zero once due, and zero with no
+/// latency known (nothing tells when: look at once).
+///
+/// A new leader's first lookup of each inherited payment waits this
+/// long, so the lookups of a takeover go out one by one, as the payments
+/// come out of the processor, not in a burst that would find most of
+/// them not stored yet.
+pub fn out_in(age: Duration, latency: Option<Duration>) -> Duration {
+    latency.map_or(Duration::ZERO, |latency| {
+        (latency + LOOKUP_GRACE).saturating_sub(age)
+    })
+}
 
 /// After a lookup found nothing, when to look again: `Some(wait)` while
 /// the payment's POST, sent `age` ago, may still be inside a processor
 /// whose latency is `latency`; `None` once it cannot be (twice the
 /// latency plus [`LOOKUP_GRACE`]: longer means the delay rose, and a POST
-/// again is then safe), and the payment is sent again. The next lookup is
-/// due when the POST should come out, within [`LOOK_AGAIN_MIN`] and
-/// [`LOOK_AGAIN_MAX`].
+/// again is then safe), and the payment is sent again.
+///
+/// With a latency known, the next lookup is when the POST should be out
+/// ([`out_in`], however long: one lookup then finds it), at least
+/// [`LOOK_AGAIN_MIN`] on; past that, every [`LOOK_AGAIN_OVERDUE`]. With
+/// none, every [`LOOK_AGAIN_BLIND`] for up to [`UNKNOWN_LATENCY_BOUND`].
 pub fn look_again_in(age: Duration, latency: Option<Duration>) -> Option<Duration> {
-    let Some(latency) = latency else {
-        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_MAX);
+    let Some(known) = latency else {
+        return (age < UNKNOWN_LATENCY_BOUND).then_some(LOOK_AGAIN_BLIND);
     };
-    if age >= latency * 2 + LOOKUP_GRACE {
+    if age >= known * 2 + LOOKUP_GRACE {
         return None;
     }
-    let due = (latency + LOOKUP_GRACE).saturating_sub(age);
-    Some(match due.is_zero() {
-        // Past when it should have come out: the delay rose, or it was lost.
-        true => LOOK_AGAIN_MAX,
-        false => due.clamp(LOOK_AGAIN_MIN, LOOK_AGAIN_MAX),
+    Some(match out_in(age, latency) {
+        due if due.is_zero() => LOOK_AGAIN_OVERDUE,
+        due => due.max(LOOK_AGAIN_MIN),
     })
 }
 
@@ -258,277 +288,4 @@ pub fn next(known: Known, proof: Proof) -> Action {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const D: Processor = Processor::Default;
-    const STAMP: i64 = 1_752_000_000_123;
-    const PINNED: Known = Known::Pinned {
-        processor: D,
-        stamp: STAMP,
-    };
-
-    fn paid(outcome: Outcome) -> Proof {
-        Proof::Paid {
-            processor: D,
-            stamp: STAMP,
-            outcome,
-        }
-    }
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    /// A lookup's answer for a POST sent 1 s ago to a processor answering
-    /// in 1.5 s.
-    fn looked(lookup: Lookup) -> Proof {
-        Proof::LookedUp {
-            lookup,
-            age: ms(1000),
-            latency: Some(ms(1500)),
-        }
-    }
-
-    fn found(requested_at_ms: i64) -> Proof {
-        looked(Lookup::Found {
-            requested_at_ms,
-            amount_cents: 2005,
-        })
-    }
-
-    /// A 404 for a POST sent `age` ms ago, the latency `latency` ms.
-    fn not_found(age: u64, latency: Option<u64>) -> Proof {
-        Proof::LookedUp {
-            lookup: Lookup::NotFound,
-            age: ms(age),
-            latency: latency.map(ms),
-        }
-    }
-
-    #[test]
-    fn every_edge_of_the_diagram() {
-        let record = Action::Record {
-            processor: D,
-            stamp: STAMP,
-        };
-        let table = [
-            // From Unsent.
-            (Known::Unsent, paid(Outcome::Stored), record),
-            (
-                Known::Unsent,
-                paid(Outcome::AlreadyStored),
-                Action::Discard(Why::IdTaken),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Refused),
-                Action::Send(Known::Unsent),
-            ),
-            // Issue 15, item 2: a refusal on a first attempt discarded an
-            // accepted payment for good; it is kept, and retried later.
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(400)),
-                Action::SendLater(Known::Unsent),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(404)),
-                Action::SendLater(Known::Unsent),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(403)),
-                Action::SendLater(Known::Unsent),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(413)),
-                Action::SendLater(Known::Unsent),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(301)),
-                Action::SendLater(Known::Unsent),
-            ),
-            // Issue 15, item 3: an answer lost (or a hop's 408/425) was
-            // followed by a POST again, later; now a lookup at once.
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(408)),
-                Action::LookUp(PINNED),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Rejected(425)),
-                Action::LookUp(PINNED),
-            ),
-            (
-                Known::Unsent,
-                paid(Outcome::Unknown),
-                Action::LookUp(PINNED),
-            ),
-            // From Pinned: never anywhere else, never forgotten.
-            (PINNED, paid(Outcome::Stored), record),
-            (PINNED, paid(Outcome::Refused), Action::SendLater(PINNED)),
-            (PINNED, paid(Outcome::Unknown), Action::LookUp(PINNED)),
-            (PINNED, paid(Outcome::Rejected(408)), Action::LookUp(PINNED)),
-            // Issue 15, item 5: these two and the 404 below went at once.
-            (
-                PINNED,
-                paid(Outcome::AlreadyStored),
-                Action::LookUpLater(PINNED),
-            ),
-            (
-                PINNED,
-                paid(Outcome::Rejected(400)),
-                Action::LookUpLater(PINNED),
-            ),
-            // Lookups.
-            (PINNED, found(STAMP), record),
-            (PINNED, found(STAMP - 1), Action::Discard(Why::OtherStored)),
-            // A 404 while the POST may still be inside the processor (1.5 s
-            // latency): look again when it should be out, at most 250 ms on.
-            (
-                PINNED,
-                not_found(0, Some(1500)),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
-            ),
-            (
-                PINNED,
-                not_found(1500, Some(1500)),
-                Action::LookUpIn(PINNED, ms(100)),
-            ),
-            (
-                PINNED,
-                not_found(1590, Some(1500)),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
-            ),
-            // Past when it should have come out: the delay may have risen.
-            (
-                PINNED,
-                not_found(2000, Some(1500)),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
-            ),
-            // Past twice the latency: it is not coming; send it again.
-            (
-                PINNED,
-                not_found(3100, Some(1500)),
-                Action::SendLater(PINNED),
-            ),
-            (
-                PINNED,
-                not_found(30, Some(0)),
-                Action::LookUpIn(PINNED, ms(70)),
-            ),
-            (PINNED, not_found(100, Some(0)), Action::SendLater(PINNED)),
-            // A new leader that has heard nothing yet: every 250 ms, for up
-            // to the contest's longest delay.
-            (
-                PINNED,
-                not_found(0, None),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
-            ),
-            (
-                PINNED,
-                not_found(4999, None),
-                Action::LookUpIn(PINNED, LOOK_AGAIN_MAX),
-            ),
-            (PINNED, not_found(5000, None), Action::SendLater(PINNED)),
-            (PINNED, looked(Lookup::Unknown), Action::LookUpLater(PINNED)),
-            (Known::Unsent, found(STAMP), Action::Send(Known::Unsent)),
-        ];
-        for (known, proof, expected) in table {
-            assert_eq!(next(known, proof), expected, "{known:?} + {proof:?}");
-        }
-    }
-
-    #[test]
-    fn an_accepted_payment_is_discarded_only_when_another_holds_its_id() {
-        for status in 100..600 {
-            let action = next(
-                Known::Unsent,
-                paid(crate::drain::client::outcome_of(status)),
-            );
-            let discarded = matches!(action, Action::Discard(_));
-            assert_eq!(discarded, status == 422, "{status}: {action:?}");
-        }
-    }
-
-    /// Every proof a pinned payment's call can get: its POST's answers if
-    /// `pay`, else its lookup's.
-    fn proofs_of(pay: bool) -> Vec<Proof> {
-        if pay {
-            [
-                Outcome::Stored,
-                Outcome::AlreadyStored,
-                Outcome::Refused,
-                Outcome::Unknown,
-            ]
-            .into_iter()
-            .chain((300..500).map(Outcome::Rejected))
-            .map(paid)
-            .collect()
-        } else {
-            let mut proofs = vec![found(STAMP), found(STAMP + 1), looked(Lookup::Unknown)];
-            for age in (0..6000).step_by(10) {
-                for latency in [None, Some(0), Some(100), Some(1500), Some(5000)] {
-                    proofs.push(not_found(age, latency));
-                }
-            }
-            proofs
-        }
-    }
-
-    #[test]
-    fn a_pinned_payment_never_goes_round_without_a_pause() {
-        // Issue 15, item 5: POST → 4xx → lookup at once → 404 → POST at
-        // once looped with no pause. Follow every chain of calls made at
-        // once (no backoff between them) from a pinned payment's POST or
-        // lookup: no chain may make the same call twice.
-        let mut chains = vec![vec![true], vec![false]];
-        while let Some(chain) = chains.pop() {
-            let last = *chain.last().expect("chains are never empty");
-            for proof in proofs_of(last) {
-                let pay = match next(PINNED, proof) {
-                    Action::Send(_) => true,
-                    Action::LookUp(_) => false,
-                    Action::LookUpIn(_, wait) => {
-                        assert!(wait >= LOOK_AGAIN_MIN, "{proof:?}: {wait:?}");
-                        continue;
-                    }
-                    _ => continue,
-                };
-                assert!(
-                    !chain.contains(&pay),
-                    "{} again at once after {chain:?} (true: POST) and {proof:?}",
-                    if pay { "POST" } else { "lookup" }
-                );
-                chains.push([chain.clone(), vec![pay]].concat());
-            }
-        }
-    }
-
-    #[test]
-    fn a_pinned_payment_never_leaves_its_processor() {
-        let outcomes = [
-            Outcome::Stored,
-            Outcome::AlreadyStored,
-            Outcome::Refused,
-            Outcome::Rejected(400),
-            Outcome::Rejected(408),
-            Outcome::Unknown,
-        ];
-        for outcome in outcomes {
-            match next(PINNED, paid(outcome)) {
-                Action::Send(known)
-                | Action::SendLater(known)
-                | Action::LookUp(known)
-                | Action::LookUpLater(known) => assert_eq!(known, PINNED, "{outcome:?}"),
-                Action::Record { processor, stamp } => assert_eq!((processor, stamp), (D, STAMP)),
-                other => panic!("{outcome:?} led to {other:?}"),
-            }
-        }
-    }
-}
+mod tests;

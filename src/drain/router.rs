@@ -18,7 +18,16 @@
 //!   disagree. So a processor whose latency is at or above
 //!   [`Policy::safe_latency`] (1.75 s: 250 ms of margin for the processor's
 //!   own work and our recording) is not used while the other can store the
-//!   payment quickly; if neither can, payments wait.
+//!   payment quickly, and one at or above [`Policy::max_latency`] (1.9 s)
+//!   is not sent new payments at all: if neither can take them, they wait.
+//! - Waiting for the default while the fallback works is a bet that the
+//!   test does not end during the wait: it wins the fee difference (3
+//!   points at the final's fees) on each held payment and loses everything
+//!   the fallback would have earned (90 points) on each one if the test
+//!   ends first. On a population of random timelines (`rinha sim
+//!   population`, docs/sim.md) no hold tried — 25 s, 6 s, 2 s, or one sized
+//!   from the fees against the chance of the test ending — beat sending to
+//!   the fallback at once, at either fee set: [`Policy::max_hold`] is 0.
 //!
 //! # Each processor's condition
 //!
@@ -53,16 +62,17 @@
 //!    answer (every 5 s) tells the recovery instead.
 //! 4. The fallback, if `Ready`, takes it when the default is `Busy`
 //!    (overflow: more waiting would only grow the backlog), `Slow` (it will
-//!    not get safe by waiting on our side), or `Failing` for longer than
-//!    [`Policy::max_hold`]. Holding through a short failure saves the fee
-//!    difference on every held payment; it risks them only if the test ends
-//!    during the hold. The default hold, 25 s, outlasts a typical transient
-//!    outage (the preview's lasts 20 s) while bounding what is at stake to
-//!    25 s of arrivals, which the fallback then drains in seconds.
+//!    not get safe by waiting on our side), or `Failing` for at least
+//!    [`Policy::max_hold`] — at once by default (see the economics above):
+//!    the probes of rule 3 hand the payments back to the default within
+//!    [`PROBE_INTERVAL`] of its recovery.
 //! 5. A `Failing` fallback the payment may go to is probed like the default.
-//! 6. When nothing has been sendable for `max_hold` and a processor is
-//!    merely `Slow`, it takes payments anyway: a bounded wait ends, and a
-//!    late payment is better than none.
+//! 6. When neither takes it, a `Slow` processor still below
+//!    [`Policy::max_latency`] does, the default first: it stores the payment
+//!    before the stamp enters the check's window, and a late payment is
+//!    better than none. One at or past that latency never does: what it
+//!    stores lands inside the window, and a check that falls between its
+//!    store and our record costs 35 % of everything.
 //! 7. Otherwise the payment waits.
 //!
 //! A payment whose outcome is unknown is pinned to its processor and only
@@ -89,12 +99,15 @@ const SUSPECT_GRACE: Duration = Duration::from_millis(50);
 /// The routing parameters, all observable quantities: no timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
-    /// How long payments wait for a failing default before the fallback
-    /// takes them, and for any processor before a slow one does.
+    /// How long payments wait for a failing default before a working
+    /// fallback takes them (0: at once; see the module docs).
     pub max_hold: Duration,
     /// Latency at or above which a processor is not used while the other
     /// can take payments (see the module docs).
     pub safe_latency: Duration,
+    /// Latency at or above which a processor is sent no new payment at
+    /// all: the consistency check's 2 s margin less 100 ms for our record.
+    pub max_latency: Duration,
     /// Requests out at once to one processor (the official one works on
     /// 800 at once and queues 500 more).
     pub max_in_flight: usize,
@@ -103,8 +116,9 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
-            max_hold: Duration::from_secs(25),
+            max_hold: Duration::ZERO,
             safe_latency: Duration::from_millis(1750),
+            max_latency: Duration::from_millis(1900),
             max_in_flight: 800,
         }
     }
@@ -205,6 +219,13 @@ impl Lane {
             })
     }
 
+    /// The latency its last answer showed, or the age of its oldest
+    /// request still out if that is more: how long a payment sent now
+    /// may take to be stored, as far as is known.
+    fn slowest(&self, now: Instant) -> Duration {
+        self.latency.max(self.oldest_age(now))
+    }
+
     fn condition(&self, policy: &Policy, now: Instant) -> Condition {
         let oldest = self.oldest_age(now);
         if self.failing_since.is_some() {
@@ -250,8 +271,6 @@ impl Lane {
 pub struct Router {
     policy: Policy,
     lanes: [Lane; 2],
-    /// Since when no payment could be sent anywhere (probes aside).
-    stuck_since: Option<Instant>,
     /// One more than the largest request id sent.
     next_id: u64,
 }
@@ -272,7 +291,6 @@ impl Router {
         Router {
             policy,
             lanes: [Lane::new(now), Lane::new(now)],
-            stuck_since: None,
             next_id: 0,
         }
     }
@@ -288,6 +306,14 @@ impl Router {
         self.lanes[processor as usize].latency
     }
 
+    /// What an earlier leader last observed of `processor`'s latency: taken
+    /// as if this router had heard it, until its own answers replace it.
+    /// Without it a new leader's latency is zero for a whole delay, and its
+    /// first requests make the processor look suspect, or a slow one ready.
+    pub fn inherit_latency(&mut self, processor: Processor, latency: Duration) {
+        self.lanes[processor as usize].latency = latency;
+    }
+
     /// Where a payment that may go anywhere goes now (see the module docs).
     pub fn route(&mut self, now: Instant) -> Route {
         use Condition::*;
@@ -299,7 +325,7 @@ impl Router {
             Failing => self.failing_for(Default, now) >= self.policy.max_hold,
             Ready | Suspect => false,
         };
-        let route = if default == Ready {
+        if default == Ready {
             self.send(Default)
         } else if default == Suspect {
             Route::Hold
@@ -311,25 +337,20 @@ impl Router {
             self.probe(Fallback)
         } else {
             self.last_resort(default, fallback, now)
-        };
-        match route {
-            Route::Send { probe: false, .. } => self.stuck_since = None,
-            _ => {
-                self.stuck_since.get_or_insert(now);
-            }
         }
-        route
     }
 
-    /// Rule 6: after `max_hold` with nothing sendable, a slow processor
-    /// takes payments rather than none doing so.
+    /// Rule 6: a slow processor still below `max_latency` takes the
+    /// payment rather than none doing so.
     fn last_resort(&self, default: Condition, fallback: Condition, now: Instant) -> Route {
-        let stuck = self
-            .stuck_since
-            .is_some_and(|since| now.saturating_duration_since(since) >= self.policy.max_hold);
+        let in_margin = |processor: Processor| {
+            self.lanes[processor as usize].slowest(now) < self.policy.max_latency
+        };
         match (default, fallback) {
-            (Condition::Slow, _) if stuck => self.send(Processor::Default),
-            (_, Condition::Slow) if stuck => self.send(Processor::Fallback),
+            (Condition::Slow, _) if in_margin(Processor::Default) => self.send(Processor::Default),
+            (_, Condition::Slow) if in_margin(Processor::Fallback) => {
+                self.send(Processor::Fallback)
+            }
             _ => Route::Hold,
         }
     }

@@ -13,7 +13,11 @@
 //!     256  128                       ring head  (first position not freed)  leader
 //!     384  128                       ledger reserved (entries claimed)      leader (CAS)
 //!     512  128                       purge: generation, ledger start        any instance
-//!     640  2 × 128                   health of default, fallback            leader
+//!     640  2 × 128                   per processor (default, fallback):     leader
+//!                                    its health window and last answer
+//!                                    (HealthRecord), and its latency as
+//!                                    the leader last saw it, with when
+//!                                    (ObservedLatency)
 //!     896  128                       leader: pid, since (for humans)        leader
 //!    1024  128                       route: the router's choice (RouteChoice) leader
 //!    1152  128                       rejected: per processor, refusals of   leader
@@ -31,8 +35,10 @@
 //! Version 3 changed the meaning of a ring slot's sequence word (a lap and
 //! an owner tag, see `ring.rs`). Version 4 added the `rejected` line, for
 //! status output only: the drainer keeps a refused payment and retries it,
-//! and the count tells an operator why nothing is paid. Version 5 added
-//! the `lease` line and fencing tags: in each slot's state word (bits
+//! and the count tells an operator why nothing is paid; and, in each health
+//! line, the leader's observed latency: unlike the other status words, a decision
+//! reads it (a new leader starts from it, see [`ObservedLatency`]). Version 5
+//! added the `lease` line and fencing tags: in each slot's state word (bits
 //! 3–18, the stamp moved to bits 19–63), in the ledger's `reserved`
 //! counter (bits 32–47) and a VOID meta; see `store/leader.rs`. Files of
 //! other versions are refused. Next
@@ -121,6 +127,58 @@ pub struct HealthRecord {
     /// Its answer, see [`HealthAnswer`]; 0 = none yet. Only `rinha stat`
     /// reads it: the router acts on the answer its own call got.
     pub(super) answer: AtomicU64,
+    /// The processor's latency as the leader last saw it, and when; see
+    /// [`ObservedLatency`]; 0 = none yet. Stored Relaxed by the leader
+    /// (every 50 ms while it knows one) and loaded Relaxed by the next
+    /// leader when it takes over: the word publishes nothing else, so
+    /// nothing needs ordering against it, and being one word it is never
+    /// torn (a latency is never paired with another's time). The new leader
+    /// reads it after it took the lock its predecessor's death released,
+    /// so it sees the dead leader's last value; even a stale one would only
+    /// be a worse hint: a lookup made before the processor stored the
+    /// payment finds nothing and is made again (`drain::fate`).
+    pub(super) latency: AtomicU64,
+}
+
+/// The word a [`HealthRecord`] keeps the leader's observed latency in:
+/// bit 63 set (a value exists), bits 21–62 when it was observed, in ms
+/// since the epoch (42 bits: until the year 2109), bits 0–20 the latency in
+/// ms (clamped to about 35 minutes, far past any timeout). Plain numbers,
+/// so the layout stays a leaf.
+///
+/// Why it is shared: a new leader knows no latency until its first
+/// answers, a whole processor delay after it takes over; meanwhile it
+/// cannot tell when the payments its predecessor left in flight come out
+/// of the processor, and those must be looked up (and recorded) in the
+/// moments between the processor storing them and their stamp entering
+/// the consistency check's window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObservedLatency {
+    /// The latency, in ms.
+    pub latency_ms: u64,
+    /// When the leader last held it, in ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl ObservedLatency {
+    const LATENCY_BITS: u32 = 21;
+    const AT_BITS: u32 = 42;
+
+    /// Packs it in one word (see the type's docs).
+    pub fn encode(self) -> u64 {
+        let latency = self.latency_ms.min((1 << Self::LATENCY_BITS) - 1);
+        let at = self.at_ms & ((1 << Self::AT_BITS) - 1);
+        1 << 63 | at << Self::LATENCY_BITS | latency
+    }
+
+    /// The value stored by [`ObservedLatency::encode`]; `None` for 0 (none
+    /// yet) or any word without bit 63.
+    pub fn decode(word: u64) -> Option<ObservedLatency> {
+        (word >> 63 == 1).then_some(ObservedLatency {
+            latency_ms: word & ((1 << Self::LATENCY_BITS) - 1),
+            at_ms: (word >> Self::LATENCY_BITS) & ((1 << Self::AT_BITS) - 1),
+        })
+    }
 }
 
 /// The word a [`HealthRecord`] keeps its answer in: bit 63 set (an answer
@@ -290,5 +348,38 @@ mod tests {
         ] {
             assert_eq!(HealthAnswer::decode(answer.encode()), Some(answer));
         }
+    }
+
+    #[test]
+    fn observed_latencies_decode_to_what_was_encoded() {
+        assert_eq!(ObservedLatency::decode(0), None);
+        for observed in [
+            ObservedLatency {
+                latency_ms: 0,
+                at_ms: 0,
+            },
+            ObservedLatency {
+                latency_ms: 1500,
+                at_ms: 1_752_000_000_123,
+            },
+            ObservedLatency {
+                latency_ms: (1 << 21) - 1,
+                at_ms: (1 << 42) - 1,
+            },
+        ] {
+            assert_eq!(ObservedLatency::decode(observed.encode()), Some(observed));
+        }
+        // Out of range: the latency is clamped, never spills into the time.
+        let huge = ObservedLatency {
+            latency_ms: u64::MAX,
+            at_ms: 7,
+        };
+        assert_eq!(
+            ObservedLatency::decode(huge.encode()),
+            Some(ObservedLatency {
+                latency_ms: (1 << 21) - 1,
+                at_ms: 7
+            })
+        );
     }
 }

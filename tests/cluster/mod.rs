@@ -684,3 +684,105 @@ impl Rng {
         low + x.wrapping_mul(0x2545_F491_4F6C_DD1D) % (high - low).max(1)
     }
 }
+
+/// The contest's consistency check, run again and again on a thread of
+/// its own while the test breaks things: every `every`, the window
+/// `[now − 15 s, now − 2 s]` is asked of a running instance and of both
+/// processors at the same time, and any difference in the number of
+/// payments is an inconsistency.
+pub struct WindowChecks {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<(u64, Vec<String>)>>,
+}
+
+impl WindowChecks {
+    /// Starts checking the first instance in `targets` against the
+    /// processors on these ports.
+    pub fn start(targets: Arc<Targets>, ports: [u16; 2], every: Duration) -> WindowChecks {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = thread::spawn(move || {
+            let (mut checks, mut inconsistencies) = (0, Vec::new());
+            while !flag.load(Ordering::Relaxed) {
+                let now = common::now_ms();
+                let window = Some((now - 15_000, now - 2_000));
+                let Some(addr) = targets.lock().unwrap().first().copied() else {
+                    thread::sleep(every);
+                    continue;
+                };
+                let (backend, processors) = thread::scope(|scope| {
+                    let backend = scope.spawn(move || try_backend_summary(addr, window));
+                    let [default, fallback] = ports
+                        .map(|port| scope.spawn(move || common::processor_totals(port, window)));
+                    let processors = Summary {
+                        default: default.join().expect("default summary"),
+                        fallback: fallback.join().expect("fallback summary"),
+                    };
+                    (backend.join().expect("backend summary"), processors)
+                });
+                // An instance killed under the question answers nothing:
+                // no check, not an inconsistency.
+                if let Some(backend) = backend {
+                    checks += 1;
+                    let delta = backend
+                        .default
+                        .requests
+                        .abs_diff(processors.default.requests)
+                        + backend
+                            .fallback
+                            .requests
+                            .abs_diff(processors.fallback.requests);
+                    if delta > 0 {
+                        inconsistencies.push(format!(
+                            "{delta} at {now}: backend {backend:?}, processors {processors:?}"
+                        ));
+                    }
+                }
+                thread::sleep(every);
+            }
+            (checks, inconsistencies)
+        });
+        WindowChecks {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops checking: how many checks ran, and each inconsistency found.
+    pub fn finish(mut self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .take()
+            .expect("finished once")
+            .join()
+            .expect("window checks")
+    }
+}
+
+impl Drop for WindowChecks {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// [`backend_summary`], or `None` when the instance does not answer.
+fn try_backend_summary(addr: SocketAddr, window: Window) -> Option<Summary> {
+    let (from, to) = window?;
+    let target = format!(
+        "/payments-summary?from={}&to={}",
+        common::iso(from),
+        common::iso(to)
+    );
+    let body = match Client::new(addr).send("GET", &target, &[], b"") {
+        Ok(r) if r.status == 200 => r.body,
+        _ => return None,
+    };
+    let at = body.find("\"fallback\"")?;
+    Some(Summary {
+        default: common::totals(&body[..at])?,
+        fallback: common::totals(&body[at..])?,
+    })
+}

@@ -30,9 +30,13 @@ struct Bench {
 
 impl Bench {
     fn new() -> Bench {
+        Bench::with(Policy::default())
+    }
+
+    fn with(policy: Policy) -> Bench {
         let t0 = Instant::now();
         Bench {
-            router: Router::new(Policy::default(), t0),
+            router: Router::new(policy, t0),
             t0,
             next_id: 0,
         }
@@ -40,6 +44,16 @@ impl Bench {
 
     fn at(&self, millis: u64) -> Instant {
         self.t0 + ms(millis)
+    }
+
+    /// Routes one payment at `millis`; a payment sent to the fallback (not
+    /// a probe) is answered 1 ms later, as a healthy one would.
+    fn route_to_healthy_fallback(&mut self, millis: u64) -> Route {
+        let (route, id) = self.route(millis);
+        if route == send(F) {
+            self.answer(F, id, Answer::Works, millis + 1);
+        }
+        route
     }
 
     /// Routes one payment at `millis` and sends it if told to.
@@ -109,8 +123,52 @@ fn a_delay_past_the_safe_latency_moves_payments_to_a_ready_fallback() {
 }
 
 #[test]
-fn a_failing_default_is_probed_and_held_for_until_the_hold_ends() {
+fn a_new_leader_starts_from_the_latency_its_predecessor_saw() {
+    // Issue 15, item 3: with a latency of zero, a new leader's requests
+    // to a default taking 1.5 s made it suspect within 50 ms, and payments
+    // waited a whole delay for the first answer.
     let mut bench = Bench::new();
+    bench.router.inherit_latency(D, ms(1500));
+    assert_eq!(bench.router.latency(D), ms(1500));
+    let (_, first) = bench.route(0);
+    assert_eq!(bench.route(100).0, send(D), "not suspect: 1.5 s is usual");
+    assert_eq!(bench.route(1000).0, send(D));
+    bench.answer(D, first, Answer::Works, 1500);
+    assert_eq!(bench.route(1501).0, send(D));
+    assert_eq!(bench.router.latency(D), ms(1500), "its own answer now");
+    // A slow processor inherited is slow at once: the fallback takes over.
+    let mut bench = Bench::new();
+    bench.router.inherit_latency(D, ms(2000));
+    assert_eq!(bench.route(0).0, send(F));
+}
+
+#[test]
+fn a_failing_default_hands_payments_to_a_ready_fallback_and_is_probed_back() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Fails, 10);
+    assert_eq!(
+        bench.route_to_healthy_fallback(20),
+        send(F),
+        "no hold: the fallback at once"
+    );
+    let (route, probe_id) = bench.route(110);
+    assert_eq!(route, probe(D), "one probe per interval");
+    assert_eq!(bench.route_to_healthy_fallback(111), send(F));
+    bench.answer(D, probe_id, Answer::Works, 130);
+    assert_eq!(
+        bench.route(131).0,
+        send(D),
+        "the default's recovery is seen by the next probe"
+    );
+}
+
+#[test]
+fn a_failing_default_is_probed_and_held_for_until_the_hold_ends() {
+    let mut bench = Bench::with(Policy {
+        max_hold: ms(25_000),
+        ..Policy::default()
+    });
     let (_, id) = bench.route(0);
     bench.answer(D, id, Answer::Fails, 10);
     assert_eq!(bench.route(20).0, Route::Hold, "no probe due yet");
@@ -164,8 +222,8 @@ fn a_slowly_failing_processor_is_not_probed_but_its_health_is_heard() {
     bench.answer(D, id, Answer::Fails, 2000);
     assert_eq!(
         bench.route(2200).0,
-        Route::Hold,
-        "no probe: it fails in 2 s"
+        send(F),
+        "no probe: it fails in 2 s; the fallback takes the payment"
     );
     let health = Health {
         failing: false,
@@ -187,27 +245,43 @@ fn overflow_goes_to_a_ready_fallback() {
 }
 
 #[test]
-fn when_nothing_is_usable_a_slow_processor_is_used_only_after_the_hold() {
+fn when_nothing_else_can_a_slow_processor_within_the_margin_takes_payments() {
+    let health = |failing, min_response_time_ms| Health {
+        failing,
+        min_response_time_ms,
+    };
+    // The default slow but storing before the check's margin, the
+    // fallback failing: the default, at once.
     let mut bench = Bench::new();
-    let slow = Health {
-        failing: false,
-        min_response_time_ms: 3000,
-    };
-    let failing = Health {
-        failing: true,
-        min_response_time_ms: 0,
-    };
-    bench.router.health(D, slow, bench.at(0));
-    bench.router.health(F, failing, bench.at(0));
+    bench.router.health(D, health(false, 1800), bench.at(0));
+    bench.router.health(F, health(true, 0), bench.at(0));
+    assert_eq!(bench.route(1).0, send(D));
+    // Past the margin, never: only the failing fallback's probes leave.
+    let mut bench = Bench::new();
+    bench.router.health(D, health(false, 3000), bench.at(0));
+    bench.router.health(F, health(true, 0), bench.at(0));
     assert_eq!(bench.route(1).0, Route::Hold, "no probe due yet");
     assert_eq!(
         bench.route(100).0,
         probe(F),
         "the failing fallback is probed"
     );
-    assert_eq!(bench.route(101).0, Route::Hold);
-    assert_eq!(bench.route(25_001).0, probe(F));
-    assert_eq!(bench.route(25_002).0, send(D), "the wait is bounded");
+    for t in (101..60_000).step_by(1_000) {
+        assert_ne!(bench.route(t).0, send(D), "at {t} ms");
+    }
+    // A request out past the margin counts as much as an answer: the
+    // default's latency was 1.8 s, but one request has been out for 1.95 s.
+    let mut bench = Bench::new();
+    bench.router.health(D, health(false, 1800), bench.at(0));
+    bench.router.health(F, health(true, 0), bench.at(0));
+    let (route, _) = bench.route(1);
+    assert_eq!(route, send(D));
+    assert_ne!(bench.route(1_951).0, send(D), "past the margin now");
+    // Both slow within the margin: the default first.
+    let mut bench = Bench::new();
+    bench.router.health(D, health(false, 1800), bench.at(0));
+    bench.router.health(F, health(false, 1850), bench.at(0));
+    assert_eq!(bench.route(1).0, send(D));
 }
 
 #[test]
@@ -236,7 +310,11 @@ fn a_processor_that_never_answers_is_heard_through_its_health_not_probed() {
     let (_, id) = bench.route(0);
     bench.answer(D, id, Answer::Silent, 15_000);
     for t in (15_001..24_000).step_by(50) {
-        assert_eq!(bench.route(t).0, Route::Hold, "at {t} ms: no probe");
+        assert_eq!(
+            bench.route_to_healthy_fallback(t),
+            send(F),
+            "at {t} ms: no probe"
+        );
         let pinned = bench.router.route_pinned(D, bench.at(t));
         assert_eq!(pinned, Route::Hold, "at {t} ms: no pinned probe");
     }
@@ -259,7 +337,7 @@ fn a_reset_soon_after_sending_is_a_failure_still_probed() {
     bench.answer(D, id, Answer::Works, 20);
     let (_, reset) = bench.route(30);
     bench.answer(D, reset, Answer::Silent, 40);
-    assert_eq!(bench.route(41).0, Route::Hold, "failing: no probe due yet");
+    assert_eq!(bench.route(41).0, send(F), "failing: no probe due yet");
     assert_eq!(bench.route(140).0, probe(D), "failing fast: probed");
 }
 

@@ -1,14 +1,15 @@
 //! The header words that are neither ring nor ledger: the router's route,
-//! each processor's health window and last answer, the payments each
-//! refused, and who leads. Written
-//! by the leader (the health window by whoever claims it), read by
-//! `rinha stat`; no decision in another process reads the answers.
+//! each processor's health window, last answer and observed latency, the
+//! payments each refused, and who leads. Written by the leader (the health
+//! window by whoever claims it), read by `rinha stat`; no decision in
+//! another process reads them, but for the observed latency, which the
+//! next leader starts from.
 
 use std::sync::atomic::Ordering;
 
 use super::SharedFile;
 use crate::domain::payment::{Health, Processor};
-use crate::store::layout::{HealthAnswer, HealthRecord, RouteChoice};
+use crate::store::layout::{HealthAnswer, HealthRecord, ObservedLatency, RouteChoice};
 
 impl SharedFile {
     /// The router's current choice (see [`RouteChoice`]).
@@ -69,6 +70,28 @@ impl SharedFile {
             min_response_time_ms: answer.min_response_time_ms,
         });
         (checked_at_ms, health)
+    }
+
+    /// Records `processor`'s latency as the leader sees it at `at_ms` (ms
+    /// since the epoch), for the next leader. Leader only.
+    pub fn record_latency(&self, processor: Processor, latency_ms: u64, at_ms: u64) {
+        let observed = ObservedLatency { latency_ms, at_ms };
+        // Relaxed: one self-contained word that publishes nothing else (see
+        // `layout::HealthRecord::latency`).
+        self.health_record(processor)
+            .latency
+            .store(observed.encode(), Ordering::Relaxed);
+    }
+
+    /// `processor`'s latency as a leader last recorded it, if one did.
+    pub fn observed_latency(&self, processor: Processor) -> Option<ObservedLatency> {
+        // Relaxed: see `record_latency`; a stale value is a worse hint,
+        // never a wrong payment.
+        let word = self
+            .health_record(processor)
+            .latency
+            .load(Ordering::Relaxed);
+        ObservedLatency::decode(word)
     }
 
     /// Counts a payment `processor` refused with `status` (a 3xx, or a 4xx

@@ -188,6 +188,29 @@ fn health_answers_read_back_as_recorded_and_windows_are_claimed_once() {
 }
 
 #[test]
+fn a_latency_one_handle_records_is_what_another_reads_per_processor() {
+    // What a new leader reads of its predecessor (issue 15, item 3).
+    let shared = TempStore::new("latency", SMALL);
+    let other = SharedFile::open_or_create(shared.path(), SMALL).unwrap();
+    assert_eq!(other.observed_latency(Processor::Default), None, "none yet");
+    shared.record_latency(Processor::Default, 1500, 1_752_000_000_123);
+    shared.record_latency(Processor::Fallback, 7, 1_752_000_000_200);
+    shared.record_latency(Processor::Default, 1510, 1_752_000_000_173);
+    let read = |processor| {
+        other
+            .observed_latency(processor)
+            .map(|seen| (seen.latency_ms, seen.at_ms))
+    };
+    assert_eq!(read(Processor::Default), Some((1510, 1_752_000_000_173)));
+    assert_eq!(read(Processor::Fallback), Some((7, 1_752_000_000_200)));
+    assert_eq!(
+        shared.health(Processor::Default),
+        (0, None),
+        "apart from health"
+    );
+}
+
+#[test]
 fn capacities_that_cannot_form_a_ring_are_refused() {
     let dir = TempDir::new("badcaps");
     let path = dir.file("shared.bin");
