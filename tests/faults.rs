@@ -637,7 +637,10 @@ fn processors_slower_than_our_timeout_are_paid_once() {
 
 #[test]
 fn a_processor_that_refuses_connections_is_paid_once_it_is_back() {
-    let mut cluster = Cluster::start("refused", 2, &[]);
+    // With a hold (no longer the default, see README's Routing), so that
+    // the refused connections are seen to prove nothing was stored: every
+    // payment waits for the default and is paid there once it is back.
+    let mut cluster = Cluster::start("refused", 2, &["--max-hold-ms", "25000"]);
     cluster.default.stop();
     let load = Background::start(targets(cluster.addrs()), 4, ms(2));
     thread::sleep(ms(1500));
