@@ -118,7 +118,7 @@ fn summarize(c: &mut Criterion) {
     for (label, n) in [("20k", 20_000), ("full", full())] {
         let temp = filled(&format!("ledger-summary-{label}"), n);
         let shared = &*temp;
-        let expected = shared.summary(WINDOW);
+        let expected = shared.reader().summary(WINDOW);
         let in_window = expected.default.requests + expected.fallback.requests;
         assert!(
             in_window > u64::from(n) * 4 / 5 && in_window < u64::from(n),
@@ -130,7 +130,7 @@ fn summarize(c: &mut Criterion) {
         // default measurement time, and 30 still give a stable median.
         group.sample_size(if n > 100_000 { 30 } else { 100 });
         group.bench_with_input(BenchmarkId::new("scan", label), &n, |b, _| {
-            b.iter(|| -> Summary { shared.summary(black_box(WINDOW)) });
+            b.iter(|| -> Summary { shared.reader().summary(black_box(WINDOW)) });
         });
         // What `GET /payments-summary` costs past the socket: HTTP parse,
         // query window parse, the scan, the JSON and the response head.

@@ -38,7 +38,8 @@
 //! - [`http`]: incremental HTTP/1.1 parsing, response writing and the mio
 //!   event loop; knows nothing of payments.
 //! - [`store`]: the memory-mapped file every instance shares — its layout,
-//!   the ring of pending payments and the ledger of processed ones.
+//!   the ring of pending payments and the ledger of processed ones, and
+//!   who may do what to them, as types (producer, reader, leader).
 //! - [`api`]: what each endpoint does with a parsed request, against the store.
 //! - [`drain`]: the elected leader's work — election, routing, forwarding
 //!   payments to the processors and recording what they stored.

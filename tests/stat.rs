@@ -13,6 +13,7 @@ use std::process::Output;
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
+use rinha::store::layout::LAYOUT_VERSION;
 use rinha::store::layout::RouteChoice;
 use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
@@ -62,7 +63,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
             correlation_id: Uuid::from_u128(100 + n),
             amount_cents: 2005,
         };
-        shared.accept(&payment).unwrap();
+        shared.producer().accept(&payment).unwrap();
     }
     let after = now_millis() as u64;
     let ring = shared.ring();
@@ -81,7 +82,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     ledger
         .append(&record(Processor::Default, 999, 0, 1))
         .unwrap();
-    shared.purge();
+    shared.producer().purge();
     ledger
         .append(&record(Processor::Default, 1990, 1, 2))
         .unwrap();
@@ -112,8 +113,9 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     assert!(output.status.success(), "{output:?}");
     let json = String::from_utf8(output.stdout).unwrap();
     assert_eq!(json.lines().count(), 1, "one line without --watch: {json}");
+    let version = format!(r#""layout_version":{LAYOUT_VERSION}"#);
     for expected in [
-        r#""layout_version":4"#,
+        version.as_str(),
         r#""ring":{"slots":16,"head":0,"tail":7,"depth":7,"pending":3,"in_flight":{"default":2,"fallback":1},"unpublished":0,"unreadable":0,"#,
         r#""ledger":{"capacity":32,"entries":4,"generation":1,"default":{"count":2,"amount_cents":3995},"fallback":{"count":1,"amount_cents":2005}}"#,
         r#""leader":{"pid":4242,"since_ms":1700000000000}"#,
@@ -186,13 +188,11 @@ fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
     let short = dir.file("short.shm");
     fs::write(&short, b"rinha").unwrap();
 
+    let version = format!("has layout version 1, this binary reads version {LAYOUT_VERSION}");
     for (path, reason) in [
         (&missing, "No such file"),
         (&foreign, "not a rinha shared file"),
-        (
-            &old_version,
-            "has layout version 1, this binary reads version 4",
-        ),
+        (&old_version, version.as_str()),
         (&short, "is 5 bytes"),
     ] {
         let output = stat(path, &["--json"]);

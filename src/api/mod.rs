@@ -112,18 +112,18 @@ pub fn handle(
             json(out, 503, STALE);
         }
         (PAYMENTS, Method::Post) => match payment_body::parse_payment(request.body) {
-            Ok(payment) => match shared.accept(&payment) {
+            Ok(payment) => match shared.producer().accept(&payment) {
                 Ok(()) => http::write_response(out, 200, false, b"", keep_alive),
                 Err(error) => json(out, 503, refusal_body(error)),
             },
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
         (SUMMARY, Method::Get) => match summary::parse_window(request.query) {
-            Ok(window) => write_summary(out, shared.summary(window), keep_alive),
+            Ok(window) => write_summary(out, shared.reader().summary(window), keep_alive),
             Err(error) => json(out, 400, error.message().as_bytes()),
         },
         (PURGE, Method::Post) if options.purge_enabled => {
-            shared.purge();
+            shared.producer().purge();
             json(out, 200, PURGED);
         }
         (PURGE, Method::Post) => json(out, 403, PURGE_DISABLED),

@@ -8,9 +8,11 @@
 
 use std::error::Error;
 use std::sync::Arc;
+use std::thread;
 
 use crate::api;
 use crate::config::ApiConfig;
+use crate::drain::router::Policy;
 use crate::drain::{drainer, election};
 use crate::http::Request;
 use crate::http::server::{Limits, Server};
@@ -32,7 +34,7 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
     if config.drain {
-        election::spawn_candidate(shared.clone(), &config)?;
+        stand_for_election(shared.clone(), &config)?;
     }
     crate::log!(
         "rinha api listening on {} shared file {}",
@@ -53,6 +55,41 @@ pub fn run(config: ApiConfig) -> Result<(), Box<dyn Error>> {
         api::handle(request, &shared, &options, out)
     })?;
     Ok(())
+}
+
+/// Starts this process's candidate thread: it waits to be elected, then
+/// drains for as long as it leads, and stands again if it is replaced.
+fn stand_for_election(shared: Arc<SharedFile>, config: &ApiConfig) -> std::io::Result<()> {
+    let settings = drainer_settings(config);
+    let path = config.shared_file.clone();
+    thread::Builder::new()
+        .name("candidate".into())
+        .spawn(move || -> std::io::Result<()> {
+            // A leader replaced while frozen steps down and stands again.
+            loop {
+                let leader = election::lead(&shared, &path).inspect_err(|error| {
+                    crate::log!("rinha api: cannot stand for election: {error}");
+                })?;
+                drainer::run(leader, &settings);
+            }
+        })?;
+    Ok(())
+}
+
+/// What the drainer needs of the command line.
+fn drainer_settings(config: &ApiConfig) -> drainer::Settings {
+    drainer::Settings {
+        default_url: config.default_url.clone(),
+        fallback_url: config.fallback_url.clone(),
+        processor_timeout: config.processor_timeout,
+        policy: Policy {
+            max_hold: config.max_hold,
+            safe_latency: config.safe_latency,
+            max_latency: config.max_latency,
+            max_in_flight: config.max_in_flight,
+        },
+        max_send_rate: config.max_send_rate,
+    }
 }
 
 /// Test support: `RINHA_TEST_STALL_PUSH=<uuid>:<ms>` makes the push of that

@@ -25,27 +25,27 @@
 //! already paid in this generation is never sent again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
 
-use crate::config::{ApiConfig, Capacities};
+use crate::config::Capacities;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
-use crate::drain::intake::{Call, Job, Seen, mark_done};
+use crate::drain::intake::{Call, Job, Seen};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::drain::wire::MAX_RESPONSE;
+use crate::store::Leader;
 use crate::store::layout;
+use crate::store::leader::RecordError;
 use crate::store::ledger::Record;
-use crate::store::ring::{Cursor, Pending, SlotState, Step};
-use crate::store::shared_file::SharedFile;
+use crate::store::ring::{Pending, Step};
 
 /// How long a claimed position may stay unpublished before the leader
 /// decides its producer died and abandons it. Longer than a CFS throttling
@@ -119,15 +119,31 @@ pub fn memory_bound(max_in_flight: usize, capacities: Capacities) -> usize {
     requests + read_ahead + paid_ids + recorded + (1 << 20)
 }
 
+/// What the drainer is told by the command that starts it: where the
+/// processors are and how to treat them (the router's [`Policy`] and the
+/// pool's limits).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base URL of the cheap processor.
+    pub default_url: String,
+    /// Base URL of the dear processor.
+    pub fallback_url: String,
+    /// How long a call may take before its outcome counts as unknown.
+    pub processor_timeout: Duration,
+    /// Where each payment goes (see [`Policy`]).
+    pub policy: Policy,
+    /// Payments sent per second at most (see [`Pacer`]).
+    pub max_send_rate: u32,
+}
+
 /// The leader's state; see the module docs.
 struct Drainer {
-    shared: Arc<SharedFile>,
+    leader: Leader,
     poll: Poll,
     events: Events,
     pool: Pool,
     router: Router,
     pacer: Pacer,
-    cursor: Cursor,
     seen: Seen,
     /// Unsent payments in arrival order.
     backlog: VecDeque<Job>,
@@ -151,51 +167,51 @@ struct Drainer {
     heard: [bool; 2],
 }
 
-/// Drains the ring forever. Called by the elected leader only.
-pub fn run(shared: Arc<SharedFile>, config: &ApiConfig) -> ! {
+/// Drains the ring for as long as `leader` leads: what the election's
+/// winner does with its [`Leader`]. Returns once a newer leader replaced
+/// it (it was frozen past its lease), having written nothing since.
+pub fn run(leader: Leader, settings: &Settings) {
     let (answers, health_answers) = crossbeam_channel::bounded(16);
-    let clients = [&config.default_url, &config.fallback_url]
-        .map(|url| HealthClient::new(url, config.processor_timeout));
-    health::spawn(shared.clone(), clients, answers);
-    let mut drainer = Drainer::new(shared, config, health_answers)
+    let clients = [&settings.default_url, &settings.fallback_url]
+        .map(|url| HealthClient::new(url, settings.processor_timeout));
+    health::spawn(leader.shared().clone(), clients, answers);
+    let mut drainer = Drainer::new(leader, settings, health_answers)
         .unwrap_or_else(|error| panic!("the drainer cannot poll: {error}"));
-    loop {
-        drainer.turn();
-    }
+    while drainer.turn() {}
+    let (refused, late) = drainer.leader.fencing();
+    crate::log!(
+        "rinha drainer (pid {}): replaced after epoch {}: stepping down with {} requests out; \
+         fenced writes refused {refused}, landed after replacement {late}",
+        std::process::id(),
+        drainer.leader.epoch(),
+        drainer.out.len()
+    );
 }
 
 impl Drainer {
     fn new(
-        shared: Arc<SharedFile>,
-        config: &ApiConfig,
+        leader: Leader,
+        settings: &Settings,
         health: Receiver<(Processor, Health)>,
     ) -> std::io::Result<Drainer> {
         let now = Instant::now();
-        let seen = Seen::load(&shared);
-        let cursor = Cursor::new(shared.ring().head(), ABANDON_AFTER);
+        let seen = Seen::load(&leader);
         crate::log!(
             "rinha drainer: leading from position {} ({} waiting, {} recorded but not marked done)",
-            cursor.position(),
-            shared.ring().tail().saturating_sub(cursor.position()),
+            leader.position(),
+            leader.waiting(),
             seen.recorded.len()
         );
-        let policy = Policy {
-            max_hold: config.max_hold,
-            safe_latency: config.safe_latency,
-            max_latency: config.max_latency,
-            max_in_flight: config.max_in_flight,
-        };
         let mut drainer = Drainer {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             pool: Pool::new(
-                &config.default_url,
-                &config.fallback_url,
-                config.processor_timeout,
+                &settings.default_url,
+                &settings.fallback_url,
+                settings.processor_timeout,
             ),
-            router: Router::new(policy, now),
-            pacer: Pacer::new(config.max_send_rate, now),
-            cursor,
+            router: Router::new(settings.policy, now),
+            pacer: Pacer::new(settings.max_send_rate, now),
             seen,
             backlog: VecDeque::new(),
             later: Vec::new(),
@@ -207,7 +223,7 @@ impl Drainer {
             socket_warning: None,
             rejection_warning: None,
             heard: [false; 2],
-            shared,
+            leader,
         };
         drainer.inherit_latencies();
         Ok(drainer)
@@ -220,7 +236,7 @@ impl Drainer {
     fn inherit_latencies(&mut self) {
         let now_ms = now_millis().max(0) as u64;
         for processor in [Processor::Default, Processor::Fallback] {
-            let Some(seen) = self.shared.observed_latency(processor) else {
+            let Some(seen) = self.leader.shared().observed_latency(processor) else {
                 continue;
             };
             let age = Duration::from_millis(now_ms.saturating_sub(seen.at_ms));
@@ -245,7 +261,9 @@ impl Drainer {
         for processor in [Processor::Default, Processor::Fallback] {
             if let Some(latency) = self.latency(processor) {
                 let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-                self.shared.record_latency(processor, latency_ms, now_ms);
+                self.leader
+                    .shared()
+                    .record_latency(processor, latency_ms, now_ms);
             }
         }
     }
@@ -255,9 +273,14 @@ impl Drainer {
         self.heard[processor as usize].then(|| self.router.latency(processor))
     }
 
-    /// One round of the loop: wait, settle what finished, take in, send.
-    fn turn(&mut self) {
+    /// One round of the loop: wait, settle what finished, take in, send;
+    /// false once this process no longer leads. The lease is checked (and
+    /// renewed) after the wait, before any answer is settled.
+    fn turn(&mut self) -> bool {
         self.wait_for_events();
+        if !self.leader.hold() {
+            return false;
+        }
         let now = Instant::now();
         if now.saturating_duration_since(self.last_expiry) >= EXPIRY_EVERY {
             self.last_expiry = now;
@@ -278,7 +301,8 @@ impl Drainer {
         self.read_ring(now);
         self.send_later(now);
         self.send_backlog(now);
-        self.shared.ring().free_done(self.cursor.position());
+        let _ = self.leader.free();
+        !self.leader.deposed()
     }
 
     fn wait_for_events(&mut self) {
@@ -299,23 +323,21 @@ impl Drainer {
     /// A purge since the last look: payments of the new generation must
     /// not be mistaken for old ones, nor old paid ids block new payments.
     fn check_generation(&mut self) {
-        if self.shared.generation() != self.seen.generation {
-            self.seen = Seen::load(&self.shared);
+        if self.leader.shared().generation() != self.seen.generation {
+            self.seen = Seen::load(&self.leader);
         }
     }
 
     /// Takes published payments from the ring while there is room ahead.
     fn read_ring(&mut self, now: Instant) {
-        let shared = self.shared.clone();
-        let ring = shared.ring();
         while self.backlog.len() + self.later.len() + self.out.len() < READ_AHEAD {
-            match self.cursor.step(&ring) {
+            match self.leader.step() {
                 Step::Idle => return,
                 Step::Abandoned(position) => crate::log!(
                     "rinha drainer: abandoned position {position}: claimed, never published"
                 ),
                 Step::Payment(pending) => {
-                    if let Some(mut job) = self.seen.triage(&shared, pending, now) {
+                    if let Some(mut job) = self.seen.triage(&self.leader, pending, now) {
                         match job.known {
                             Known::Unsent => self.backlog.push_back(job),
                             Known::Pinned { processor, stamp } => {
@@ -332,8 +354,9 @@ impl Drainer {
         }
     }
 
+    /// Refused only once replaced: the turn then ends the reign.
     fn done(&self, pending: &Pending) {
-        mark_done(&self.shared, pending);
+        let _ = self.leader.discard(pending.position);
     }
 
     /// Payments whose wait is over: a pinned one to its processor, if it
@@ -361,7 +384,9 @@ impl Drainer {
                 continue;
             }
             self.later.swap_remove(index);
-            self.send(job, route, now);
+            if !self.send(job, route, now) && self.leader.deposed() {
+                return;
+            }
         }
     }
 
@@ -406,7 +431,7 @@ impl Drainer {
         };
         if choice != self.shown_choice {
             self.shown_choice = choice;
-            self.shared.set_route_choice(choice);
+            self.leader.show_route(choice);
         }
     }
 
@@ -428,13 +453,14 @@ impl Drainer {
                 };
                 // Written before the request leaves: a successor that finds
                 // it knows the payment may be at this processor.
-                self.shared.ring().set_state(
-                    job.pending.position,
-                    SlotState::InFlight {
-                        processor,
-                        requested_at_ms: stamp,
-                    },
-                );
+                if self
+                    .leader
+                    .dispatch(job.pending.position, processor, stamp)
+                    .is_err()
+                {
+                    // Replaced: the payment is the successor's now.
+                    return false;
+                }
                 Request::Pay {
                     id: payment.correlation_id,
                     cents: payment.amount_cents,
@@ -468,9 +494,7 @@ impl Drainer {
     fn put_back(&mut self, mut job: Job, now: Instant) {
         match job.known {
             Known::Unsent => {
-                self.shared
-                    .ring()
-                    .set_state(job.pending.position, SlotState::Pending);
+                let _ = self.leader.put_back(job.pending.position);
                 self.backlog.push_front(job);
             }
             Known::Pinned { .. } => {
@@ -497,13 +521,13 @@ impl Drainer {
     /// `rinha stat`, and said once a second at most, because the payment
     /// is kept and nothing will be paid while it goes on.
     fn rejected(&mut self, processor: Processor, status: u16, now: Instant) {
-        self.shared.count_rejection(processor, status);
+        self.leader.count_rejection(processor, status);
         let quiet = self
             .rejection_warning
             .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1));
         if !quiet {
             self.rejection_warning = Some(now);
-            let (count, _) = self.shared.rejections(processor);
+            let (count, _) = self.leader.shared().rejections(processor);
             crate::log!(
                 "rinha drainer: {} processor refused a payment with {status} ({count} so far); payments are kept and retried",
                 processor.name()
@@ -577,9 +601,7 @@ impl Drainer {
             Action::Send(Known::Unsent) => self.put_back(job, now),
             // Refused: not stored either, but not at once (it was refused).
             Action::SendLater(Known::Unsent) => {
-                self.shared
-                    .ring()
-                    .set_state(job.pending.position, SlotState::Pending);
+                let _ = self.leader.put_back(job.pending.position);
                 self.queue(job, Known::Unsent, Call::Pay, true, now);
             }
             Action::Send(known) => self.queue(job, known, Call::Pay, false, now),
@@ -621,18 +643,21 @@ impl Drainer {
             correlation_id: pending.payment.correlation_id,
             ring_position: pending.position,
         };
-        while self.shared.ledger().append(&entry).is_err() {
+        // Replaced: not recorded by us; the successor looks it up.
+        while self.leader.record(&entry) == Err(RecordError::Full) {
             // Unreachable while `accept` keeps room for every waiting
             // payment (it answers 503 first); never drop a paid one.
             crate::log!(
                 "rinha drainer: ledger full; payment {} paid but not recorded yet",
                 entry.correlation_id
             );
-            std::thread::sleep(Duration::from_secs(1));
+            // Short sleeps that keep the lease: a leader that waits here
+            // is not frozen.
+            std::thread::sleep(Duration::from_millis(100));
+            if !self.leader.hold() {
+                return;
+            }
         }
-        self.shared
-            .ring()
-            .set_state(pending.position, SlotState::Done);
     }
 }
 

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::payment::Processor;
 use crate::drain::fate::Known;
+use crate::store::Leader;
 use crate::store::ring::{Pending, SlotState};
-use crate::store::shared_file::SharedFile;
 
 /// The first and the longest wait before a pinned payment is tried again.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
@@ -72,13 +72,12 @@ impl Seen {
     /// Reads the generation first, then the ids paid in it: a purge in
     /// between leaves a newer generation in the file, which the next
     /// check sees and reloads.
-    pub fn load(shared: &SharedFile) -> Seen {
-        let generation = shared.generation();
-        let ledger = shared.ledger();
+    pub fn load(leader: &Leader) -> Seen {
+        let generation = leader.shared().generation();
         Seen {
             generation,
-            paid: ledger.ids_of_current_generation(),
-            recorded: ledger.positions_since(shared.ring().head()),
+            paid: leader.paid_ids(),
+            recorded: leader.recorded_positions(),
         }
     }
 }
@@ -86,7 +85,7 @@ impl Seen {
 impl Seen {
     /// Decides what a published payment needs: `Some` to work on it; a
     /// payment that needs nothing is marked done in its slot.
-    pub fn triage(&mut self, shared: &SharedFile, pending: Pending, now: Instant) -> Option<Job> {
+    pub fn triage(&mut self, leader: &Leader, pending: Pending, now: Instant) -> Option<Job> {
         let state = pending.state.unwrap_or_else(|| {
             crate::log!(
                 "rinha drainer: position {} has an unreadable state; treating it as unsent",
@@ -96,13 +95,13 @@ impl Seen {
         });
         if pending.generation > self.generation {
             // Accepted after a purge this loop has not seen yet.
-            *self = Seen::load(shared);
+            *self = Seen::load(leader);
         }
         let id = pending.payment.correlation_id;
         let known = match state {
             SlotState::Done => return None,
-            _ if self.recorded.contains(&pending.position) => return mark_done(shared, &pending),
-            _ if pending.generation < self.generation => return mark_done(shared, &pending),
+            _ if self.recorded.contains(&pending.position) => return mark_done(leader, &pending),
+            _ if pending.generation < self.generation => return mark_done(leader, &pending),
             SlotState::InFlight {
                 processor,
                 requested_at_ms,
@@ -114,7 +113,7 @@ impl Seen {
                 crate::log!(
                     "rinha drainer: payment {id} not sent: its correlationId was already paid"
                 );
-                return mark_done(shared, &pending);
+                return mark_done(leader, &pending);
             }
             SlotState::Pending => Known::Unsent,
         };
@@ -137,8 +136,9 @@ impl Seen {
 }
 
 /// Marks a payment done in its slot: it needs no more work.
-pub fn mark_done(shared: &SharedFile, pending: &Pending) -> Option<Job> {
-    shared.ring().set_state(pending.position, SlotState::Done);
+pub fn mark_done(leader: &Leader, pending: &Pending) -> Option<Job> {
+    // Refused only once replaced: the drainer then steps down.
+    let _ = leader.discard(pending.position);
     None
 }
 
@@ -166,6 +166,12 @@ mod tests {
         }
     }
 
+    /// A leader over the store's file, from a second handle on it.
+    fn leader(store: &TempStore) -> Leader {
+        let shared = crate::store::shared_file::SharedFile::open_or_create(store.path(), CAPS);
+        Leader::for_test(std::sync::Arc::new(shared.unwrap()), Duration::from_secs(1))
+    }
+
     /// The published payment at `position`.
     fn published(store: &TempStore, position: u64) -> Pending {
         let mut cursor = crate::store::ring::Cursor::new(position, Duration::from_secs(1));
@@ -182,24 +188,25 @@ mod tests {
         // accepted right after a purge was marked done, never paid,
         // although its client had a 200.
         let store = TempStore::new("intake-purge", CAPS);
-        store.accept(&payment(1)).unwrap();
-        let mut seen = Seen::load(&store);
-        store.purge();
-        store.accept(&payment(2)).unwrap();
+        store.producer().accept(&payment(1)).unwrap();
+        let leader = leader(&store);
+        let mut seen = Seen::load(&leader);
+        store.producer().purge();
+        store.producer().accept(&payment(2)).unwrap();
         let now = Instant::now();
         let old = published(&store, 0);
         let fresh = published(&store, 1);
         assert_eq!(
-            seen.triage(&store, old, now).map(|job| job.known),
+            seen.triage(&leader, old, now).map(|job| job.known),
             Some(Known::Unsent),
             "the leader has not seen the purge yet: still its generation"
         );
-        let job = seen.triage(&store, fresh, now).expect("sent, not dropped");
+        let job = seen.triage(&leader, fresh, now).expect("sent, not dropped");
         assert_eq!(job.pending.payment, payment(2));
         assert_eq!(seen.generation, 1, "the newer generation was loaded");
         // Once the purge is seen, the older generation's payment is done.
         let old = published(&store, 0);
-        assert!(seen.triage(&store, old, now).is_none());
+        assert!(seen.triage(&leader, old, now).is_none());
         assert_eq!(store.ring().peek(0), {
             let mut done = old;
             done.state = Some(SlotState::Done);
@@ -212,8 +219,8 @@ mod tests {
         // Issue 15, item 3: it was sent again at once, and its 422 came a
         // whole processor delay later, after the processor had stored it.
         let store = TempStore::new("intake-inherited", CAPS);
-        store.accept(&payment(1)).unwrap();
-        store.accept(&payment(2)).unwrap();
+        store.producer().accept(&payment(1)).unwrap();
+        store.producer().accept(&payment(2)).unwrap();
         store.ring().set_state(
             0,
             SlotState::InFlight {
@@ -221,9 +228,10 @@ mod tests {
                 requested_at_ms: 1_752_000_000_123,
             },
         );
-        let mut seen = Seen::load(&store);
+        let leader = leader(&store);
+        let mut seen = Seen::load(&leader);
         let now = Instant::now();
-        let inherited = seen.triage(&store, published(&store, 0), now).unwrap();
+        let inherited = seen.triage(&leader, published(&store, 0), now).unwrap();
         assert_eq!(
             (inherited.known, inherited.call),
             (
@@ -234,7 +242,7 @@ mod tests {
                 Call::LookUp
             )
         );
-        let fresh = seen.triage(&store, published(&store, 1), now).unwrap();
+        let fresh = seen.triage(&leader, published(&store, 1), now).unwrap();
         assert_eq!((fresh.known, fresh.call), (Known::Unsent, Call::Pay));
     }
 
@@ -243,10 +251,11 @@ mod tests {
         // Issue 9, item 4: an unanswered lookup (or retry) is not repeated
         // at once against an overloaded processor, nor left for ever.
         let store = TempStore::new("intake-backoff", CAPS);
-        store.accept(&payment(1)).unwrap();
+        store.producer().accept(&payment(1)).unwrap();
         let now = Instant::now();
-        let mut job = Seen::load(&store)
-            .triage(&store, published(&store, 0), now)
+        let leader = leader(&store);
+        let mut job = Seen::load(&leader)
+            .triage(&leader, published(&store, 0), now)
             .unwrap();
         let waits: Vec<Duration> = (0..10)
             .map(|_| {

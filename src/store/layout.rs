@@ -2,7 +2,7 @@
 //! version. A leaf: it imports nothing from the crate, so the layout can be
 //! read (and checked against the version) without the code that uses it.
 //!
-//! # Layout (version 4)
+//! # Layout (version 5)
 //!
 //! ```text
 //!  offset  size                      what                                   written by
@@ -23,7 +23,8 @@
 //!    1152  128                       rejected: per processor, refusals of   leader
 //!                                    payments (3xx, 4xx but 422) and the
 //!                                    last such status (Rejections)
-//!    1280  ring_slots × 64           ring slots        (ring.rs)            producers, leader
+//!    1280  128                       lease: epoch, deadline, lock bit       leader (CAS)
+//!    1408  ring_slots × 64           ring slots        (ring.rs)            producers, leader
 //!       …  ledger_entries × 24       ledger entries    (ledger.rs)          leader
 //!       …  ledger_entries × 24       ledger keys       (ledger.rs)          leader
 //! ```
@@ -36,8 +37,11 @@
 //! status output only: the drainer keeps a refused payment and retries it,
 //! and the count tells an operator why nothing is paid; and, in each health
 //! line, the leader's observed latency: unlike the other status words, a decision
-//! reads it (a new leader starts from it, see [`ObservedLatency`]).
-//! Files of other versions are refused. Next
+//! reads it (a new leader starts from it, see [`ObservedLatency`]). Version 5
+//! added the `lease` line and fencing tags: in each slot's state word (bits
+//! 3–18, the stamp moved to bits 19–63), in the ledger's `reserved`
+//! counter (bits 32–47) and a VOID meta; see `store/leader.rs`. Files of
+//! other versions are refused. Next
 //! to the file live its lock files: `<file>.leader` (election) and
 //! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
 //!
@@ -73,10 +77,10 @@ use std::sync::atomic::AtomicU64;
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RINHA\0SH");
 
 /// Bumped whenever the meaning of any byte in the file changes.
-pub const LAYOUT_VERSION: u64 = 4;
+pub const LAYOUT_VERSION: u64 = 5;
 
 /// The header's length: where the ring slots start.
-pub const HEADER_LEN: usize = 1280;
+pub const HEADER_LEN: usize = 1408;
 
 /// Bytes of one ring slot (`ring::Slot` asserts it is its size).
 pub const SLOT_LEN: usize = 64;
@@ -286,6 +290,9 @@ pub struct Header {
     pub(super) route: Line<AtomicU64>,
     /// See [`Rejections`].
     pub(super) rejected: Line<Rejections>,
+    /// The leader's lease: epoch, deadline and lock bit in one word, so
+    /// that renewing and taking over are each one CAS (`store/leader.rs`).
+    pub(super) lease: Line<AtomicU64>,
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);

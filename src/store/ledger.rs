@@ -30,6 +30,8 @@ use uuid::Uuid;
 use crate::domain::payment::Processor;
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::store::layout::{self, Purge};
+use crate::store::ring::Fenced;
+use crate::store::ring::slot_fence::{FENCE_MASK, newer};
 
 /// The summed half of a ledger entry.
 #[repr(C)]
@@ -71,8 +73,24 @@ pub struct Record {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LedgerFull;
 
+/// Why the leader's append did not happen; nothing was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendError {
+    /// The ledger has no free entry.
+    Full,
+    /// A newer leader has fenced the ledger: this one was replaced.
+    Fenced,
+}
+
 const COMMITTED: u64 = 1;
 const FALLBACK_BIT: u64 = 1 << 1;
+/// A claimed index that will never be committed: voided by a newer leader
+/// (layout version 5). Every scan skips it, as it lacks COMMITTED.
+const VOID: u64 = 1 << 2;
+/// The `reserved` counter (layout version 5): the count in bits 0–31, the
+/// fencing tag of the leader that may claim in bits 32–47.
+const COUNT_MASK: u64 = (1 << 32) - 1;
+const TAG_SHIFT: u32 = 32;
 const GENERATION_SHIFT: u32 = 32;
 
 /// A view of the ledger in a [`crate::store::shared_file::SharedFile`].
@@ -105,7 +123,8 @@ impl<'a> Ledger<'a> {
     /// from the shared file, so it is not trusted).
     fn reserved(&self) -> usize {
         // Relaxed: the count publishes nothing; each entry's `meta` does.
-        (self.reserved.load(Ordering::Relaxed) as usize).min(self.entries.len())
+        let word = self.reserved.load(Ordering::Relaxed);
+        ((word & COUNT_MASK) as usize).min(self.entries.len())
     }
 
     /// Entries that can still be appended.
@@ -113,16 +132,99 @@ impl<'a> Ledger<'a> {
         (self.entries.len() - self.reserved()) as u64
     }
 
-    /// Appends a processed payment.
+    /// Appends a processed payment, unfenced: for a ledger nobody else
+    /// leads (tests, benches). The leader's go through
+    /// [`Ledger::append_fenced`].
     pub fn append(&self, record: &Record) -> Result<(), LedgerFull> {
         let capacity = self.entries.len() as u64;
         // Relaxed: the CAS only has to hand out each index once.
         let index = self
             .reserved
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < capacity).then_some(n + 1)
+                (n & COUNT_MASK < capacity).then_some(n + 1)
             })
-            .map_err(|_| LedgerFull)? as usize;
+            .map_err(|_| LedgerFull)?;
+        let index = (index & COUNT_MASK) as usize;
+        let meta = self.write(index, record);
+        // Release: the words above happen-before any Acquire load of meta
+        // that sees COMMITTED (in `summarize`, `positions_since` and
+        // `ids_of_current_generation`).
+        self.entries[index].meta.store(meta, Ordering::Release);
+        Ok(())
+    }
+
+    /// Appends a processed payment as the leader of fencing `tag`: the
+    /// index is claimed with a CAS that fails unless the counter carries
+    /// `tag`, and the entry is committed with a CAS of its `meta` from 0,
+    /// which fails if a newer leader voided it meanwhile
+    /// ([`Ledger::fence`]). Either failure writes nothing anyone reads.
+    pub(in crate::store) fn append_fenced(
+        &self,
+        record: &Record,
+        tag: u64,
+    ) -> Result<(), AppendError> {
+        let capacity = self.entries.len() as u64;
+        let mut refused = None;
+        // Relaxed: the CAS only has to hand out each index once, and only
+        // under our tag; nothing is published through the counter.
+        let index = self
+            .reserved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                if (n >> TAG_SHIFT) & FENCE_MASK != tag {
+                    refused = Some(AppendError::Fenced);
+                    None
+                } else if n & COUNT_MASK >= capacity {
+                    refused = Some(AppendError::Full);
+                    None
+                } else {
+                    Some(n + 1)
+                }
+            })
+            .map_err(|_| refused.unwrap_or(AppendError::Full))?;
+        let index = (index & COUNT_MASK) as usize;
+        let meta = self.write(index, record);
+        // Release on success: the words above happen-before any Acquire
+        // load of meta that sees COMMITTED. Failure Relaxed: it reads VOID,
+        // which publishes nothing.
+        self.entries[index]
+            .meta
+            .compare_exchange(0, meta, Ordering::Release, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| AppendError::Fenced)
+    }
+
+    /// Makes the ledger the leader of fencing `tag`'s: the counter is
+    /// tagged (older leaders can no longer claim an index), then every
+    /// claimed index not committed yet is voided (an older leader frozen
+    /// between claiming and committing can no longer commit it; one that
+    /// died left a hole, voided alike). `Err(Fenced)` if a newer leader's
+    /// tag is on the counter already.
+    pub(in crate::store) fn fence(&self, tag: u64) -> Result<(), Fenced> {
+        // AcqRel: Acquire sees every claim made before (so the void below
+        // covers them), Release orders our tag before our own claims.
+        let mut count = 0;
+        self.reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                let found = (n >> TAG_SHIFT) & FENCE_MASK;
+                count = n & COUNT_MASK;
+                (found == tag || !newer(found, tag))
+                    .then_some(count | (tag & FENCE_MASK) << TAG_SHIFT)
+            })
+            .map_err(|_| Fenced)?;
+        let claimed = (count as usize).min(self.entries.len());
+        for entry in &self.entries[..claimed] {
+            // Relaxed, both: VOID publishes nothing, and a committed meta is
+            // left alone (its Release store is paired by the scans' Acquire).
+            let _ = entry
+                .meta
+                .compare_exchange(0, VOID, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Writes every word of entry `index` but `meta`, and returns the meta
+    /// word that commits it.
+    fn write(&self, index: usize, record: &Record) -> u64 {
         let (entry, key) = (&self.entries[index], &self.keys[index]);
         let id = record.correlation_id.as_u128();
         key.id_high.store((id >> 64) as u64, Ordering::Relaxed);
@@ -139,12 +241,7 @@ impl<'a> Ledger<'a> {
             Processor::Default => 0,
             Processor::Fallback => FALLBACK_BIT,
         };
-        let meta = COMMITTED | processor | (record.generation as u32 as u64) << GENERATION_SHIFT;
-        // Release: the words above happen-before any Acquire load of meta
-        // that sees COMMITTED (in `summarize`, `positions_since` and
-        // `ids_of_current_generation`).
-        entry.meta.store(meta, Ordering::Release);
-        Ok(())
+        COMMITTED | processor | (record.generation as u32 as u64) << GENERATION_SHIFT
     }
 
     /// Sums the current generation's entries whose `requestedAt` lies in
@@ -393,6 +490,44 @@ mod tests {
         );
         assert_eq!(ledger.summarize(Window::ALL).default.requests, 2);
         assert_eq!(ledger.positions_since(1), HashSet::from([1]));
+    }
+
+    #[test]
+    fn a_replaced_leader_can_neither_claim_nor_commit_an_entry() {
+        // Issue 16: leader 1 claims an index and freezes before committing;
+        // leader 2 fences the ledger; leader 1 wakes.
+        let shared = shared("fenced", 8);
+        let ledger = shared.ledger();
+        ledger.fence(1).unwrap();
+        ledger
+            .append_fenced(&record(Processor::Default, 1, 10, 0), 1)
+            .unwrap();
+        // Frozen between claiming index 1 and committing it.
+        shared
+            .header()
+            .ledger_reserved
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+        ledger.fence(2).unwrap();
+        let late = record(Processor::Default, 2, 10, 1);
+        assert_eq!(ledger.append_fenced(&late, 1), Err(AppendError::Fenced));
+        assert_eq!(
+            ledger.entries[1]
+                .meta
+                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed),
+            Err(VOID),
+            "the claimed index was voided: its commit fails"
+        );
+        assert_eq!(ledger.fence(1), Err(Fenced));
+        ledger
+            .append_fenced(&record(Processor::Fallback, 3, 20, 2), 2)
+            .unwrap();
+        let summary = ledger.summarize(Window::ALL);
+        assert_eq!(
+            (summary.default.requests, summary.fallback.requests),
+            (1, 1)
+        );
+        assert_eq!(ledger.len(), 3);
     }
 
     #[test]

@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 
 use crate::config::Capacities;
 use crate::domain::payment::Payment;
-use crate::domain::summary::{Summary, Window};
 use crate::store::layout::{
     HEADER_LEN, Header, Identity, LAYOUT_VERSION, MAGIC, Offsets, RouteChoice,
 };
@@ -22,6 +21,7 @@ use crate::store::ledger::Ledger;
 use crate::store::mapping::{MapError, Mapping};
 use crate::store::producers::{Liveness, Producers};
 use crate::store::ring::{PushError, READER, Ring};
+use crate::store::roles::{Producer, Reader};
 
 mod status;
 #[cfg(test)]
@@ -230,7 +230,7 @@ impl SharedFile {
         }
         // Our id's previous holder is gone: what it left claimed is free.
         if let Some(producers) = &shared.producers {
-            shared.ring().release_claims_of(producers.id());
+            shared.ring_view().release_claims_of(producers.id());
         }
         Ok(shared)
     }
@@ -250,7 +250,7 @@ impl SharedFile {
         identity
             .total_len
             .store(self.map.offsets().total as u64, Ordering::Relaxed);
-        self.ring().initialise();
+        self.ring_view().initialise();
         self.set_route_choice(RouteChoice::Unknown);
         // Release: everything above happens-before any Acquire load that
         // sees the magic (in `initialise_or_validate` of another process).
@@ -343,9 +343,35 @@ impl SharedFile {
         self.map.header()
     }
 
+    /// What a front end does to the file: accept payments, purge.
+    pub fn producer(&self) -> Producer<'_> {
+        Producer::new(self)
+    }
+
+    /// What reads the file without changing it: summary, status counts.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader::new(self)
+    }
+
+    /// Test support: the raw ring, to build a file in a given state or to
+    /// play a producer or a leader by hand. Outside tests only the store's
+    /// own roles ([`Producer`], [`Reader`], the leader) reach it.
+    #[cfg(any(test, feature = "test-support"))]
+    #[doc(hidden)]
+    pub fn ring(&self) -> Ring<'_> {
+        self.ring_view()
+    }
+
+    /// Test support: the raw ledger (see [`SharedFile::ring`]).
+    #[cfg(any(test, feature = "test-support"))]
+    #[doc(hidden)]
+    pub fn ledger(&self) -> Ledger<'_> {
+        self.ledger_view()
+    }
+
     /// The ring of pending payments, as this handle's producer (or, for a
     /// read-only handle, as a reader that never claims a slot).
-    pub fn ring(&self) -> Ring<'_> {
+    pub(in crate::store) fn ring_view(&self) -> Ring<'_> {
         let header = self.header();
         let (producer, liveness): (u8, &dyn Liveness) = match &self.producers {
             Some(producers) => (producers.id(), producers),
@@ -392,7 +418,7 @@ impl SharedFile {
     }
 
     /// The ledger of processed payments.
-    pub fn ledger(&self) -> Ledger<'_> {
+    pub(in crate::store) fn ledger_view(&self) -> Ledger<'_> {
         let header = self.header();
         Ledger::new(
             self.map.entries(),
@@ -409,15 +435,14 @@ impl SharedFile {
         self.header().purge.0.generation.load(Ordering::Relaxed)
     }
 
-    /// Puts an accepted payment in the ring; once this returns `Ok`, the
-    /// payment will be processed even if this process dies right after.
-    pub fn accept(&self, payment: &Payment) -> Result<(), AcceptError> {
-        let ring = self.ring();
+    /// Puts an accepted payment in the ring (see [`Producer::accept`]).
+    pub(in crate::store) fn accept(&self, payment: &Payment) -> Result<(), AcceptError> {
+        let ring = self.ring_view();
         // Every payment waiting in the ring may need one ledger entry. Stale
         // loads only err on the safe side (an old head counts too many
         // waiting), except for producers racing this check: the margin.
         let waiting = ring.tail().saturating_sub(ring.head());
-        if self.ledger().room() <= waiting + RACING_PRODUCERS {
+        if self.ledger_view().room() <= waiting + RACING_PRODUCERS {
             return Err(AcceptError::LedgerFull);
         }
         match self.push(&ring, payment) {
@@ -426,14 +451,8 @@ impl SharedFile {
         }
     }
 
-    /// What has been processed within `window` in the current generation.
-    pub fn summary(&self, window: Window) -> Summary {
-        self.ledger().summarize(window)
-    }
-
-    /// Forgets every payment accepted so far: the summary restarts from zero
-    /// and pending payments of older generations are discarded, not sent.
-    pub fn purge(&self) {
-        self.ledger().purge();
+    /// Starts a new purge generation (see [`Producer::purge`]).
+    pub(in crate::store) fn purge(&self) {
+        self.ledger_view().purge();
     }
 }

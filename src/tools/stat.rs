@@ -134,10 +134,10 @@ impl Status {
         Status {
             now_ms,
             capacities: shared.capacities(),
-            ring: shared.ring().snapshot(),
-            ledger_entries: shared.ledger().len() as u64,
+            ring: shared.reader().snapshot(),
+            ledger_entries: shared.reader().ledger_len(),
             generation: shared.generation(),
-            summary: shared.summary(Window::ALL),
+            summary: shared.reader().summary(Window::ALL),
             leader: shared.leader(),
             health,
             route: shared.route_choice(),

@@ -67,35 +67,49 @@ const KIND_PENDING: u64 = 0;
 const KIND_IN_FLIGHT: u64 = 1;
 const KIND_DONE: u64 = 2;
 const PROCESSOR_BIT: u64 = 1 << 2;
-const STAMP_SHIFT: u32 = 8;
+/// The leader's fencing tag (layout version 5): bits 3–18.
+const TAG_SHIFT: u32 = 3;
+/// The tag's width: an epoch modulo 2^16 (see `store/leader.rs`).
+pub(in crate::store) const FENCE_MASK: u64 = 0xffff;
+const STAMP_SHIFT: u32 = 19;
 
 impl SlotState {
-    /// Packs the state in one word so that it changes atomically: kind in
-    /// bits 0–1, processor in bit 2, `requested_at_ms` (non-negative, < 2^56)
-    /// in bits 8–63.
+    /// Packs the state in one word so that it changes atomically, with a
+    /// fencing tag of 0 (see [`SlotState::encode_tagged`]).
     pub fn encode(self) -> u64 {
+        self.encode_tagged(0)
+    }
+
+    /// Packs the state and the writing leader's fencing `tag` in one word:
+    /// kind in bits 0–1, processor in bit 2, tag in bits 3–18,
+    /// `requested_at_ms` (non-negative, < 2^45: until the year 3084) in
+    /// bits 19–63.
+    pub(in crate::store) fn encode_tagged(self, tag: u64) -> u64 {
+        let tag = (tag & FENCE_MASK) << TAG_SHIFT;
         match self {
-            SlotState::Pending => KIND_PENDING,
-            SlotState::Done => KIND_DONE,
+            SlotState::Pending => KIND_PENDING | tag,
+            SlotState::Done => KIND_DONE | tag,
             SlotState::InFlight {
                 processor,
                 requested_at_ms,
             } => {
-                debug_assert!((0..1 << 56).contains(&requested_at_ms));
+                debug_assert!((0..1 << 45).contains(&requested_at_ms));
                 let processor_bit = match processor {
                     Processor::Default => 0,
                     Processor::Fallback => PROCESSOR_BIT,
                 };
-                KIND_IN_FLIGHT | processor_bit | (requested_at_ms as u64) << STAMP_SHIFT
+                KIND_IN_FLIGHT | processor_bit | tag | (requested_at_ms as u64) << STAMP_SHIFT
             }
         }
     }
 
-    /// Unpacks a word read from the file; `None` if no state encodes to it.
+    /// Unpacks a word read from the file, whatever its tag; `None` if no
+    /// state encodes to it.
     pub fn decode(word: u64) -> Option<SlotState> {
-        match word & KIND_MASK {
-            KIND_PENDING if word == KIND_PENDING => Some(SlotState::Pending),
-            KIND_DONE if word == KIND_DONE => Some(SlotState::Done),
+        let untagged = word & !(FENCE_MASK << TAG_SHIFT);
+        match untagged & KIND_MASK {
+            KIND_PENDING if untagged == KIND_PENDING => Some(SlotState::Pending),
+            KIND_DONE if untagged == KIND_DONE => Some(SlotState::Done),
             KIND_IN_FLIGHT => Some(SlotState::InFlight {
                 processor: if word & PROCESSOR_BIT == 0 {
                     Processor::Default
@@ -107,6 +121,22 @@ impl SlotState {
             _ => None,
         }
     }
+}
+
+/// The fencing tag a state word carries.
+pub(in crate::store) fn fence_of(word: u64) -> u64 {
+    (word >> TAG_SHIFT) & FENCE_MASK
+}
+
+/// The same state word with another fencing tag.
+pub(in crate::store) fn with_fence(word: u64, tag: u64) -> u64 {
+    word & !(FENCE_MASK << TAG_SHIFT) | (tag & FENCE_MASK) << TAG_SHIFT
+}
+
+/// Whether fencing tag `a` is newer than `b`, modulo 2^16 (half the range
+/// either way: no two live leaders are 32 768 epochs apart).
+pub(in crate::store) fn newer(a: u64, b: u64) -> bool {
+    ((a.wrapping_sub(b) & FENCE_MASK) as u16 as i16) > 0
 }
 
 /// Bits of `seq` below the lap: see `ring.rs`'s module docs.

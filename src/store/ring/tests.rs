@@ -50,9 +50,61 @@ fn states_round_trip_through_their_encoding() {
     ] {
         assert_eq!(SlotState::decode(state.encode()), Some(state));
     }
-    for garbage in [3, 2 | 1 << 9, 1 << 5] {
+    for garbage in [3, 2 | 1 << 19, 1 << 20] {
         assert_eq!(SlotState::decode(garbage), None, "{garbage:#x}");
     }
+    // The fencing tag changes no state.
+    let done = SlotState::Done.encode_tagged(0xbeef);
+    assert_eq!(SlotState::decode(done), Some(SlotState::Done));
+    assert_eq!(slot::fence_of(done), 0xbeef);
+}
+
+#[test]
+fn a_replaced_leader_changes_no_state_and_frees_nothing() {
+    // Issue 16: leader 1 is frozen, leader 2 takes over and tags the ring;
+    // leader 1 wakes and every write it tries is refused.
+    let heap = HeapRing::new(4);
+    let ring = heap.ring(1, ALIVE);
+    let (old, new) = (1, 2);
+    ring.fence_all(old).unwrap();
+    for n in 0..3 {
+        ring.push(&payment(n), 0).unwrap();
+    }
+    let sent = SlotState::InFlight {
+        processor: Processor::Default,
+        requested_at_ms: 1_752_000_000_000,
+    };
+    ring.set_state_fenced(1, sent, old).unwrap();
+    ring.set_state_fenced(0, SlotState::Done, old).unwrap();
+    ring.fence_all(new).unwrap();
+    // What the old leader wrote before is what the new one reads.
+    let Peek::Published(pending) = ring.peek(1) else {
+        panic!("published")
+    };
+    assert_eq!(pending.state, Some(sent));
+    // From now on the old leader writes nothing: no answer recorded, no
+    // put back, no dispatch, no free, no fencing back.
+    assert_eq!(ring.set_state_fenced(1, SlotState::Done, old), Err(Fenced));
+    assert_eq!(
+        ring.set_state_fenced(1, SlotState::Pending, old),
+        Err(Fenced)
+    );
+    assert_eq!(ring.set_state_fenced(2, sent, old), Err(Fenced));
+    assert_eq!(ring.free_done_as(3, Some(old)), Err((0, Fenced)));
+    assert_eq!(ring.fence_all(old), Err(Fenced));
+    assert_eq!(ring.head(), 0);
+    assert_eq!(ring.peek(0), {
+        let Peek::Published(p) = ring.peek(0) else {
+            panic!()
+        };
+        Peek::Published(Pending {
+            state: Some(SlotState::Done),
+            ..p
+        })
+    });
+    // The new leader frees what is done.
+    ring.set_state_fenced(1, SlotState::Done, new).unwrap();
+    assert_eq!(ring.free_done_as(3, Some(new)), Ok(2));
 }
 
 #[test]
