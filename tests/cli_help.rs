@@ -2,12 +2,14 @@
 //! exit 0, every command listed, every flag of the command's table printed
 //! with its default; a bad flag exits 2 and points at `--help`.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use rinha::config::COMMANDS;
 
 fn rinha(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rinha"))
+    support::processes::rinha()
         .args(args)
         .output()
         .expect("the rinha binary runs")

@@ -16,12 +16,13 @@
 //! Docker's: `M`/`MB` are MiB, and the budget is 350 of those.
 
 mod compose;
-mod prerequisite;
+mod support;
 
 use compose::{Yaml, parse, parse_bytes, parse_cpus};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::prerequisite;
 
 /// The contest budget, in thousandths of a CPU and in bytes.
 const CPU_BUDGET_MILLI: u64 = 1_500;

@@ -31,6 +31,7 @@
 //! keeps the stack up that long (at most 600 s) at the end, for a load tool.
 
 mod compose;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -38,10 +39,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::emulator::TOKEN;
+use support::http::{payment_body, read_until_close};
+use support::rng::new_id;
+use support::summary::{Summary, try_backend_summary, try_processor_totals};
+
 const BACKEND: &str = "127.0.0.1:9999";
 const DEFAULT_ADMIN: &str = "127.0.0.1:18001";
 const FALLBACK_ADMIN: &str = "127.0.0.1:18002";
-const TOKEN: &str = "123";
 const NETWORK: &str = "payment-processor";
 /// The processors, as the contest names them (and as the compose file's
 /// RINHA_*_URL expect them on the external network).
@@ -118,7 +123,7 @@ fn the_compose_stack_pays_exactly_and_survives_losing_its_drainer() {
         stack.containers.push(name.to_string());
     }
     for (name, _, admin) in PROCESSORS {
-        wait_until(name, Duration::from_secs(20), || admin_summary(admin).ok());
+        wait_until(name, Duration::from_secs(20), || admin_summary(admin));
     }
 
     // ---- the backend, exactly as submitted but for the image names
@@ -578,19 +583,13 @@ impl Posted {
 
 /// Posts `count` payments of 19.90 with fresh ids through the backend.
 fn post_payments(first: usize, count: usize) -> Posted {
-    let seed = (std::process::id() as u128) << 96
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
     let results: Vec<Posted> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..POSTING_THREADS)
             .map(|worker| {
                 scope.spawn(move || {
                     let mut posted = Posted::default();
-                    for i in (first + worker..first + count).step_by(POSTING_THREADS) {
-                        let id = uuid_v4(seed.wrapping_add(i as u128 * 0x9E37_79B9_7F4A_7C15));
-                        let body = format!(r#"{{"correlationId":"{id}","amount":19.90}}"#);
+                    for _ in (first + worker..first + count).step_by(POSTING_THREADS) {
+                        let body = payment_body(&new_id(), "19.90");
                         let sent = Instant::now();
                         match http(BACKEND, "POST", "/payments", &body) {
                             Ok((status, _)) if (200..300).contains(&status) => posted.ok += 1,
@@ -614,30 +613,23 @@ fn post_payments(first: usize, count: usize) -> Posted {
     all
 }
 
-fn uuid_v4(bits: u128) -> String {
-    let bits = (bits & !(0xF << 76)) | (0x4 << 76);
-    let bits = (bits & !(0x3 << 62)) | (0x2 << 62);
-    uuid::Uuid::from_u128(bits).hyphenated().to_string()
-}
-
-/// `(requests, cents)` per processor: the backend's view and the
-/// processors' own, equal and adding up to `accepted` payments of 19.90.
-type Totals = [(u64, u128); 2];
-
-fn wait_consistent(accepted: u64, timeout: Duration) -> Totals {
+/// The backend's view and the processors' own, waited for until they are
+/// equal and add up to `accepted` payments of 19.90.
+fn wait_consistent(accepted: u64, timeout: Duration) -> Summary {
     let mut last = String::new();
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        let backend = http(BACKEND, "GET", "/payments-summary", "")
-            .ok()
-            .and_then(|(_, body)| backend_totals(&body));
-        let processors = admin_summary(DEFAULT_ADMIN)
-            .and_then(|d| Ok([d, admin_summary(FALLBACK_ADMIN)?]))
-            .ok();
+        let backend = try_backend_summary(address(BACKEND), None);
+        let processors = admin_summary(DEFAULT_ADMIN).and_then(|default| {
+            Some(Summary {
+                default,
+                fallback: admin_summary(FALLBACK_ADMIN)?,
+            })
+        });
         if let (Some(backend), Some(processors)) = (backend, processors) {
-            let requests = backend[0].0 + backend[1].0;
-            if backend == processors && requests == accepted {
-                assert_eq!(backend[0].1 + backend[1].1, u128::from(accepted) * 1990);
+            if backend == processors && backend.requests() == accepted {
+                let cents = backend.default.cents + backend.fallback.cents;
+                assert_eq!(cents, accepted * 1990);
                 return backend;
             }
             last = format!("backend {backend:?}, processors {processors:?}, accepted {accepted}");
@@ -647,83 +639,29 @@ fn wait_consistent(accepted: u64, timeout: Duration) -> Totals {
     panic!("not consistent within {timeout:?}: {last}");
 }
 
-fn admin_summary(admin: &str) -> Result<(u64, u128), String> {
-    let (status, body) = http_with(
-        admin,
-        "GET",
-        "/admin/payments-summary",
-        &format!("X-Rinha-Token: {TOKEN}\r\n"),
-        "",
-    )
-    .map_err(|e| e.to_string())?;
-    if status != 200 {
-        return Err(format!("{admin}: {status} {body}"));
-    }
-    totals_in(&body).ok_or_else(|| format!("{admin}: {body}"))
+/// The admin summary of the emulator published at `admin`, if it answers.
+fn admin_summary(admin: &str) -> Option<support::summary::Totals> {
+    try_processor_totals(address(admin).port(), None)
 }
 
-fn backend_totals(body: &str) -> Option<Totals> {
-    let (default, fallback) = body.split_once("\"fallback\"")?;
-    Some([totals_in(default)?, totals_in(fallback)?])
-}
-
-fn totals_in(json: &str) -> Option<(u64, u128)> {
-    let number = |key: &str| {
-        let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
-        let rest = json[start..].trim_start();
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .unwrap_or(rest.len());
-        Some(rest[..end].to_string())
-    };
-    let requests = number("totalRequests")?.parse().ok()?;
-    let amount = number("totalAmount")?;
-    let (int, frac) = amount.split_once('.').unwrap_or((&amount, ""));
-    let frac = frac.trim_end_matches('0');
-    if frac.len() > 2 {
-        return None;
-    }
-    let cents = int.parse::<u128>().ok()? * 100 + format!("{frac:0<2}").parse::<u128>().ok()?;
-    Some((requests, cents))
+fn address(text: &str) -> SocketAddr {
+    text.parse().expect("an address")
 }
 
 // ------------------------------------------------------------ plumbing
 
 /// One HTTP/1.1 request on a fresh connection; `(status, body)`.
 fn http(address: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    http_with(address, method, path, "", body)
-}
-
-fn http_with(
-    address: &str,
-    method: &str,
-    path: &str,
-    headers: &str,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let address: SocketAddr = address.parse().unwrap();
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    let mut stream = TcpStream::connect_timeout(&self::address(address), Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Ok((status, body))
+    read_until_close(&mut stream).map(|response| (response.status, response.body))
 }
 
 fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {

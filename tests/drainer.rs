@@ -5,15 +5,18 @@
 //! from the cluster harness, `rinha stat` reading the shared file, and
 //! `prlimit` (util-linux) shrinking a live instance's descriptor limit.
 
-mod cluster;
-mod common;
-mod prerequisite;
+mod support;
 
 use std::process::Command;
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Cluster, Tally};
+use support::cluster::Cluster;
+use support::json;
+use support::load::{Pace, Tally, post_payments};
+use support::prerequisite;
+use support::processes::rinha;
 
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -25,31 +28,14 @@ fn ms(n: u64) -> Duration {
 /// the instance answers.
 fn post(addr: std::net::SocketAddr, count: usize, threads: usize) -> Tally {
     let per_thread = count.div_ceil(threads);
-    let tallies: Vec<Tally> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(move || {
-                    let mut client = common::Client::new(addr);
-                    let mut tally = Tally::default();
-                    for _ in 0..per_thread {
-                        let id = common::new_id();
-                        let body = common::payment_body(&id, "19.90");
-                        match client.send("POST", "/payments", &[], body.as_bytes()) {
-                            Ok(r) if (200..300).contains(&r.status) => tally.acked.push(id),
-                            Ok(_) => tally.refused.push(id),
-                            Err(_) => tally.unknown.push(id),
-                        }
-                    }
-                    tally
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
-    });
-    let mut total = Tally::default();
-    for tally in tallies {
-        total.merge(tally);
-    }
+    let targets = Mutex::new(vec![addr]);
+    let total = post_payments(
+        &targets,
+        threads,
+        per_thread,
+        Pace::Pause(Duration::ZERO),
+        || false,
+    );
     assert_eq!(
         total.acked(),
         (per_thread * threads) as u64,
@@ -61,27 +47,18 @@ fn post(addr: std::net::SocketAddr, count: usize, threads: usize) -> Tally {
 
 /// `rinha stat --json`'s payments in flight at each processor.
 fn in_flight(shared_file: &std::path::Path) -> (u64, u64) {
-    let output = Command::new(env!("CARGO_BIN_EXE_rinha"))
+    let output = rinha()
         .args(["stat", "--json", "--shared-file"])
         .arg(shared_file)
         .output()
         .expect("rinha stat runs");
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8(output.stdout).unwrap();
-    let block = text
-        .split(r#""in_flight":{"#)
-        .nth(1)
-        .and_then(|rest| rest.split('}').next())
-        .unwrap_or_else(|| panic!("no in_flight in {text}"));
-    let field = |name: &str| -> u64 {
-        block
-            .split(&format!(r#""{name}":"#))
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {block}"))
-    };
-    (field("default"), field("fallback"))
+    let block = json::object(&text, "in_flight");
+    (
+        json::parse(block, "default"),
+        json::parse(block, "fallback"),
+    )
 }
 
 fn settle_and_verify(cluster: &mut Cluster, tally: &Tally) {

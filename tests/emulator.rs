@@ -1,49 +1,46 @@
 //! `rinha processor` end to end: the real binary on a loopback port, spoken
 //! to in raw HTTP/1.1 bytes, one fresh process per test.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "123";
+mod support;
+
+use support::cluster::Processor;
+use support::emulator::TOKEN;
+use support::http::{Response, read_until_close};
+use support::processes::rinha;
+
 /// Upper bound on any single exchange, so a broken emulator fails a test
 /// instead of hanging it.
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A running emulator, killed when dropped.
-struct Processor {
-    child: Child,
+/// A running emulator (killed when dropped), spoken to on fresh connections.
+struct Emulator {
+    /// Held: dropping it kills the emulator.
+    _running: Processor,
     address: SocketAddr,
-    /// Held open: closing it would make the emulator's next stderr write fail.
-    _stderr: BufReader<ChildStderr>,
 }
 
-impl Processor {
-    fn start(fee: &str) -> Processor {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rinha"))
-            .args(["processor", "--port", "0", "--fee", fee, "--token", TOKEN])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rinha processor");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
+impl Emulator {
+    /// An emulator charging `fee` on a free port; its ready line names the fee.
+    fn start(fee: &'static str) -> Emulator {
+        let processor = Processor::start(fee, 0);
+        let proc = processor.proc.as_ref().expect("started");
         // "rinha processor listening on 127.0.0.1:PORT fee F"
-        let address = line
-            .strip_prefix("rinha processor listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
+        let line = proc
+            .log
+            .wait_for(IO_TIMEOUT, |l| {
+                l.starts_with("rinha processor listening on ")
+            })
+            .expect("a ready line");
         assert_eq!(line.trim_end().rsplit(' ').next(), Some(fee), "{line}");
-        Processor {
-            child,
-            address,
-            _stderr: stderr,
+        Emulator {
+            address: SocketAddr::from(([127, 0, 0, 1], processor.port)),
+            _running: processor,
         }
     }
 
@@ -59,9 +56,7 @@ impl Processor {
         stream
             .write_all(request(method, target, token, body, false).as_bytes())
             .unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        Response::parse(&raw)
+        read_until_close(&mut stream).unwrap()
     }
 
     fn admin(&self, method: &str, target: &str, body: &str) -> Response {
@@ -75,13 +70,6 @@ impl Processor {
             None,
             &payment(id, amount, requested_at),
         )
-    }
-}
-
-impl Drop for Processor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -99,39 +87,12 @@ fn payment(id: &str, amount: &str, requested_at: &str) -> String {
     format!(r#"{{"correlationId":"{id}","amount":{amount},"requestedAt":"{requested_at}"}}"#)
 }
 
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Response {
-    fn parse(raw: &str) -> Response {
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("no complete response in {raw:?}"));
-        Response {
-            status: head[9..12].parse().unwrap(),
-            head: head.to_string(),
-            body: body.to_string(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-}
-
 const ID: &str = "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3";
 const AT: &str = "2025-07-10T12:34:56.000Z";
 
 #[test]
 fn a_payment_is_stored_once_and_can_be_read_back() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let first = processor.pay(ID, "19.90", AT);
     assert_eq!(first.status, 200);
     assert_eq!(
@@ -155,7 +116,7 @@ fn a_payment_is_stored_once_and_can_be_read_back() {
 
 #[test]
 fn failure_answers_500_after_the_delay_and_stores_nothing() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let set = processor.admin(
         "PUT",
         "/admin/configurations/failure",
@@ -191,7 +152,7 @@ fn failure_answers_500_after_the_delay_and_stores_nothing() {
 
 #[test]
 fn the_delay_is_slept_and_reported_by_health() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let set = processor.admin("PUT", "/admin/configurations/delay", r#"{"delay":300}"#);
     assert_eq!(
         (set.status, set.body.as_str()),
@@ -210,7 +171,7 @@ fn the_delay_is_slept_and_reported_by_health() {
 
 #[test]
 fn every_admin_endpoint_requires_the_current_token() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let endpoints = [
         ("GET", "/admin/payments-summary", ""),
         ("POST", "/admin/purge-payments", ""),
@@ -249,7 +210,7 @@ fn every_admin_endpoint_requires_the_current_token() {
 
 #[test]
 fn summary_bounds_are_inclusive_and_fees_exact() {
-    let processor = Processor::start("0.15");
+    let processor = Emulator::start("0.15");
     let times = [
         "2025-07-10T12:00:00.999Z",
         "2025-07-10T12:00:01.000Z",
@@ -310,7 +271,7 @@ fn summary_bounds_are_inclusive_and_fees_exact() {
 
 #[test]
 fn purge_forgets_every_payment() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     assert_eq!(processor.pay(ID, "19.90", AT).status, 200);
     let purged = processor.admin("POST", "/admin/purge-payments", "");
     assert_eq!(
@@ -336,7 +297,7 @@ fn purge_forgets_every_payment() {
 
 #[test]
 fn drop_stores_the_payment_then_closes_without_an_answer() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let set = processor.admin("PUT", "/admin/configurations/drop", r#"{"drop":true}"#);
     assert_eq!(set.body, r#"{"config":"drop","was":false,"is":true}"#);
 
@@ -363,7 +324,7 @@ fn drop_stores_the_payment_then_closes_without_an_answer() {
 
 #[test]
 fn one_connection_serves_several_requests() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let mut stream = processor.connect();
     let pipelined = [
         request("POST", "/payments", None, &payment(ID, "19.90", AT), true),
@@ -383,7 +344,7 @@ fn one_connection_serves_several_requests() {
 
 #[test]
 fn a_bad_fee_stops_the_processor_at_start() {
-    let output = Command::new(env!("CARGO_BIN_EXE_rinha"))
+    let output = rinha()
         .args(["processor", "--port", "0", "--fee", "5%"])
         .output()
         .unwrap();
@@ -395,7 +356,7 @@ fn a_bad_fee_stops_the_processor_at_start() {
 /// The only slow test (about 5 s): one answer per 5 s window.
 #[test]
 fn health_answers_once_per_window_queues_two_and_refuses_the_rest() {
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let started = Instant::now();
     let first = processor.call("GET", "/payments/service-health", None, "");
     assert_eq!(first.status, 200);
@@ -409,9 +370,8 @@ fn health_answers_once_per_window_queues_two_and_refuses_the_rest() {
         thread::spawn(move || {
             let sent = request("GET", "/payments/service-health", None, "", false);
             stream.write_all(sent.as_bytes()).unwrap();
-            let mut raw = String::new();
-            if stream.read_to_string(&mut raw).is_ok() && !raw.is_empty() {
-                let _ = done.send(Response::parse(&raw));
+            if let Ok(response) = read_until_close(&mut stream) {
+                let _ = done.send(response);
             }
         });
     }
@@ -445,7 +405,7 @@ fn health_answers_once_per_window_queues_two_and_refuses_the_rest() {
 #[test]
 fn payments_beyond_800_at_work_and_500_waiting_are_refused_429() {
     const DELAY_MS: u64 = 3_000;
-    let processor = Processor::start("0.05");
+    let processor = Emulator::start("0.05");
     let set = processor.admin(
         "PUT",
         "/admin/configurations/delay",
@@ -463,11 +423,7 @@ fn payments_beyond_800_at_work_and_500_waiting_are_refused_429() {
         thread::Builder::new()
             .stack_size(64 * 1024)
             .spawn(move || {
-                let mut raw = String::new();
-                let status = match stream.read_to_string(&mut raw) {
-                    Ok(_) if !raw.is_empty() => Response::parse(&raw).status,
-                    _ => 0,
-                };
+                let status = read_until_close(&mut stream).map_or(0, |r| r.status);
                 let _ = done.send((n, status, started.get().unwrap().elapsed()));
             })
             .unwrap();
@@ -491,10 +447,9 @@ fn payments_beyond_800_at_work_and_500_waiting_are_refused_429() {
     );
     let mut last = streams.pop().unwrap();
     send(1_300, &mut last);
-    let mut raw = String::new();
-    last.read_to_string(&mut raw).unwrap();
+    let answer = read_until_close(&mut last).unwrap();
     let refused_at = started.get().unwrap().elapsed();
-    assert_eq!(Response::parse(&raw).status, 429, "the 1 301st: {raw}");
+    assert_eq!(answer.status, 429, "the 1 301st: {answer:?}");
     assert!(
         refused_at < Duration::from_millis(DELAY_MS),
         "refused at {refused_at:?}, without waiting"

@@ -14,20 +14,22 @@
 //! 20, at most ~4.5 s each), every other test a few seconds of load; every
 //! wait has a timeout. `RINHA_SOAK_SEED` replays the soak's random moments.
 
-mod cluster;
-mod common;
+mod support;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Background, Cluster, Proc, Rng, Tally, WindowChecks, backend_summary, load};
-use common::{Summary, Totals};
+use support::cluster::Cluster;
+use support::http::{Client, payment_body, read_until_close};
+use support::load::{Background, Tally, Targets, WindowChecks, load, load_for};
+use support::processes::{Proc, rinha};
+use support::rng::{Rng, new_id};
+use support::summary::{Summary, Totals, backend_summary, now_ms, processor_totals};
 
 /// How long the drain may take to catch up once nothing blocks it.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -38,7 +40,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn targets(addrs: Vec<std::net::SocketAddr>) -> Arc<cluster::Targets> {
+fn targets(addrs: Vec<std::net::SocketAddr>) -> Arc<Targets> {
     Arc::new(Mutex::new(addrs))
 }
 
@@ -72,7 +74,7 @@ fn killing_the_leader_at_random_moments_under_load_keeps_totals_exact() {
         .unwrap_or(20);
     let budget = Duration::from_secs((rounds * 9 / 2).max(90));
     let started = Instant::now();
-    let mut rng = Rng::from_env();
+    let mut rng = Rng::from_env("RINHA_SOAK_SEED");
     // Three instances, so that a successor can be killed too while it is
     // still finishing what its predecessor left in flight.
     let mut cluster = Cluster::start("soak", 3, &[]);
@@ -189,7 +191,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(100);
 /// every payment of the takeover. Zero inconsistencies or it panics.
 fn kill_the_leader_at_a_slow_default_checking_the_windows(
     cluster: &mut Cluster,
-    targets: &Arc<cluster::Targets>,
+    targets: &Arc<Targets>,
 ) -> Tally {
     cluster.default.delay(1500);
     let ports = [cluster.default.port, cluster.fallback.port];
@@ -199,7 +201,7 @@ fn kill_the_leader_at_a_slow_default_checking_the_windows(
     let leader = leading(cluster, None, TAKEOVER);
     let pid = cluster.apis[leader].proc.pid;
     cluster.apis[leader].proc.kill();
-    eprintln!("leader killed at {} ms", common::now_ms());
+    eprintln!("leader killed at {} ms", now_ms());
     let dead = cluster.apis[leader].addr;
     targets.lock().unwrap().retain(|&a| a != dead);
     leading(cluster, Some(pid), TAKEOVER);
@@ -240,11 +242,7 @@ fn the_windows_agree_with_the_processors_while_payments_are_in_flight_across_a_t
 /// The soak's SIGSTOP round: freezes the leader past its lease, waits for
 /// another to lead, resumes it and checks that it stepped down without a
 /// write; returns the successor.
-fn freeze_past_the_lease(
-    cluster: &mut Cluster,
-    targets: &Arc<cluster::Targets>,
-    rng: &mut Rng,
-) -> usize {
+fn freeze_past_the_lease(cluster: &mut Cluster, targets: &Arc<Targets>, rng: &mut Rng) -> usize {
     let lease = ms(rinha::store::leader::LEASE_MS);
     let frozen = leading(cluster, None, TAKEOVER);
     let (pid, addr) = (cluster.apis[frozen].proc.pid, cluster.apis[frozen].addr);
@@ -300,14 +298,14 @@ fn stop_a_producer_mid_push(name: &str, then_kill: bool) {
     assert!(cluster.apis[0].wait_leader(TAKEOVER));
     cluster.default.delay(150);
     cluster.fallback.delay(150);
-    let stalled_id = common::new_id();
+    let stalled_id = new_id();
     let stall = format!("{stalled_id}:400");
     let b = cluster.add_api_with(&["--no-drain"], &[("RINHA_TEST_STALL_PUSH", &stall)]);
     let (a_addr, b_addr) = (cluster.apis[0].addr, cluster.apis[b].addr);
 
-    let body = common::payment_body(&stalled_id, "19.90");
+    let body = payment_body(&stalled_id, "19.90");
     let stalled = thread::spawn(move || {
-        let mut client = common::Client::new(b_addr);
+        let mut client = Client::new(b_addr);
         client
             .send("POST", "/payments", &[], body.as_bytes())
             .map(|r| r.status)
@@ -389,14 +387,8 @@ fn the_whole_stack_killed_and_restarted_on_the_same_file_pays_each_payment_once(
     let mut all = Tally::default();
     let mut backlogs = Vec::new();
     for _ in 0..3 {
-        let stop = AtomicBool::new(false);
         let addrs = Mutex::new(cluster.addrs());
-        let tally = thread::scope(|scope| {
-            let loader = scope.spawn(|| load(&addrs, 6, Duration::ZERO, None, &stop));
-            thread::sleep(ms(700));
-            stop.store(true, Ordering::Relaxed);
-            loader.join().expect("load")
-        });
+        let tally = load_for(&addrs, 6, Duration::ZERO, ms(700));
         all.merge(tally);
         // Everything at once, SIGKILL: no instance gets to tidy up.
         for i in cluster.alive() {
@@ -422,14 +414,8 @@ fn the_whole_stack_killed_and_restarted_on_the_same_file_pays_each_payment_once(
 fn a_shared_file_of_another_layout_or_truncated_is_refused_at_start() {
     let caps = ["--ring-slots", "1024", "--ledger-entries", "16384"];
     let mut cluster = Cluster::start("layout", 1, &caps);
-    let stop = AtomicBool::new(false);
     let addrs = Mutex::new(cluster.addrs());
-    let tally = thread::scope(|scope| {
-        let loader = scope.spawn(|| load(&addrs, 2, Duration::ZERO, None, &stop));
-        thread::sleep(ms(300));
-        stop.store(true, Ordering::Relaxed);
-        loader.join().expect("load")
-    });
+    let tally = load_for(&addrs, 2, Duration::ZERO, ms(300));
     let settled = cluster.settle(tally.acked(), SETTLE);
     assert_eq!(settled.requests(), tally.acked());
     cluster.apis[0].proc.kill();
@@ -484,7 +470,7 @@ fn a_shared_file_of_another_layout_or_truncated_is_refused_at_start() {
         fs::write(&path, &bytes).unwrap();
         let mut proc = Proc::spawn(
             "api",
-            Command::new(env!("CARGO_BIN_EXE_rinha"))
+            rinha()
                 .args(["api", "--listen", "127.0.0.1:0", "--shared-file"])
                 .arg(&path)
                 .args(caps),
@@ -534,7 +520,7 @@ fn processors_answering_500_then_recovering_leave_no_lag() {
     // The default is probed even while the fallback carries the load, so
     // the cheap processor is back within a few probe intervals.
     let recovered = Instant::now();
-    while common::processor_totals(cluster.default.port, None).requests == 0 {
+    while processor_totals(cluster.default.port, None).requests == 0 {
         assert!(
             recovered.elapsed() < Duration::from_secs(1),
             "the default still unused 1 s after it recovered"
@@ -572,7 +558,7 @@ fn payments_refused_with_a_4xx_are_kept_counted_and_paid_once_it_stops() {
         "a refused payment is stored nowhere"
     );
     let leader = cluster.leader(TAKEOVER);
-    let stat = Command::new(env!("CARGO_BIN_EXE_rinha"))
+    let stat = rinha()
         .args(["stat", "--json", "--shared-file"])
         .arg(&cluster.shared_file)
         .output()
@@ -610,7 +596,7 @@ fn processors_slower_than_our_timeout_are_paid_once() {
     // anyway, 500 ms later, with the requestedAt we sent.
     cluster.default.delay(500);
     cluster.fallback.delay(500);
-    let started = common::now_ms();
+    let started = now_ms();
     let load = Background::start(targets(cluster.addrs()), 4, ms(2));
     thread::sleep(ms(2000));
     cluster.default.delay(0);
@@ -620,7 +606,7 @@ fn processors_slower_than_our_timeout_are_paid_once() {
     let settled = settle_and_verify(&mut cluster, &tally);
     assert_eq!(settled.requests(), tally.acked(), "{}", tally.brief());
     // Recorded with the requestedAt the processor kept, to the millisecond.
-    let now = common::now_ms();
+    let now = now_ms();
     for window in [
         (started, started + 700),
         (started + 701, started + 1500),
@@ -646,7 +632,7 @@ fn a_processor_that_refuses_connections_is_paid_once_it_is_back() {
     thread::sleep(ms(1500));
     // Held for the default, not paid to the fallback.
     assert_eq!(
-        common::processor_totals(cluster.fallback.port, None),
+        processor_totals(cluster.fallback.port, None),
         Totals::default()
     );
     assert_eq!(cluster.backend_summary(None), Summary::default());
@@ -687,7 +673,7 @@ fn answers_lost_after_storing_survive_a_change_of_leader() {
 
 /// `POST /payments` straight to a processor, for flooding it.
 fn raw_payment(id: &str) -> Vec<u8> {
-    let body = common::payment_body(id, "1.00");
+    let body = payment_body(id, "1.00");
     let body = format!(
         "{},\"requestedAt\":\"2020-01-01T00:00:00.000Z\"}}",
         body.trim_end_matches('}')
@@ -701,10 +687,9 @@ fn raw_payment(id: &str) -> Vec<u8> {
 }
 
 fn status_of(stream: &mut TcpStream) -> Option<u16> {
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    text.split(' ').nth(1)?.parse().ok()
+    read_until_close(stream)
+        .ok()
+        .map(|response| response.status)
 }
 
 #[test]
@@ -722,7 +707,7 @@ fn processors_answering_429_to_payments_and_health_are_retried_until_paid() {
     cluster.default.fail(true);
     cluster.default.delay(1500);
     for stream in &mut flood {
-        stream.write_all(&raw_payment(&common::new_id())).unwrap();
+        stream.write_all(&raw_payment(&new_id())).unwrap();
     }
     // The health endpoint too: one call per 5 s, two wait, the rest 429.
     let health_429s = AtomicU64::new(0);
@@ -730,7 +715,7 @@ fn processors_answering_429_to_payments_and_health_are_retried_until_paid() {
         for _ in 0..6 {
             scope.spawn(|| {
                 let response =
-                    common::Client::local(port).send("GET", "/payments/service-health", &[], b"");
+                    Client::local(port).send("GET", "/payments/service-health", &[], b"");
                 if matches!(response, Ok(r) if r.status == 429) {
                     health_429s.fetch_add(1, Ordering::Relaxed);
                 }
@@ -841,14 +826,8 @@ fn a_full_ledger_refuses_payments_instead_of_paying_them_unrecorded() {
     // contest runs; purging does not give room back).
     let caps = ["--ring-slots", "1024", "--ledger-entries", "64"];
     let mut cluster = Cluster::start("ledger-full", 1, &caps);
-    let stop = AtomicBool::new(false);
     let addrs = Mutex::new(cluster.addrs());
-    let tally = thread::scope(|scope| {
-        let loader = scope.spawn(|| load(&addrs, 2, ms(1), None, &stop));
-        thread::sleep(ms(300));
-        stop.store(true, Ordering::Relaxed);
-        loader.join().expect("load")
-    });
+    let tally = load_for(&addrs, 2, ms(1), ms(300));
     eprintln!("{}", tally.brief());
     assert!(
         tally.statuses.get(&503).is_some_and(|&n| n > 0),

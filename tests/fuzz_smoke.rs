@@ -16,33 +16,13 @@
 
 #[path = "../fuzz/src/lib.rs"]
 mod checks;
+mod support;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// xorshift64* (Vigna): tiny, fast, and the same sequence on every machine.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use support::rng::Rng;
 
 /// Bytes that sit on the edges of every grammar here.
 const INTERESTING: &[u8] = b"\0\x7f\xff\r\n\t \"\\%:.,-+eE0159{}[]&=?TZ";
@@ -51,14 +31,14 @@ const INTERESTING: &[u8] = b"\0\x7f\xff\r\n\t \"\\%:.,-+eE0159{}[]&=?TZ";
 const MAX_LEN: usize = 12 * 1024;
 
 /// Applies one to four random mutations to `input`.
-fn mutate(rng: &mut XorShift, input: &[u8], seeds: &[Vec<u8>], tokens: &[&[u8]]) -> Vec<u8> {
+fn mutate(rng: &mut Rng, input: &[u8], seeds: &[Vec<u8>], tokens: &[&[u8]]) -> Vec<u8> {
     let mut out = input.to_vec();
     for _ in 0..=rng.below(4) {
         let len = out.len();
         let at = rng.below(len + 1);
         match rng.below(10) {
             0 if len > 0 => out[at.min(len - 1)] ^= 1 << rng.below(8),
-            1 if len > 0 => out[at.min(len - 1)] = rng.next() as u8,
+            1 if len > 0 => out[at.min(len - 1)] = rng.next_u64() as u8,
             2 => out.insert(at, INTERESTING[rng.below(INTERESTING.len())]),
             3 => {
                 let end = (at + 1 + rng.below(16)).min(len);
@@ -166,7 +146,7 @@ fn smoke(name: &str, tokens: &[&[u8]]) {
     let iterations: usize = env_or("RINHA_FUZZ_ITERATIONS", 50_000);
     let budget = Duration::from_secs_f64(env_or("RINHA_FUZZ_SECONDS", 5.0));
     let seed: u64 = env_or("RINHA_FUZZ_SEED", 0x5EED_0000_2025);
-    let mut rng = XorShift::new(seed ^ name.len() as u64);
+    let mut rng = Rng::new(seed ^ name.len() as u64);
     let seeds: Vec<Vec<u8>> = corpus.into_iter().map(|(_, input)| input).collect();
     // A small pool of recent mutants lets mutations stack up.
     let mut pool = seeds.clone();

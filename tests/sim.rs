@@ -1,12 +1,15 @@
 //! `rinha sim` as a user runs it: the binary, its output and its errors.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
+
+use support::processes::rinha;
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rinha"))
+    rinha()
         .arg("sim")
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the rinha binary runs")
 }

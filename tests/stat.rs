@@ -4,9 +4,11 @@
 //! reason. The real binary reads a file written through the library, as a
 //! running stack would have written it.
 
+mod support;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
@@ -17,6 +19,8 @@ use rinha::store::ledger::Record;
 use rinha::store::ring::SlotState;
 use rinha::store::shared_file::SharedFile;
 use rinha::store::test_support::{TempDir, TempStore};
+use support::json;
+use support::processes::rinha;
 use uuid::Uuid;
 
 const CAPS: Capacities = Capacities {
@@ -25,7 +29,7 @@ const CAPS: Capacities = Capacities {
 };
 
 fn stat(path: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rinha"))
+    rinha()
         .arg("stat")
         .arg("--shared-file")
         .arg(path)
@@ -121,7 +125,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
     ] {
         assert!(json.contains(expected), "missing {expected}\nin {json}");
     }
-    let oldest = number_after(&json, r#""oldest_accepted_at_ms":"#);
+    let oldest = json::parse::<u64>(&json, "oldest_accepted_at_ms");
     assert!(
         (before..=after).contains(&oldest),
         "{before} ≤ {oldest} ≤ {after}"
@@ -209,18 +213,4 @@ fn files_that_are_not_ours_are_refused_with_the_reason_and_never_created() {
         bytes,
         "stat changed the file"
     );
-}
-
-/// The unsigned number right after `key` in `json`.
-fn number_after(json: &str, key: &str) -> u64 {
-    let start = json
-        .find(key)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + key.len();
-    json[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }

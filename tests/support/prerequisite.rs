@@ -4,8 +4,6 @@
 //! nothing; elsewhere it says loudly that it did not run, and the caller
 //! returns.
 
-#![allow(dead_code)] // each test file uses its own subset
-
 /// Whether this is a CI run: `CI` is `true` or `1` (any case).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| {
