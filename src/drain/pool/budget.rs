@@ -8,9 +8,10 @@
 //! at a handful of requests out for the rest of the process — 10 out at a
 //! 1 s delay is 10 payments a second while hundreds arrive. So after
 //! [`REGROW_AFTER`] without a refusal, a full budget grows: doubled plus
-//! [`REGROW_STEP`], never above half the limit read at that moment. If the
-//! shortage persists, the next refusal lowers it again; each costs one
-//! deferred send.
+//! [`REGROW_STEP`], never above half the limit read at that moment, and a
+//! full budget reads the limit again every [`REGROW_AFTER`] (a limit raised
+//! after the budget met its lowered half is found too). If the shortage
+//! persists, the next refusal lowers it again; each costs one deferred send.
 
 use std::time::{Duration, Instant};
 
@@ -26,9 +27,10 @@ pub const REGROW_STEP: usize = 16;
 #[derive(Debug)]
 pub struct Budget {
     max_open: usize,
-    /// When the budget was last cut or grown while below the limit's half:
-    /// `None` once it is back at the limit (nothing to regrow).
-    below_limit_since: Option<Instant>,
+    /// When the budget was last cut, or the limit last read for a full
+    /// budget: it grows no sooner than [`REGROW_AFTER`] after either.
+    /// `None` before either: a full budget reads the limit at once.
+    last_look: Option<Instant>,
 }
 
 impl Budget {
@@ -36,7 +38,7 @@ impl Budget {
     pub fn new(limit: usize) -> Budget {
         Budget {
             max_open: limit,
-            below_limit_since: None,
+            last_look: None,
         }
     }
 
@@ -49,7 +51,7 @@ impl Budget {
     /// the descriptor limit read now. Keep below what is held.
     pub fn refused(&mut self, open: usize, limit: usize, now: Instant) {
         self.max_open = limit.min(open.max(1));
-        self.below_limit_since = Some(now);
+        self.last_look = Some(now);
     }
 
     /// Whether the pool, holding `open`, may open one more connection.
@@ -60,14 +62,16 @@ impl Budget {
         if open < self.max_open {
             return true;
         }
-        let quiet = self
-            .below_limit_since
-            .is_some_and(|at| now.saturating_duration_since(at) >= REGROW_AFTER);
-        if quiet {
-            let limit = limit();
+        let due = self
+            .last_look
+            .is_none_or(|at| now.saturating_duration_since(at) >= REGROW_AFTER);
+        if due {
+            // Read again while full, not only until the budget first meets
+            // the limit: the limit itself may have been raised since (a
+            // budget that reached a lowered limit's half stayed there).
+            self.last_look = Some(now);
             let step = self.max_open.saturating_mul(2).saturating_add(REGROW_STEP);
-            self.max_open = step.min(limit);
-            self.below_limit_since = (self.max_open < limit).then_some(now);
+            self.max_open = self.max_open.max(step.min(limit()));
         }
         open < self.max_open
     }
@@ -126,7 +130,24 @@ mod tests {
                 (3500, 2048)
             ]
         );
-        assert!(!budget.room(2048, at(60_000), || unreachable!("at the limit")));
+        assert!(!budget.room(2048, at(60_000), || 2048), "at the limit");
+        assert_eq!(budget.max_open(), 2048);
+    }
+
+    #[test]
+    fn a_budget_that_met_a_lowered_limit_grows_when_the_limit_is_raised() {
+        // Issue 15, item 4, as the drainer test found it: the budget grew
+        // back to half of a limit still lowered, then never looked again.
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut budget = Budget::new(2048);
+        budget.refused(10, 24, t0);
+        assert!(budget.room(10, at(500), || 24));
+        assert_eq!(budget.max_open(), 24, "half the lowered limit");
+        assert!(!budget.room(24, at(1000), || 24), "still lowered");
+        assert!(!budget.room(24, at(1200), || unreachable!("not due")));
+        assert!(budget.room(24, at(1500), || 2048), "raised: it grows");
+        assert_eq!(budget.max_open(), 64);
     }
 
     #[test]
@@ -147,6 +168,6 @@ mod tests {
         budget.refused(12, 2048, at(1200));
         assert!(budget.room(12, at(1700), || 20));
         assert_eq!(budget.max_open(), 20);
-        assert!(!budget.room(20, at(5000), || unreachable!("at the limit")));
+        assert!(!budget.room(20, at(5000), || 20), "at the limit");
     }
 }
