@@ -36,7 +36,7 @@ use crate::domain::time::now_millis;
 use crate::drain::client::{HealthClient, Lookup, Outcome, lookup_of, outcome_of};
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::health;
-use crate::drain::intake::{Call, Job, Seen};
+use crate::drain::intake::{Call, Job, Seen, Waiting};
 use crate::drain::pacer::Pacer;
 use crate::drain::pool::{Ended, Finished, Pool, Request, StartError};
 use crate::drain::router::{Answer, Policy, Route, Router};
@@ -364,28 +364,18 @@ impl Drainer {
     fn send_later(&mut self, now: Instant) {
         let mut index = 0;
         while index < self.later.len() {
-            let job = self.later[index];
-            let Some(processor) = job.pinned_to() else {
-                if job.not_before <= now {
-                    self.later.swap_remove(index);
+            match self.later[index].waiting(&mut self.router, now) {
+                Waiting::Stay => index += 1,
+                Waiting::Backlog => {
+                    let job = self.later.swap_remove(index);
                     self.backlog.push_front(job);
-                } else {
-                    index += 1;
                 }
-                continue;
-            };
-            let route = match job.call {
-                _ if job.not_before > now => Route::Hold,
-                Call::LookUp => self.router.route_lookup(processor),
-                Call::Pay => self.router.route_pinned(processor, now),
-            };
-            if route == Route::Hold {
-                index += 1;
-                continue;
-            }
-            self.later.swap_remove(index);
-            if !self.send(job, route, now) && self.leader.deposed() {
-                return;
+                Waiting::Send(route) => {
+                    let job = self.later.swap_remove(index);
+                    if !self.send(job, route, now) && self.leader.deposed() {
+                        return;
+                    }
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::payment::Processor;
 use crate::drain::fate::Known;
+use crate::drain::router::{Route, Router};
 use crate::store::Leader;
 use crate::store::ring::{Pending, SlotState};
 
@@ -56,6 +57,40 @@ impl Job {
         self.not_before = now + wait.min(RETRY_MAX);
         self.retries += 1;
     }
+
+    /// What this payment, waiting for its next call, does at `now`: one
+    /// decision for the drainer's loop and the simulator's.
+    pub fn waiting(&self, router: &mut Router, now: Instant) -> Waiting {
+        let Some(processor) = self.pinned_to() else {
+            // Refused, not pinned: back in line once its backoff is over.
+            return if self.not_before <= now {
+                Waiting::Backlog
+            } else {
+                Waiting::Stay
+            };
+        };
+        let route = match self.call {
+            _ if self.not_before > now => Route::Hold,
+            Call::LookUp => router.route_lookup(processor),
+            Call::Pay => router.route_pinned(processor, now),
+        };
+        match route {
+            Route::Hold => Waiting::Stay,
+            route => Waiting::Send(route),
+        }
+    }
+}
+
+/// See [`Job::waiting`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// Not yet: it stays in the waiting list.
+    Stay,
+    /// An unpinned payment whose wait is over: to the front of the backlog,
+    /// where the router may send it anywhere.
+    Backlog,
+    /// Its next call goes out on this route.
+    Send(Route),
 }
 
 /// What the leader knows of the ledger and the purge generation.

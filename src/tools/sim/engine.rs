@@ -23,7 +23,7 @@ use crate::domain::payment::{Health, Payment, Processor};
 use crate::drain::client::{Lookup, Outcome};
 use crate::drain::drainer::answer_of;
 use crate::drain::fate::{self, Action, Known, Proof};
-use crate::drain::intake::{Call, Job};
+use crate::drain::intake::{Call, Job, Waiting};
 use crate::drain::pacer::Pacer;
 use crate::drain::router::{Answer, Policy, Route, Router};
 use crate::store::ring::{Pending, SlotState};
@@ -251,27 +251,17 @@ impl Engine<'_> {
         let now = self.instant(ms);
         let mut index = 0;
         while index < self.later.len() {
-            let job = self.later[index];
-            let Some(processor) = job.pinned_to() else {
-                if job.not_before <= now {
-                    self.later.swap_remove(index);
+            match self.later[index].waiting(&mut self.router, now) {
+                Waiting::Stay => index += 1,
+                Waiting::Backlog => {
+                    let job = self.later.swap_remove(index);
                     self.backlog.push_front(job);
-                } else {
-                    index += 1;
                 }
-                continue;
-            };
-            let route = match job.call {
-                _ if job.not_before > now => Route::Hold,
-                Call::LookUp => self.router.route_lookup(processor),
-                Call::Pay => self.router.route_pinned(processor, now),
-            };
-            if route == Route::Hold {
-                index += 1;
-                continue;
+                Waiting::Send(route) => {
+                    let job = self.later.swap_remove(index);
+                    self.send(job, route, ms);
+                }
             }
-            self.later.swap_remove(index);
-            self.send(job, route, ms);
         }
     }
 
