@@ -15,7 +15,7 @@
 //!              GET /payments-summary  ◄── scan ───────┘    │ header │ ring │ ledger   │
 //!                                                          └──────────────────────────┘
 //!                                                                 │ drain   ▲ record
-//!                    elected leader (flock) ── event loop (mio) ──┴─────────┘
+//!               elected leader (flock + lease) ─ event loop (mio) ┴─────────┘
 //!                                                   │
 //!                           payment-processor-default / -fallback
 //! ```
