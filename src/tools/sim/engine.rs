@@ -34,6 +34,13 @@ pub const RTT_MS: u64 = 1;
 /// How often the health poller gets an answer from each processor: its
 /// 5 100 ms window, claimed on its 250 ms tick (src/drain/health.rs).
 pub const HEALTH_EVERY_MS: u64 = 5_250;
+/// When the first health answer arrives. Not 0: the real poller's phase
+/// against a stage change is anything, and with answers at multiples of
+/// 5 250 ms one lands exactly on a whole second (126 s, 252 s) where
+/// stages change, showing the router a recovery at once that a real run
+/// learns up to 5 s later. At 2 625 + 5 250·k no answer ever lands on a
+/// whole second (625 + 250·k is never a multiple of 1 000).
+pub const HEALTH_PHASE_MS: u64 = 2_625;
 /// How often the real loop expires requests past their deadline.
 const EXPIRY_EVERY_MS: u64 = 50;
 /// Every payment of the contest: 20.05.
@@ -156,7 +163,7 @@ impl Engine<'_> {
             self.transit.pop();
             self.settle(id, back, ms);
         }
-        if ms.is_multiple_of(HEALTH_EVERY_MS) {
+        if ms >= HEALTH_PHASE_MS && (ms - HEALTH_PHASE_MS).is_multiple_of(HEALTH_EVERY_MS) {
             for processor in [Processor::Default, Processor::Fallback] {
                 let setting = self.setting(processor, ms);
                 let health = Health {
