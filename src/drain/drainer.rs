@@ -612,13 +612,7 @@ impl Drainer {
     /// Puts a payment in the waiting list for its next `call`: at once, or
     /// after its backoff.
     fn queue(&mut self, mut job: Job, known: Known, call: Call, back_off: bool, now: Instant) {
-        job.known = known;
-        job.call = call;
-        if back_off {
-            job.back_off(now);
-        } else {
-            job.not_before = now;
-        }
+        job.requeue(known, call, back_off, now);
         self.later.push(job);
     }
 

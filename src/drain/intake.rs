@@ -58,6 +58,18 @@ impl Job {
         self.retries += 1;
     }
 
+    /// Sets what it knows and the call it needs next, due at once or after
+    /// its backoff: one rule for the drainer and the simulator.
+    pub fn requeue(&mut self, known: Known, call: Call, back_off: bool, now: Instant) {
+        self.known = known;
+        self.call = call;
+        if back_off {
+            self.back_off(now);
+        } else {
+            self.not_before = now;
+        }
+    }
+
     /// What this payment, waiting for its next call, does at `now`: one
     /// decision for the drainer's loop and the simulator's.
     pub fn waiting(&self, router: &mut Router, now: Instant) -> Waiting {

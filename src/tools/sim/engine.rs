@@ -414,13 +414,7 @@ impl Engine<'_> {
                 return;
             }
         };
-        job.known = known;
-        job.call = call;
-        if back_off {
-            job.back_off(now);
-        } else {
-            job.not_before = now;
-        }
+        job.requeue(known, call, back_off, now);
         self.later.push(job);
     }
 
