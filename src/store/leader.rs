@@ -227,6 +227,9 @@ impl Leader {
             .open(lock_path(path))?;
         let mut locked = false;
         loop {
+            // Acquire pairs with the holder's Release renewal, so the
+            // deadline read is one it wrote; a stale word only makes the
+            // takeover CAS below fail, which decides.
             let word = shared.lease_word().load(Ordering::Acquire);
             let lease = Lease::decode(word);
             let now = now_ms();

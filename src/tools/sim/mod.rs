@@ -83,6 +83,16 @@ pub fn setup(config: &SimConfig, fees: Fees) -> Setup {
     }
 }
 
+/// The setup `rinha sim population` gets with no flags and no environment:
+/// `rinha api`'s defaults, taken from the flag table, for tests.
+#[cfg(test)]
+pub(crate) fn default_setup() -> Setup {
+    crate::log::silence(true);
+    let config = SimConfig::parse_with(&["population".to_string()], &|_| None)
+        .expect("the flag table's defaults parse");
+    setup(&config, FINAL_FEES)
+}
+
 /// Runs `rinha sim`, with the router's log silenced meanwhile (an error
 /// is still reported: the log is back on when this returns).
 pub fn run(config: SimConfig) -> Result<(), Box<dyn Error>> {

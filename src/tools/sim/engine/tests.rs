@@ -8,15 +8,7 @@ use crate::tools::sim::timeline::FINAL_FEES;
 
 /// `rinha api`'s defaults, read at the contest's rule (no read after).
 fn today() -> Setup {
-    crate::log::silence(true);
-    Setup {
-        policy: Policy::default(),
-        max_send_rate: 2_500,
-        processor_timeout_ms: 15_000,
-        ring_slots: 1 << 16,
-        read_after_ms: 0,
-        trace: false,
-    }
+    crate::tools::sim::default_setup()
 }
 
 fn named(name: &str) -> Timeline {

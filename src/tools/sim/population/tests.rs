@@ -45,17 +45,9 @@ fn mean_p90_worst_and_the_worst_named() {
 
 #[test]
 fn two_threads_give_the_rows_in_order_and_as_one_would() {
-    use crate::drain::router::Policy;
     use crate::tools::sim::timeline::{FINAL_FEES, PREVIEW_FEES};
     let entries = generated(5, 6);
-    let setup = crate::tools::sim::engine::Setup {
-        policy: Policy::default(),
-        max_send_rate: 2_500,
-        processor_timeout_ms: 15_000,
-        ring_slots: 1 << 16,
-        read_after_ms: 0,
-        trace: false,
-    };
+    let setup = crate::tools::sim::default_setup();
     let both = run(&entries, &[(FINAL_FEES, setup), (PREVIEW_FEES, setup)]);
     assert_eq!(both.len(), 2);
     let rows = &both[0];
