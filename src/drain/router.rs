@@ -56,10 +56,13 @@
 //! 3. A `Failing` default is probed with it, one probe per
 //!    [`PROBE_INTERVAL`] and at most [`MAX_PROBES`] out: a failing
 //!    processor stores nothing, so a probe risks nothing, and one sent just
-//!    after a recovery sees it. Not when it fails *slowly* (latency at or
-//!    above the safe one): a probe out when it recovers would be stored
-//!    seconds after its stamp, inside the check's window; its health
-//!    answer (every 5 s) tells the recovery instead.
+//!    after a recovery sees it. When it fails *slowly* (latency at or
+//!    above the safe one), a probe out when it recovers is stored seconds
+//!    after its stamp, inside the check's window: then only
+//!    [`MAX_SLOW_PROBES`], spread over one delay, so a recovery is seen
+//!    within a quarter of the old delay (plus the new one) and at most
+//!    that many payments land late. One that never answers is not probed:
+//!    its health answer (every 5 s) tells the recovery.
 //! 4. The fallback, if `Ready`, takes it when the default is `Busy`
 //!    (overflow: more waiting would only grow the backlog), `Slow` (it will
 //!    not get safe by waiting on our side), or `Failing` for at least
@@ -91,6 +94,13 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// Probes out at once on one failing processor: enough that one leaves
 /// every interval even when each takes 5 s to fail.
 pub const MAX_PROBES: usize = 64;
+
+/// Probes out at once on a processor that fails *slowly* (latency at or
+/// above the safe one): each is stored late, inside the check's window, if
+/// the processor recovers while the probe waits out its delay, so only a
+/// few, spread over one delay. Without them a recovery is heard only
+/// through the health endpoint, up to 5 s late, while the backlog grows.
+pub const MAX_SLOW_PROBES: u32 = 4;
 
 /// A request out longer than twice the last latency plus this is a sign
 /// the delay rose; below it, scheduling noise.
@@ -178,6 +188,9 @@ struct Lane {
     next_probe: Instant,
     /// The latency of its last answer (or its health's minResponseTime).
     latency: Duration,
+    /// Whether its last request ended unanswered (and no answer or health
+    /// answer came since): one that stayed silent that long is not probed.
+    silent: bool,
     /// Requests out: id → (when sent, whether a probe). Ids grow, so the
     /// first is the oldest.
     out: BTreeMap<u64, (Instant, bool)>,
@@ -202,6 +215,7 @@ impl Lane {
             probes_out: 0,
             next_probe: now,
             latency: Duration::ZERO,
+            silent: false,
             out: BTreeMap::new(),
             fresh_from: 0,
             newest: 0,
@@ -241,21 +255,33 @@ impl Lane {
         }
     }
 
-    /// A probe is a real payment: one sent to a processor that fails slowly
-    /// could be stored, if it recovers meanwhile, long after its stamp —
-    /// inside the consistency check's window. Those wait for a health answer.
+    /// Whether a probe may leave now (see [`Lane::probing`]).
     fn probe_due(&self, policy: &Policy, now: Instant) -> bool {
-        self.latency < policy.safe_latency
-            && self.probes_out < MAX_PROBES
-            && self.out.len() < policy.max_in_flight
-            && now >= self.next_probe
+        let (most, _) = self.probing(policy);
+        self.probes_out < most && self.out.len() < policy.max_in_flight && now >= self.next_probe
+    }
+
+    /// How many probes may be out at once, and how far apart they leave:
+    /// many and often while the processor fails fast; [`MAX_SLOW_PROBES`]
+    /// spread over one delay while it fails slowly; none while it is
+    /// silent, where each would be a payment unanswered until the timeout
+    /// (its health endpoint tells the recovery instead).
+    fn probing(&self, policy: &Policy) -> (usize, Duration) {
+        if self.silent && self.latency >= policy.safe_latency {
+            (0, PROBE_INTERVAL)
+        } else if self.latency < policy.safe_latency {
+            (MAX_PROBES, PROBE_INTERVAL)
+        } else {
+            let spread = self.latency / MAX_SLOW_PROBES;
+            (MAX_SLOW_PROBES as usize, spread.max(PROBE_INTERVAL))
+        }
     }
 
     /// A failure: the circuit opens (if it was closed) and the next probe
     /// waits an interval from the latest failure seen.
-    fn fail(&mut self, now: Instant) {
+    fn fail(&mut self, policy: &Policy, now: Instant) {
         self.failing_since.get_or_insert(now);
-        self.next_probe = now + PROBE_INTERVAL;
+        self.next_probe = now + self.probing(policy).1;
     }
 
     fn recover(&mut self, next_id: u64) {
@@ -403,7 +429,7 @@ impl Router {
         let lane = &mut self.lanes[processor as usize];
         let due = lane.probe_due(&self.policy, now);
         if due {
-            lane.next_probe = now + PROBE_INTERVAL;
+            lane.next_probe = now + lane.probing(&self.policy).1;
         }
         due
     }
@@ -448,24 +474,25 @@ impl Router {
         }
         lane.newest = id;
         let age = now.saturating_duration_since(sent);
-        match answer {
-            Answer::Works => lane.recover(self.next_id),
-            _ => lane.fail(now),
-        }
         lane.latency = match answer {
             // Unanswered for `age`: at least that slow. A processor that
-            // never answers then counts as failing slowly, is heard through
-            // its health endpoint, and is not probed with real payments
-            // that would each stay there until the timeout.
+            // never answers is then heard through its health endpoint, and
+            // is not probed with real payments that would each stay there
+            // until the timeout.
             Answer::Silent => lane.latency.max(age),
             _ => age,
         };
+        lane.silent = answer == Answer::Silent;
+        match answer {
+            Answer::Works => lane.recover(self.next_id),
+            _ => lane.fail(&self.policy, now),
+        }
         self.log_change(processor, now);
     }
 
     /// No connection to `processor` could even be started.
     pub fn unreachable(&mut self, processor: Processor, now: Instant) {
-        self.lanes[processor as usize].fail(now);
+        self.lanes[processor as usize].fail(&self.policy, now);
         self.log_change(processor, now);
     }
 
@@ -475,10 +502,11 @@ impl Router {
     pub fn health(&mut self, processor: Processor, health: Health, now: Instant) {
         let lane = &mut self.lanes[processor as usize];
         lane.latency = Duration::from_millis(health.min_response_time_ms);
+        lane.silent = false;
         lane.fresh_from = self.next_id;
         lane.newest = self.next_id;
         if health.failing {
-            lane.fail(now);
+            lane.fail(&self.policy, now);
         } else {
             lane.recover(self.next_id);
         }

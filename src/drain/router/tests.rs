@@ -216,21 +216,50 @@ fn answers_to_older_requests_do_not_undo_newer_news() {
 }
 
 #[test]
-fn a_slowly_failing_processor_is_not_probed_but_its_health_is_heard() {
+fn a_slowly_failing_processor_gets_a_few_probes_spread_over_its_delay() {
+    // Each probe out when it recovers is stored 2 s after its stamp, so
+    // four at most, one every 500 ms for a 2 s failure; before, none went
+    // and a recovery was heard only through health, up to 5 s late.
     let mut bench = Bench::new();
     let (_, id) = bench.route(0);
     bench.answer(D, id, Answer::Fails, 2000);
     assert_eq!(
         bench.route(2200).0,
         send(F),
-        "no probe: it fails in 2 s; the fallback takes the payment"
+        "no probe due yet: it fails in 2 s; the fallback takes the payment"
     );
+    let mut probes = Vec::new();
+    for t in (2_400..6_000).step_by(10) {
+        let (route, id) = bench.route(t);
+        match route {
+            Route::Send { processor: D, .. } => probes.push((t, id)),
+            Route::Send { processor: F, .. } => bench.answer(F, id, Answer::Works, t + 1),
+            Route::Hold => {}
+        }
+    }
+    let sent: Vec<u64> = probes.iter().map(|&(t, _)| t).collect();
+    assert_eq!(sent, [2500, 3000, 3500, 4000], "four, 500 ms apart");
+    // The first fails after its 2 s, the next leaves 500 ms later; one
+    // sent after the recovery comes back fast and hands the default back.
+    let (_, first) = probes[0];
+    bench.answer(D, first, Answer::Fails, 4500);
+    let (route, id) = bench.route(5000);
+    assert_eq!(route, probe(D));
+    bench.answer(D, id, Answer::Works, 5020);
+    assert_eq!(bench.route(5021).0, send(D), "back at the default");
+}
+
+#[test]
+fn a_slowly_failing_processor_health_is_heard() {
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Fails, 2000);
     let health = Health {
         failing: false,
         min_response_time_ms: 20,
     };
-    bench.router.health(D, health, bench.at(5000));
-    assert_eq!(bench.route(5001).0, send(D));
+    bench.router.health(D, health, bench.at(2100));
+    assert_eq!(bench.route(2101).0, send(D));
 }
 
 #[test]
