@@ -104,5 +104,22 @@ pub fn best(timeline: &Timeline, fees: Fees) -> Best {
     }
 }
 
+/// The lag the end of `timeline` excuses (issue 14): what arrives within
+/// the delay (and the recording allowance) of the processor a payment goes
+/// to at the end — the default if it stores within the margin, else the
+/// fallback if it does — or what the best with hindsight loses too, if
+/// more (with neither usable at the end, everything since; `best()` also
+/// loses the last whole second, which it counts in).
+pub fn lag_allowance(timeline: &Timeline, best: &Best) -> f64 {
+    let (default, fallback) = timeline.setting_at(timeline.duration_ms().saturating_sub(1));
+    let usable = |s: Setting| !s.failing && s.delay_ms + RECORD_ALLOWANCE_MS < CHECK_MARGIN_MS;
+    let delay_ms = [default, fallback]
+        .into_iter()
+        .find(|&s| usable(s))
+        .map_or(0, |s| s.delay_ms + RECORD_ALLOWANCE_MS);
+    let rate_at_end = arrivals_per_second(timeline).last().copied().unwrap_or(0.0);
+    best.lost.max(rate_at_end * f64::from(delay_ms) / 1000.0)
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::engine::{Outcomes, Setup, simulate};
 use super::generate::generate;
-use super::hindsight::{Best, best};
+use super::hindsight::{Best, best, lag_allowance};
 use super::timeline::{Fees, Timeline};
 
 /// One timeline of a population, with the name that finds it again.
@@ -34,6 +34,8 @@ pub struct Row {
     pub regret: f64,
     /// `best.profit` − ours with the payments at risk earning nothing.
     pub safe_regret: f64,
+    /// The lag the end excuses ([`lag_allowance`]).
+    pub lag_allowance: f64,
 }
 
 /// Generated timelines `0..count` of `seed`.
@@ -138,6 +140,7 @@ fn scored(entry: &Entry, fees: Fees, ours: Outcomes) -> Row {
         profit,
         regret: 100.0 * best.profit - profit,
         safe_regret: 100.0 * (best.profit - ours.safe_profit(fees)),
+        lag_allowance: lag_allowance(&entry.timeline, &best),
     }
 }
 
@@ -154,6 +157,10 @@ pub struct Summary {
     pub worst: f64,
     /// Mean payments not stored by the end.
     pub mean_lag: f64,
+    /// Timelines whose lag is over the one the end excuses, and of those
+    /// the ones over it by more than 0.1 % of the payments (`best()`
+    /// counts in whole seconds, so a few dozen over say little).
+    pub over_allowance: [usize; 2],
     /// Mean payments stored at or past the risk margin.
     pub mean_at_risk: f64,
     /// Mean, p90 and worst regret with the payments at risk earning nothing.
@@ -174,6 +181,14 @@ pub fn summarize(rows: &[Row], named: usize) -> Summary {
         p90,
         worst,
         mean_lag: rows.iter().map(|r| r.ours.lag() as f64).sum::<f64>() / count as f64,
+        over_allowance: [0.0, 0.001].map(|share| {
+            rows.iter()
+                .filter(|r| {
+                    let excess = r.ours.lag() as f64 - r.lag_allowance.ceil();
+                    excess > share * r.ours.arrived as f64
+                })
+                .count()
+        }),
         mean_at_risk: rows
             .iter()
             .map(|r| (r.ours.at_risk[0] + r.ours.at_risk[1]) as f64)

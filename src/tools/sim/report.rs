@@ -20,12 +20,13 @@ pub fn one(timeline: &Timeline, fees: Fees, row: &Row) -> String {
     );
     let _ = writeln!(
         text,
-        "  arrived {} (refused for a full ring {}), stored by the end: default {} / fallback {}, lag {}",
+        "  arrived {} (refused for a full ring {}), stored by the end: default {} / fallback {}, lag {} (the end excuses {:.0})",
         ours.arrived,
         ours.refused,
         ours.stored[0],
         ours.stored[1],
-        ours.lag()
+        ours.lag(),
+        row.lag_allowance
     );
     let _ = writeln!(
         text,
@@ -72,6 +73,11 @@ pub fn population(fees: Fees, rows: &[Row]) -> String {
         text,
         "  with the payments at risk earning nothing: regret mean {:.3} · p90 {:.3} · worst {:.3}",
         summary.safe[0], summary.safe[1], summary.safe[2]
+    );
+    let _ = writeln!(
+        text,
+        "  lag over what the end excuses (the best's loss, and what arrives within the last usable delay): {} of {} timelines, {} by over 0.1 % of the payments",
+        summary.over_allowance[0], summary.count, summary.over_allowance[1]
     );
     for (name, regret) in &summary.worst_names {
         let _ = writeln!(text, "  worst: {name}: {regret:.2} points");

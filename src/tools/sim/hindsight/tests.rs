@@ -64,3 +64,28 @@ fn the_final_and_a_whole_outage() {
 }
 
 const FINAL_FEES_FOR_TEST: Fees = crate::tools::sim::timeline::FINAL_FEES;
+
+#[test]
+fn the_lag_the_end_excuses_is_the_usable_delay_s_arrivals_or_the_best_s_loss() {
+    let timeline = |last: &str| {
+        let text = format!("duration 300\nvus 600\nfees 0.07 0.1\n1 0 no 0 no\n290 {last}\n");
+        Timeline::parse(&text, "t").unwrap()
+    };
+    let best_of = |t: &Timeline| best(t, t.fees);
+    // The default at 1 s at the end: about 600 a second arrive, and the
+    // last 1.1 s of them cannot be stored in time.
+    let at_one_second = timeline("1000 no 5 no");
+    let allowance = lag_allowance(&at_one_second, &best_of(&at_one_second));
+    assert!((allowance - 599.0 * 1.1).abs() < 1.0, "{allowance}");
+    // The default failing: the fallback's 5 ms is less than the last
+    // whole second best() loses too.
+    let fallback = timeline("1000 yes 5 no");
+    let best = best_of(&fallback);
+    assert!((best.lost - 599.0).abs() < 1.0, "{best:?}");
+    assert_eq!(lag_allowance(&fallback, &best), best.lost);
+    // Both failing: what the best loses, the last 10 s.
+    let neither = timeline("0 yes 0 yes");
+    let best = best_of(&neither);
+    assert!(best.lost > 5_000.0);
+    assert_eq!(lag_allowance(&neither, &best), best.lost);
+}

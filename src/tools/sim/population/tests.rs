@@ -20,6 +20,7 @@ fn row(name: &str, regret: f64, lag: u64) -> Row {
         profit: 0.0,
         regret,
         safe_regret: regret + 1.0,
+        lag_allowance: 5.0,
     }
 }
 
@@ -35,6 +36,7 @@ fn mean_p90_worst_and_the_worst_named() {
     assert_eq!(summary.worst, 10.0);
     assert_eq!(summary.safe, [6.5, 10.0, 11.0]);
     assert_eq!(summary.mean_lag, 5.5);
+    assert_eq!(summary.over_allowance, [5, 5], "lags 6 to 10 of 1 to 10");
     let names: Vec<&str> = summary
         .worst_names
         .iter()
