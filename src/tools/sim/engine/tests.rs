@@ -60,8 +60,9 @@ fn a_hold_that_never_ends_shows_up_as_regret() {
     assert!(held.lag() > 15_000, "{held:?}");
     assert!(regret > 15.0, "regret {regret}");
     assert_eq!(held.stored[1], 0, "nothing went to the fallback");
-    // The 25 s hold this project shipped before loses the last 25 s; no
-    // hold (the default now) loses nothing.
+    // The 25 s hold this project shipped before sends what it held to the
+    // fallback 5 s before the end, in time at 10 000 a second: less regret
+    // than forever; no hold (the default now) loses nothing.
     let hold_25_s = Setup {
         policy: Policy {
             max_hold: Duration::from_secs(25),
@@ -70,7 +71,7 @@ fn a_hold_that_never_ends_shows_up_as_regret() {
         ..today()
     };
     let hold_regret = best - 100.0 * simulate(&timeline, hold_25_s).profit(FINAL_FEES);
-    assert!(hold_regret < regret && hold_regret > 1.0, "{hold_regret}");
+    assert!(hold_regret < regret, "{hold_regret}");
     let none = simulate(&timeline, today());
     assert!(none.lag() < 100, "{none:?}");
     assert!(best - 100.0 * none.profit(FINAL_FEES) < 0.1);
