@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The draining instance's CPU, in the two situations that cost it most:
-#   held:  N payments held while the default processor fails (5 s window);
-#   drain: the same backlog sent once the default recovers.
+#   held:  N payments held while both processors fail (5 s window; with the
+#          fallback working they would go there at once: no hold);
+#   drain: the same backlog sent once the default recovers (at
+#          --max-send-rate, the fallback still failing).
 # Reads utime+stime of the leader from /proc (ticks of 10 ms). Local only:
 # rinha local on ports 29999/28001/28002. Usage: bench/leader-cpu.sh [N]
 set -euo pipefail
@@ -16,11 +18,12 @@ trap 'kill $stack 2>/dev/null; wait $stack 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 50); do grep -q "ready" "$log" && break; sleep 0.2; done
 leader=$(grep -o "pid [0-9]*): elected" "$log" | grep -o "[0-9]*")
 ticks() { awk '{print $14 + $15}' "/proc/$leader/stat"; }
-failure() {
-    curl -s -o /dev/null -X PUT -H 'X-Rinha-Token: 123' -d "{\"failure\":$1}" \
-        localhost:28001/admin/configurations/failure
+failure() { # PORT true|false
+    curl -s -o /dev/null -X PUT -H 'X-Rinha-Token: 123' -d "{\"failure\":$2}" \
+        "localhost:$1/admin/configurations/failure"
 }
-failure true
+failure 28001 true
+failure 28002 true
 python3 - "$n" <<'PY'
 import socket, sys, uuid
 s = socket.create_connection(("127.0.0.1", 29999))
@@ -31,8 +34,8 @@ for _ in range(int(sys.argv[1])):
 PY
 t0=$(ticks); sleep 5; t1=$(ticks)
 echo "held:  $n payments for 5 s: $(( (t1 - t0) * 10 )) ms of leader CPU"
-failure false
+failure 28001 false
 start=$(date +%s%N)
-until curl -s localhost:29999/payments-summary | grep -q "\"totalRequests\":$n,"; do sleep 0.05; done
+until curl -s localhost:29999/payments-summary | grep -q "\"default\":{\"totalRequests\":$n,"; do sleep 0.05; done
 t2=$(ticks)
 echo "drain: $n payments in $(( ($(date +%s%N) - start) / 1000000 )) ms: $(( (t2 - t1) * 10000 / n )) us of leader CPU each"
