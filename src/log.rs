@@ -12,6 +12,9 @@
 //! [`silence`] turns every line off for the whole process: `rinha sim`
 //! drives the real router through hundreds of timelines, and its
 //! condition changes would otherwise print thousands of lines.
+//!
+//! [`report`] is the other stream: a command's output on stdout, where a
+//! reader that quits early (`| head`) is not an error.
 
 use std::fmt;
 use std::io::Write;
@@ -45,4 +48,14 @@ macro_rules! log {
     ($($arg:tt)*) => {
         $crate::log::line(format_args!($($arg)*))
     };
+}
+
+/// Writes a command's output (help, a report) to stdout. A closed stdout —
+/// `rinha sim … | head` after `head` has quit — ends the output quietly:
+/// `println!` would panic on the broken pipe.
+pub fn report(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     };
     let wants_help = flags.iter().any(|flag| flag == "--help" || flag == "-h");
     if let Some(known) = config::command(command).filter(|_| wants_help) {
-        println!("{}", config::help(known));
+        rinha::log::report(&format!("{}\n", config::help(known)));
         return ExitCode::SUCCESS;
     }
     let outcome = match command.as_str() {
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         "stat" => StatConfig::parse(flags).map(rinha::tools::stat::run),
         "sim" => SimConfig::parse(flags).map(rinha::tools::sim::run),
         "help" | "--help" | "-h" => {
-            println!("{usage}");
+            rinha::log::report(&format!("{usage}\n"));
             return ExitCode::SUCCESS;
         }
         other => {

@@ -86,3 +86,24 @@ fn an_unknown_flag_exits_two_and_points_at_help() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_quits_early_is_not_a_crash() {
+    // `rinha sim FILE --trace | head` used to panic in `println!` once
+    // head had quit: a closed stdout ends the output quietly instead.
+    for args in [
+        &["stat", "--help"][..],
+        &["sim", "bench/timelines/preview.txt", "--trace"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let output = support::processes::rinha()
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("the rinha binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "rinha {args:?}: {output:?}");
+        assert!(!stderr.contains("panicked"), "rinha {args:?}: {stderr}");
+    }
+}

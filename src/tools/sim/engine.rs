@@ -190,8 +190,8 @@ impl Engine<'_> {
                 self.processors[p as usize].load(),
             )
         });
-        println!(
-            "{:>4} s  backlog {:>5}  pinned {:>4}  out {:>4}  default {:?} (at work, waiting {:?})  fallback {:?} ({:?})",
+        crate::log::report(&format!(
+            "{:>4} s  backlog {:>5}  pinned {:>4}  out {:>4}  default {:?} (at work, waiting {:?})  fallback {:?} ({:?})\n",
             ms / 1000,
             self.backlog.len(),
             self.later.len(),
@@ -200,7 +200,7 @@ impl Engine<'_> {
             default.1,
             fallback.0,
             fallback.1
-        );
+        ));
     }
 
     /// Both processors finish what is done by `ms`; the answers travel back.

@@ -112,7 +112,7 @@ fn run_silently(config: &SimConfig) -> Result<(), Box<dyn Error>> {
                 timeline,
             };
             let row = population::row(&entry, fees, setup(config, fees));
-            print!("{}", report::one(&entry.timeline, fees, &row));
+            crate::log::report(&report::one(&entry.timeline, fees, &row));
         }
         SimCommand::Generate { seed, count, out } => {
             std::fs::create_dir_all(&out)?;
@@ -125,7 +125,7 @@ fn run_silently(config: &SimConfig) -> Result<(), Box<dyn Error>> {
                 );
                 std::fs::write(&path, timeline.to_text(&comment))?;
             }
-            println!("wrote {count} timelines to {}", out.display());
+            crate::log::report(&format!("wrote {count} timelines to {}\n", out.display()));
         }
         SimCommand::Population {
             seed,
@@ -145,7 +145,7 @@ fn run_silently(config: &SimConfig) -> Result<(), Box<dyn Error>> {
                 .collect();
             let rows = population::run(&entries, &scorings);
             for ((fees, _), rows) in scorings.iter().zip(&rows) {
-                print!("{}", report::population(*fees, rows));
+                crate::log::report(&report::population(*fees, rows));
             }
         }
     }
