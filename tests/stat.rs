@@ -9,10 +9,13 @@ mod support;
 use std::fs;
 use std::path::Path;
 use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rinha::config::Capacities;
 use rinha::domain::payment::{Health, Payment, Processor};
 use rinha::domain::time::now_millis;
+use rinha::store::Leader;
 use rinha::store::layout::LAYOUT_VERSION;
 use rinha::store::layout::RouteChoice;
 use rinha::store::ledger::Record;
@@ -94,6 +97,11 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         .unwrap();
 
     shared.set_leader(4242, 1_700_000_000_000);
+    // A leader of epoch 1 from a second handle, as another process would
+    // be; its latency of the default is what a successor starts from.
+    let other = Arc::new(SharedFile::open_or_create(path, CAPS).unwrap());
+    let leader = Leader::for_test(other, Duration::from_millis(250));
+    shared.record_latency(Processor::Default, 1500, 1_700_000_002_000);
     assert!(shared.claim_health_window(Processor::Default, 1_700_000_001_000, 5_100));
     shared.record_health(
         Processor::Default,
@@ -118,7 +126,8 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         version.as_str(),
         r#""ring":{"slots":16,"head":0,"tail":7,"depth":7,"pending":3,"in_flight":{"default":2,"fallback":1},"unpublished":0,"unreadable":0,"#,
         r#""ledger":{"capacity":32,"entries":4,"generation":1,"default":{"count":2,"amount_cents":3995},"fallback":{"count":1,"amount_cents":2005}}"#,
-        r#""leader":{"pid":4242,"since_ms":1700000000000}"#,
+        r#""leader":{"pid":4242,"since_ms":1700000000000},"lease":{"epoch":1,"deadline_ms":"#,
+        r#""latency":{"default":{"latency_ms":1500,"at_ms":1700000002000},"fallback":null}"#,
         r#""health":{"default":{"checked_at_ms":1700000001000,"failing":true,"min_response_time_ms":2000},"fallback":null}"#,
         r#""route":"fallback""#,
         r#""rejected":{"default":{"count":0,"last_status":null},"fallback":{"count":2,"last_status":404}}"#,
@@ -138,6 +147,9 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         "depth 7 (head 0, tail 7): 3 pending, in flight 2 default / 1 fallback",
         "4 of 32 entries used, generation 1: default 2 payments, 39.95 · fallback 1 payments, 20.05",
         "pid 4242 since 2023-11-14T22:13:20.000Z",
+        "lease        epoch 1, expire",
+        "latency      default 1500 ms (",
+        "· fallback -",
         "default: failing, 2000 ms",
         "fallback: never asked",
         "route        fallback",
@@ -155,6 +167,7 @@ fn stat_prints_what_the_file_holds_and_leaves_it_untouched() {
         fs::metadata(path).unwrap().modified().unwrap(),
         modified_before
     );
+    drop(leader);
 }
 
 #[test]
@@ -166,8 +179,9 @@ fn a_fresh_file_reads_empty_with_the_route_unknown() {
     for expected in [
         r#""depth":0"#,
         r#""oldest_accepted_at_ms":null"#,
-        r#""leader":null"#,
+        r#""leader":null,"lease":null"#,
         r#""health":{"default":null,"fallback":null}"#,
+        r#""latency":{"default":null,"fallback":null}"#,
         r#""route":"unknown""#,
     ] {
         assert!(json.contains(expected), "missing {expected}\nin {json}");

@@ -12,8 +12,11 @@
 //!   write into each slot);
 //! - the ledger: entries used, the purge generation, and the current
 //!   generation's count and amount per processor (what the summary reports);
-//! - the leader's pid and since when, if one was ever elected;
-//! - each processor's last health answer and when it was asked for;
+//! - the leader's pid and since when, if one was ever elected, and its
+//!   lease: the epoch (one more at every takeover; the fencing tag) and
+//!   when it expires unless renewed;
+//! - each processor's last health answer and when it was asked for, and
+//!   its latency as the leader last saw it (what a new leader starts from);
 //! - the router's current choice (`unknown` until a drainer sets it);
 //! - per processor, how many payments it refused with a 3xx or a 4xx other
 //!   than 422, and the latest such status: the drainer keeps and retries
@@ -33,9 +36,11 @@
 //! `pending`, `in_flight` {`default`, `fallback`}, `unpublished`,
 //! `unreadable`, `oldest_accepted_at_ms`, `oldest_age_ms`}, `ledger`
 //! {`capacity`, `entries`, `generation`, `default`/`fallback` {`count`,
-//! `amount_cents`}}, `leader` ({`pid`, `since_ms`} or null), `health`
-//! {`default`/`fallback`: {`checked_at_ms`, `failing`,
-//! `min_response_time_ms`} or null}, `route`, `rejected`
+//! `amount_cents`}}, `leader` ({`pid`, `since_ms`} or null), `lease`
+//! ({`epoch`, `deadline_ms`} or null), `health` {`default`/`fallback`:
+//! {`checked_at_ms`, `failing`, `min_response_time_ms`} or null},
+//! `latency` {`default`/`fallback`: {`latency_ms`, `at_ms`} or null},
+//! `route`, `rejected`
 //! {`default`/`fallback`: {`count`, `last_status` (or null)}}. Times are ms since the epoch,
 //! money integer cents; a value that does not exist is `null`.
 
@@ -50,7 +55,7 @@ use crate::domain::money::write_cents;
 use crate::domain::payment::{Health, Processor};
 use crate::domain::summary::{Summary, Totals, Window};
 use crate::domain::time::{ISO8601_LEN, format_iso8601, now_millis};
-use crate::store::layout::{LAYOUT_VERSION, RouteChoice};
+use crate::store::layout::{LAYOUT_VERSION, ObservedLatency, RouteChoice};
 use crate::store::ring::RingSnapshot;
 use crate::store::shared_file::SharedFile;
 
@@ -112,8 +117,12 @@ pub struct Status {
     pub summary: Summary,
     /// The leader's pid and since when (ms); `None` if never written.
     pub leader: Option<(u64, u64)>,
+    /// The lease's epoch and deadline (ms); `None` if nobody ever led.
+    pub lease: Option<(u64, u64)>,
     /// Per processor (by index), the last health call; `None` if never made.
     pub health: [Option<HealthSeen>; 2],
+    /// Per processor (by index), its latency as a leader last recorded it.
+    pub latency: [Option<ObservedLatency>; 2],
     /// The router's choice.
     pub route: RouteChoice,
     /// Per processor (by index), payments refused with a 3xx or a 4xx
@@ -139,7 +148,9 @@ impl Status {
             generation: shared.generation(),
             summary: shared.reader().summary(Window::ALL),
             leader: shared.leader(),
+            lease: shared.lease(),
             health,
+            latency: PROCESSORS.map(|processor| shared.observed_latency(processor)),
             route: shared.route_choice(),
             rejected: PROCESSORS.map(|processor| shared.rejections(processor)),
         }
@@ -184,13 +195,24 @@ impl Status {
             Some((pid, since)) => format!(r#"{{"pid":{pid},"since_ms":{since}}}"#),
             None => "null".into(),
         };
+        let lease = match self.lease {
+            Some((epoch, deadline)) => format!(r#"{{"epoch":{epoch},"deadline_ms":{deadline}}}"#),
+            None => "null".into(),
+        };
         let [default, fallback] = self.health.map(json_health);
+        let [latency_default, latency_fallback] = self.latency.map(|latency| match latency {
+            Some(seen) => format!(
+                r#"{{"latency_ms":{},"at_ms":{}}}"#,
+                seen.latency_ms, seen.at_ms
+            ),
+            None => "null".into(),
+        });
         let [rejected_default, rejected_fallback] = self.rejected.map(|(count, last)| {
             format!(r#"{{"count":{count},"last_status":{}}}"#, json_option(last))
         });
         let _ = writeln!(
             out,
-            r#""leader":{leader},"health":{{"default":{default},"fallback":{fallback}}},"route":"{}","rejected":{{"default":{rejected_default},"fallback":{rejected_fallback}}}}}"#,
+            r#""leader":{leader},"lease":{lease},"health":{{"default":{default},"fallback":{fallback}}},"latency":{{"default":{latency_default},"fallback":{latency_fallback}}},"route":"{}","rejected":{{"default":{rejected_default},"fallback":{rejected_fallback}}}}}"#,
             self.route.name()
         );
         out
@@ -244,12 +266,37 @@ impl Status {
                 None => "none elected yet".into(),
             }
         );
+        if let Some((epoch, deadline)) = self.lease {
+            let left = deadline as i64 - self.now_ms;
+            let _ = writeln!(
+                out,
+                "lease        epoch {epoch}, {}",
+                match left {
+                    0.. => format!("expires in {left} ms unless renewed"),
+                    _ => format!("expired {} ms ago", -left),
+                }
+            );
+        }
         let health: Vec<String> = PROCESSORS
             .iter()
             .zip(self.health)
             .map(|(processor, seen)| format!("{}: {}", processor.name(), self.text_health(seen)))
             .collect();
         let _ = writeln!(out, "health       {}", health.join(" · "));
+        let latency: Vec<String> = PROCESSORS
+            .iter()
+            .zip(self.latency)
+            .map(|(processor, latency)| match latency {
+                Some(seen) => format!(
+                    "{} {} ms ({})",
+                    processor.name(),
+                    seen.latency_ms,
+                    self.ago(seen.at_ms)
+                ),
+                None => format!("{} -", processor.name()),
+            })
+            .collect();
+        let _ = writeln!(out, "latency      {}", latency.join(" · "));
         let _ = writeln!(out, "route        {}", self.route.name());
         let rejected: Vec<String> = PROCESSORS
             .iter()
