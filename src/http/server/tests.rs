@@ -1,5 +1,6 @@
 //! Unit tests of `server`.
 
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 

@@ -253,7 +253,7 @@ impl Engine<'_> {
         }
     }
 
-    /// drainer.rs `send_later`.
+    /// drainer/send.rs `send_later`.
     fn send_later(&mut self, ms: u64) {
         let now = self.instant(ms);
         let mut index = 0;
@@ -272,7 +272,7 @@ impl Engine<'_> {
         }
     }
 
-    /// drainer.rs `send_backlog`.
+    /// drainer/send.rs `send_backlog`.
     fn send_backlog(&mut self, ms: u64) {
         let now = self.instant(ms);
         while !self.backlog.is_empty() {
@@ -289,7 +289,7 @@ impl Engine<'_> {
         }
     }
 
-    /// drainer.rs `send`, with the pool replaced by the processor model.
+    /// drainer/send.rs `send`, with the pool replaced by the processor model.
     fn send(&mut self, job: Job, route: Route, ms: u64) {
         let Route::Send { processor, .. } = route else {
             unreachable!("callers send only on Route::Send");
@@ -332,7 +332,7 @@ impl Engine<'_> {
             .push_back((ms + self.setup.processor_timeout_ms, id));
     }
 
-    /// An answer reached the drainer: drainer.rs `settle`.
+    /// An answer reached the drainer: drainer/answers.rs `settle`.
     fn settle(&mut self, id: u64, back: Back, ms: u64) {
         // An answer to a request the drainer already gave up on is lost
         // with its closed connection.
@@ -386,7 +386,7 @@ impl Engine<'_> {
         self.apply(out.job, fate::next(out.job.known, proof), now);
     }
 
-    /// drainer.rs `apply`.
+    /// drainer/answers.rs `apply`.
     fn apply(&mut self, mut job: Job, action: Action, now: Instant) {
         let (known, call, back_off) = match action {
             Action::Record { .. } => {

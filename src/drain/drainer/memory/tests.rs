@@ -1,4 +1,4 @@
-//! Unit tests of `drainer`.
+//! Unit tests of `drainer::memory`.
 
 use std::collections::HashSet;
 
