@@ -469,7 +469,7 @@ impl<'a> Ring<'a> {
 
     /// Records where the payment at `position` stands, if its state word
     /// still carries the leader's fencing `tag`: `Err(Fenced)`, writing
-    /// nothing, once a newer leader has tagged it (see `store/leader.rs`).
+    /// nothing, once a newer leader has tagged it (see `store/leader/lease.rs`).
     pub(in crate::store) fn set_state_fenced(
         &self,
         position: u64,
