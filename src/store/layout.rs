@@ -40,7 +40,7 @@
 //! reads it (a new leader starts from it, see [`ObservedLatency`]). Version 5
 //! added the `lease` line and fencing tags: in each slot's state word (bits
 //! 3–18, the stamp moved to bits 19–63), in the ledger's `reserved`
-//! counter (bits 32–47) and a VOID meta; see `store/leader.rs`. Files of
+//! counter (bits 32–47) and a VOID meta; see `store/leader/lease.rs`. Files of
 //! other versions are refused. Next
 //! to the file live its lock files: `<file>.leader` (election) and
 //! `<file>.producer-<id>` (one per open handle, see `producers.rs`).
@@ -291,7 +291,7 @@ pub struct Header {
     /// See [`Rejections`].
     pub(super) rejected: Line<Rejections>,
     /// The leader's lease: epoch, deadline and lock bit in one word, so
-    /// that renewing and taking over are each one CAS (`store/leader.rs`).
+    /// that renewing and taking over are each one CAS (`store/leader/lease.rs`).
     pub(super) lease: Line<AtomicU64>,
 }
 

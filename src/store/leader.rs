@@ -32,72 +32,10 @@
 //!
 //! # The lease, and fencing
 //!
-//! The `flock` alone cannot tell a dead leader from a frozen one (SIGSTOP,
-//! a paused container, a VM stall): the kernel keeps a frozen process's
-//! lock, and draining would stop until it wakes. So the leader also holds a
-//! *lease*: one header word, `lock bit (63) | epoch (44–62) | deadline in ms
-//! since the epoch (0–43)`, which it renews ([`Leader::hold`], every
-//! [`RENEW_EVERY_MS`]) with a CAS that keeps its epoch. A candidate takes
-//! over, with a CAS to the next epoch, when
-//!
-//! - the word is 0 (nobody ever led), or
-//! - it holds the `flock` and the lease's lock bit is set: the holder held
-//!   the lock, and the kernel gave it to us, so the holder is gone (the
-//!   fast path for a dead leader: one poll, [`POLL_MS`]), or
-//! - the deadline has passed ([`LEASE_MS`]): the holder is frozen or dead.
-//!
-//! A leader that took over without the lock (its holder was frozen) tries
-//! for it at every renewal and sets the lock bit once it has it, and
-//! candidates leave the lock alone while such a lease is live, so that its
-//! death is again seen within a poll rather than a lease.
-//!
-//! A frozen leader that wakes must then write nothing, even in the middle
-//! of a turn, with requests out whose answers arrive as it wakes. Every
-//! write it makes to the ring's states and the ledger is *fenced* by its
-//! epoch (modulo 2^16, its *tag*), in the very word it writes:
-//!
-//! - A slot's state word carries the tag of the leader that wrote it, and
-//!   a leader changes it only with a CAS from a word carrying *its own*
-//!   tag. On taking over, a new leader first tags every slot of the ring
-//!   (a CAS per slot, keeping the state; microseconds for the whole ring)
-//!   *before* reading any: from then on, every CAS of the old leader fails.
-//!   A write the old one made before the slot was tagged is read by that
-//!   tagging CAS (AcqRel, pairing with the write's Release), so the new
-//!   leader acts on it: a payment the old one dispatched is `InFlight`, an
-//!   unknown outcome resolved at the same processor, lookup first.
-//! - Freeing a slot resets its state with the same fenced CAS, then frees
-//!   `seq` with a CAS from *published for this position* (never a plain
-//!   store, which could undo a later lap), and `head` moves by `fetch_max`.
-//! - The ledger's `reserved` counter carries the tag of the leader that may
-//!   claim entries; an index is claimed by a CAS that checks it, and an
-//!   entry is committed by a CAS of its `meta` from 0. On taking over, the
-//!   new leader tags the counter, then voids every claimed entry that is
-//!   not committed (a CAS from 0 to VOID): an old leader frozen between
-//!   claiming and committing can no longer commit.
-//!
-//! So a replaced leader's record, free, put back or dispatch fails before
-//! any request leaves ([`Deposed`]), and it steps down: answers that reach
-//! it are never recorded by it; its successor resolves those payments by
-//! lookup. It counts the writes refused, and any that landed after it was
-//! replaced (checked after each write), and the drainer logs both.
-//!
-//! Only slot states, `seq` frees, `head` and the ledger are fenced. The
-//! cursor abandoning a claim that stayed unpublished is not: whichever
-//! leader does it, the producer pushes again. Status words (route,
-//! rejections, leader pid) are for humans.
-//!
-//! # Choosing the lease
-//!
-//! Too short, and a busy or CPU-throttled leader looks frozen: the compose
-//! file gives each api 0.5 CPU with CFS's 100 ms period, so a throttled
-//! leader can be stopped for up to ~50 ms at a time, and the drainer's loop
-//! renews every turn (a turn is at most a few ms). Too long, and a frozen
-//! leader stops payments for that long. [`LEASE_MS`] = 1 s is twenty
-//! throttled periods: nothing but a real stall lets it lapse, and it costs
-//! at most a second of draining (payments wait in the ring meanwhile).
-//! Measured on the preview load (`bench/run.sh --limits`, 550 VUs, cgroup
-//! v1 sized like the compose file): 0 of ~600 periods throttled per api,
-//! so today's leader is far from even one throttled period per renewal.
+//! Why a leader also holds a lease in the shared file, when a candidate
+//! takes over, how every write above is fenced by the leader's epoch so
+//! that a replaced one writes nothing, and how long the lease lasts: see
+//! `leader/lease.rs`.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -105,7 +43,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -117,50 +55,10 @@ use crate::store::ledger::{AppendError, Record};
 use crate::store::ring::{Cursor, Fenced, SlotState, Step};
 use crate::store::shared_file::SharedFile;
 
-/// How long a lease lasts unrenewed; see the module docs for the choice.
-pub const LEASE_MS: u64 = 1000;
+mod lease;
 
-/// How often the leader renews: four times a lease.
-pub const RENEW_EVERY_MS: u64 = LEASE_MS / 4;
-
-/// How often a candidate looks at the lock and the lease.
-pub const POLL_MS: u64 = 10;
-
-const LOCKED: u64 = 1 << 63;
-const EPOCH_SHIFT: u32 = 44;
-const EPOCH_MASK: u64 = (1 << 19) - 1;
-const DEADLINE_MASK: u64 = (1 << EPOCH_SHIFT) - 1;
-
-/// The lease word's three parts (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Lease {
-    epoch: u64,
-    deadline_ms: u64,
-    locked: bool,
-}
-
-impl Lease {
-    fn decode(word: u64) -> Lease {
-        Lease {
-            epoch: (word >> EPOCH_SHIFT) & EPOCH_MASK,
-            deadline_ms: word & DEADLINE_MASK,
-            locked: word & LOCKED != 0,
-        }
-    }
-
-    fn encode(self) -> u64 {
-        let locked = if self.locked { LOCKED } else { 0 };
-        locked | (self.epoch & EPOCH_MASK) << EPOCH_SHIFT | self.deadline_ms & DEADLINE_MASK
-    }
-
-    /// The next epoch (never 0, which means nobody ever led).
-    fn next_epoch(self) -> u64 {
-        match (self.epoch + 1) & EPOCH_MASK {
-            0 => 1,
-            epoch => epoch,
-        }
-    }
-}
+use lease::Lease;
+pub use lease::{LEASE_MS, POLL_MS, RENEW_EVERY_MS};
 
 /// The writer was replaced by a newer leader: nothing was written, and it
 /// must step down.
@@ -212,7 +110,7 @@ pub struct Leader {
 
 impl Leader {
     /// Stands for election on the file at `path` and blocks until this
-    /// process leads (see the module docs for when a candidate takes
+    /// process leads (see `leader/lease.rs` for when a candidate takes
     /// over). `abandon_after` is how long a claimed position may stay
     /// unpublished before the cursor gives up on it.
     pub fn elect(
@@ -516,21 +414,5 @@ impl Leader {
     /// Counts a payment `processor` refused with `status`, for `rinha stat`.
     pub fn count_rejection(&self, processor: Processor, status: u16) {
         self.shared.count_rejection(processor, status);
-    }
-}
-
-impl SharedFile {
-    /// The lease word (see `store/leader.rs`).
-    fn lease_word(&self) -> &AtomicU64 {
-        &self.header().lease.0
-    }
-
-    /// The current lease: its epoch, and its deadline in ms since the
-    /// epoch; `None` if nobody ever led. For `rinha stat` and tests.
-    pub fn lease(&self) -> Option<(u64, u64)> {
-        // Relaxed: a status value.
-        let word = self.lease_word().load(Ordering::Relaxed);
-        let lease = Lease::decode(word);
-        (word != 0).then_some((lease.epoch, lease.deadline_ms))
     }
 }

@@ -69,7 +69,7 @@ const KIND_DONE: u64 = 2;
 const PROCESSOR_BIT: u64 = 1 << 2;
 /// The leader's fencing tag (layout version 5): bits 3–18.
 const TAG_SHIFT: u32 = 3;
-/// The tag's width: an epoch modulo 2^16 (see `store/leader.rs`).
+/// The tag's width: an epoch modulo 2^16 (see `store/leader/lease.rs`).
 pub(in crate::store) const FENCE_MASK: u64 = 0xffff;
 const STAMP_SHIFT: u32 = 19;
 
