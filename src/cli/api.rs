@@ -127,13 +127,13 @@ const BASELINE_BYTES: usize = 8 << 20;
 ///                                capacities (tmpfs pages are charged to the
 ///                                cgroup that touches them first; counted
 ///                                whole, as this instance may be the one)
-/// − the drainer                  drainer::memory_bound: 35 MiB at worst
+/// − the drainer                  drainer::memory_bound: 37 MiB at worst
 ///                                with the defaults (either instance may
 ///                                be elected)
 /// − the baseline                 8 MiB
-/// = for connections              61 MiB with the defaults
+/// = for connections              59 MiB with the defaults
 /// ÷ the worst connection         72 KiB input + 16 KiB output + 512 B
-/// = connections                  about 700 with the defaults
+/// = connections                  about 690 with the defaults
 /// ```
 ///
 /// HAProxy keeps a few dozen connections per instance at the contest's

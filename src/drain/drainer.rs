@@ -161,7 +161,7 @@ impl Drainer {
                 settings.processor_timeout,
             ),
             router: Router::new(settings.policy, now),
-            pacer: Pacer::new(settings.max_send_rate, now),
+            pacer: Pacer::for_new_leader(settings.max_send_rate, now),
             seen,
             backlog: VecDeque::new(),
             later: Vec::new(),

@@ -92,6 +92,15 @@ mod lane;
 pub use lane::Condition;
 use lane::Lane;
 
+/// Lookups a processor may have out beyond `max_in_flight`. A lookup is
+/// answered at once (it is never delayed), and it must not wait behind
+/// payments that each hold a slot for the processor's whole delay: a
+/// payment a dead leader left in flight is stored at its stamp plus the
+/// delay, and unless its lookup records it before the stamp enters the
+/// check's window (2 s), the window disagrees. A new leader sending 800
+/// payments at once would otherwise take every slot for that long.
+pub const LOOKUP_ROOM: usize = 64;
+
 /// How often a probe may test a failing processor.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -277,9 +286,16 @@ impl Router {
 
     /// Where a lookup of a payment pinned to `processor` goes now: a lookup
     /// changes nothing at the processor, so there whatever its condition,
-    /// but within the same in-flight limit as payments.
+    /// within the in-flight limit plus [`LOOKUP_ROOM`].
     pub fn route_lookup(&self, processor: Processor) -> Route {
-        self.send(processor)
+        let out = self.lanes[processor as usize].out.len();
+        if out >= self.policy.max_in_flight + LOOKUP_ROOM {
+            return Route::Hold;
+        }
+        Route::Send {
+            processor,
+            probe: false,
+        }
     }
 
     fn probe(&self, processor: Processor) -> Route {

@@ -4,6 +4,7 @@
 
 use crate::config::Capacities;
 use crate::drain::intake::Job;
+use crate::drain::router::LOOKUP_ROOM;
 use crate::drain::wire::MAX_RESPONSE;
 
 use super::READ_AHEAD;
@@ -25,9 +26,10 @@ const fn per_hashed(size: usize) -> usize {
 /// container. Each part is bounded by a flag or a constant:
 ///
 /// ```text
-///   requests out      2 processors × --max-in-flight × 10 KiB (PER_REQUEST):
-///                     payments and lookups together (the router holds
-///                     either at a processor with --max-in-flight out), and
+///   requests out      2 processors × (--max-in-flight + LOOKUP_ROOM) ×
+///                     10 KiB (PER_REQUEST): payments and lookups together
+///                     (the router holds a payment at a processor with
+///                     --max-in-flight out, a lookup with 64 more), and
 ///                     never more connections than requests out at once
 /// + read ahead        READ_AHEAD jobs, in the backlog or the waiting list,
 ///                     each of which may once have held them all: twice,
@@ -43,11 +45,11 @@ const fn per_hashed(size: usize) -> usize {
 /// + stacks            1 MiB (the loop's and the health poller's, as touched)
 /// ```
 ///
-/// With the defaults: 15.6 + 6 + 9.8 + 2.6 + 1 ≈ 35 MiB at worst; a
+/// With the defaults: 16.9 + 6 + 9.8 + 2.6 + 1 ≈ 37 MiB at worst; a
 /// contest run (90 000 ids, answers of a few dozen bytes) touches about 8
 /// of them.
 pub fn memory_bound(max_in_flight: usize, capacities: Capacities) -> usize {
-    let requests = 2 * max_in_flight * PER_REQUEST;
+    let requests = 2 * (max_in_flight + LOOKUP_ROOM) * PER_REQUEST;
     let read_ahead = 2 * READ_AHEAD * 2 * std::mem::size_of::<Job>();
     let paid_ids = capacities.ledger_entries as usize * per_hashed(16);
     let positions = capacities.ring_slots.min(capacities.ledger_entries) as usize;
