@@ -180,6 +180,10 @@ pub const LOOK_AGAIN_MIN: Duration = Duration::from_millis(20);
 /// delay of 1.5 s that is 500 ms after the store), and bounded, because a
 /// lost request is looked up this often until it is sent again.
 pub const LOOK_AGAIN_OVERDUE: Duration = Duration::from_millis(100);
+/// How old a stamp may be before the consistency check's window holds it
+/// (`[now − 15 s, now − 2 s]`): a payment stored before then must be
+/// recorded before then too.
+pub const CHECK_MARGIN: Duration = Duration::from_secs(2);
 /// Between two lookups while no latency is known at all (a leader that
 /// has heard nothing, and inherited nothing fresh, from a processor): it
 /// cannot tell when the POST should come out, so it asks every 250 ms.
@@ -222,8 +226,17 @@ pub fn look_again_in(age: Duration, latency: Option<Duration>) -> Option<Duratio
     if age >= known * 2 + LOOKUP_GRACE {
         return None;
     }
+    // The latency may have risen since this lookup was planned (a loaded
+    // processor, a new leader's burst): one planned past the window's edge
+    // would find a payment stored meanwhile too late. So never later than
+    // the edge less the grace, then every LOOK_AGAIN_OVERDUE.
+    let edge = (CHECK_MARGIN - LOOKUP_GRACE).saturating_sub(age);
     Some(match out_in(age, latency) {
         due if due.is_zero() => LOOK_AGAIN_OVERDUE,
+        due if age < CHECK_MARGIN && due > edge => match edge.is_zero() {
+            true => LOOK_AGAIN_OVERDUE,
+            false => edge.max(LOOK_AGAIN_MIN),
+        },
         due => due.max(LOOK_AGAIN_MIN),
     })
 }

@@ -161,6 +161,24 @@ fn every_edge_of_the_diagram() {
             not_found(3099, Some(1500)),
             Action::LookUpIn(PINNED, LOOK_AGAIN_OVERDUE),
         ),
+        // The latency rose to 1.97 s since the lookup was planned (a
+        // loaded processor): not at 2.07 s, past the window's edge, but
+        // at 1.9 s, then every 100 ms until it is due.
+        (
+            PINNED,
+            not_found(1600, Some(1973)),
+            Action::LookUpIn(PINNED, ms(300)),
+        ),
+        (
+            PINNED,
+            not_found(1900, Some(1973)),
+            Action::LookUpIn(PINNED, LOOK_AGAIN_OVERDUE),
+        ),
+        (
+            PINNED,
+            not_found(1890, Some(1973)),
+            Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
+        ),
         // Past twice the latency: it is not coming; send it again.
         (
             PINNED,

@@ -61,7 +61,7 @@ fn a_hold_that_never_ends_shows_up_as_regret() {
     assert!(regret > 15.0, "regret {regret}");
     assert_eq!(held.stored[1], 0, "nothing went to the fallback");
     // The 25 s hold this project shipped before sends what it held to the
-    // fallback 5 s before the end, in time at 10 000 a second: less regret
+    // fallback 5 s before the end, where the pace drains it: less regret
     // than forever; no hold (the default now) loses nothing.
     let hold_25_s = Setup {
         policy: Policy {
