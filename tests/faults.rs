@@ -145,6 +145,7 @@ fn killing_the_leader_at_random_moments_under_load_keeps_totals_exact() {
     // And once with hundreds of payments inside a 1.5 s delay, the
     // contest's window check running all along (issue 15, item 3).
     all.merge(kill_the_leader_at_a_slow_default_checking_the_windows(
+        (1500, 4),
         &mut cluster,
         &targets,
     ));
@@ -185,18 +186,20 @@ fn leading(cluster: &mut Cluster, not: Option<u32>, timeout: Duration) -> usize 
 /// (the contest: every 10 s; here as often as the machine allows).
 const CHECK_EVERY: Duration = Duration::from_millis(100);
 
-/// Kills the leader while the default takes 1.5 s per payment and
-/// hundreds are inside it, with the contest's window check running all
-/// along; returns the load's account once the window has passed over
-/// every payment of the takeover. Zero inconsistencies or it panics.
+/// Kills the leader while the default takes `delay_ms` per payment and
+/// hundreds are inside it (`clients` posting one payment each 10 ms or
+/// so), with the contest's window check running all along; returns the
+/// load's account once the window has passed over every payment of the
+/// takeover. Zero inconsistencies or it panics.
 fn kill_the_leader_at_a_slow_default_checking_the_windows(
+    (delay_ms, clients): (u64, usize),
     cluster: &mut Cluster,
     targets: &Arc<Targets>,
 ) -> Tally {
-    cluster.default.delay(1500);
+    cluster.default.delay(delay_ms);
     let ports = [cluster.default.port, cluster.fallback.port];
     let checks = WindowChecks::start(targets.clone(), ports, CHECK_EVERY);
-    let load = Background::start(targets.clone(), 4, ms(10));
+    let load = Background::start(targets.clone(), clients, ms(10));
     thread::sleep(ms(2500));
     let leader = leading(cluster, None, TAKEOVER);
     let pid = cluster.apis[leader].proc.pid;
@@ -235,8 +238,32 @@ fn the_windows_agree_with_the_processors_while_payments_are_in_flight_across_a_t
     // our summary behind.
     let mut cluster = Cluster::start("windows", 2, &[]);
     let targets = targets(cluster.addrs());
-    let tally = kill_the_leader_at_a_slow_default_checking_the_windows(&mut cluster, &targets);
+    let tally =
+        kill_the_leader_at_a_slow_default_checking_the_windows((1500, 4), &mut cluster, &targets);
     settle_and_verify(&mut cluster, &tally);
+}
+
+#[test]
+fn a_new_leader_looks_up_what_a_default_near_the_margin_stores_before_the_window_holds_it() {
+    // The default stores each payment 1.93 s after its stamp, 70 ms before
+    // the check's window holds it, and the fallback fails, so the default
+    // takes them all (`--max-latency-ms` lets it). A new leader that went
+    // by its predecessor's latency looked each inherited payment up first
+    // 2.03 s after its stamp, 100 ms after it was stored: every check
+    // across the takeover found the processor ahead. It now looks at
+    // 1.9 s, then every 20 ms until 2 s (`fate::first_lookup_in`), and
+    // judges the 404s by how long the default takes to store, not by its
+    // instant 429s (`Router::store_latency`). Two clients, so that the
+    // default's 800 places hold all that is in flight: a payment queued
+    // there is stored past the margin, whoever leads.
+    let mut cluster = Cluster::start("margin", 2, &["--max-latency-ms", "2000"]);
+    cluster.fallback.fail(true);
+    let targets = targets(cluster.addrs());
+    let tally =
+        kill_the_leader_at_a_slow_default_checking_the_windows((1930, 2), &mut cluster, &targets);
+    cluster.fallback.fail(false);
+    let settled = settle_and_verify(&mut cluster, &tally);
+    assert_eq!(settled.fallback.requests, 0, "{settled:?}");
 }
 
 /// The soak's SIGSTOP round: freezes the leader past its lease, waits for

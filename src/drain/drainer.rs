@@ -110,11 +110,6 @@ struct Drainer {
     socket_warning: Option<Instant>,
     /// When a refused payment was last logged.
     rejection_warning: Option<Instant>,
-    /// Per processor, whether the router has heard its latency yet (an
-    /// answer to a POST, a health answer, or a fresh latency an earlier
-    /// leader left in the file): until then its latency says nothing, and a
-    /// lookup's 404 is judged without it (`fate`).
-    heard: [bool; 2],
 }
 
 /// Drains the ring for as long as `leader` leads: what the election's
@@ -172,7 +167,6 @@ impl Drainer {
             shown_choice: layout::RouteChoice::Unknown,
             socket_warning: None,
             rejection_warning: None,
-            heard: [false; 2],
             leader,
         };
         drainer.inherit_latencies();
@@ -201,7 +195,6 @@ impl Drainer {
         self.finished = finished;
         while let Ok((processor, health)) = self.health.try_recv() {
             self.router.health(processor, health, now);
-            self.heard[processor as usize] = true;
         }
         self.check_generation();
         self.read_ring(now);
@@ -248,8 +241,11 @@ impl Drainer {
                             Known::Unsent => self.backlog.push_back(job),
                             Known::Pinned { processor, stamp } => {
                                 // Inherited in flight: looked up first, once
-                                // its POST should be out (`fate::out_in`).
-                                let wait = fate::out_in(age_of(stamp), self.latency(processor));
+                                // its POST should be out, and before its
+                                // stamp nears the check's window
+                                // (`fate::first_lookup_in`).
+                                let wait =
+                                    fate::first_lookup_in(age_of(stamp), self.latency(processor));
                                 job.not_before = now + wait;
                                 self.later.push(job);
                             }

@@ -205,12 +205,30 @@ impl Router {
         self.lanes[processor as usize].latency
     }
 
+    /// How long `processor` takes to store a payment, as last heard: the
+    /// age of the newest answer that proved a store (200, or 422 for one
+    /// stored before, which also comes after the whole delay), raised by
+    /// a request that stayed unanswered longer; its health's
+    /// minResponseTime; or what an earlier leader left. `None` before any.
+    ///
+    /// Not [`Router::latency`]: a processor that refuses (429 when full,
+    /// 500 when failing) answers at once, while what it admitted is stored
+    /// a whole delay later. A new leader that took the 0 ms of a 429 as
+    /// the time to store judged every inherited payment's 404 final and
+    /// sent them all again; each came back 422 a whole delay later, long
+    /// after its stamp was inside the check's window (`faults`).
+    pub fn store_latency(&self, processor: Processor) -> Option<Duration> {
+        self.lanes[processor as usize].stores_in
+    }
+
     /// What an earlier leader last observed of `processor`'s latency: taken
     /// as if this router had heard it, until its own answers replace it.
     /// Without it a new leader's latency is zero for a whole delay, and its
     /// first requests make the processor look suspect, or a slow one ready.
     pub fn inherit_latency(&mut self, processor: Processor, latency: Duration) {
-        self.lanes[processor as usize].latency = latency;
+        let lane = &mut self.lanes[processor as usize];
+        lane.latency = latency;
+        lane.stores_in = Some(latency);
     }
 
     /// Where a payment that may go anywhere goes now (see the module docs).
@@ -362,6 +380,11 @@ impl Router {
             Answer::Silent => lane.latency.max(age),
             _ => age,
         };
+        lane.stores_in = match answer {
+            Answer::Works => Some(age),
+            Answer::Silent => lane.stores_in.map(|stores_in| stores_in.max(age)),
+            _ => lane.stores_in,
+        };
         lane.silent = answer == Answer::Silent;
         match answer {
             Answer::Works => lane.recover(self.next_id),
@@ -382,6 +405,7 @@ impl Router {
     pub fn health(&mut self, processor: Processor, health: Health, now: Instant) {
         let lane = &mut self.lanes[processor as usize];
         lane.latency = Duration::from_millis(health.min_response_time_ms);
+        lane.stores_in = Some(lane.latency);
         lane.silent = false;
         lane.fresh_from = self.next_id;
         lane.newest = self.next_id;

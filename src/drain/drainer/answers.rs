@@ -49,9 +49,7 @@ impl Drainer {
                 {
                     self.rejected(finished.processor, status, now);
                 }
-                let answer = answer_of(outcome);
-                self.heard[finished.processor as usize] |= answer != Answer::Silent;
-                Some(answer)
+                Some(answer_of(outcome))
             }
             Request::LookUp { .. } => None,
         };

@@ -33,7 +33,6 @@ impl Drainer {
             }
             let latency = Duration::from_millis(seen.latency_ms);
             self.router.inherit_latency(processor, latency);
-            self.heard[processor as usize] = true;
             crate::log!(
                 "rinha drainer: {} processor's latency was {} ms {} ms ago",
                 processor.name(),
@@ -56,8 +55,10 @@ impl Drainer {
         }
     }
 
-    /// `processor`'s latency, if heard (or inherited).
+    /// How long `processor` takes to store a payment, if heard (or
+    /// inherited): what `fate` judges a lookup's 404 by
+    /// ([`crate::drain::router::Router::store_latency`]).
     pub(super) fn latency(&self, processor: Processor) -> Option<Duration> {
-        self.heard[processor as usize].then(|| self.router.latency(processor))
+        self.router.store_latency(processor)
     }
 }

@@ -163,7 +163,8 @@ fn every_edge_of_the_diagram() {
         ),
         // The latency rose to 1.97 s since the lookup was planned (a
         // loaded processor): not at 2.07 s, past the window's edge, but
-        // at 1.9 s, then every 100 ms until it is due.
+        // at 1.9 s, then every 20 ms until the stamp is in the window,
+        // then when it is due, then every 100 ms.
         (
             PINNED,
             not_found(1600, Some(1973)),
@@ -172,7 +173,17 @@ fn every_edge_of_the_diagram() {
         (
             PINNED,
             not_found(1900, Some(1973)),
-            Action::LookUpIn(PINNED, LOOK_AGAIN_OVERDUE),
+            Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
+        ),
+        (
+            PINNED,
+            not_found(1999, Some(1973)),
+            Action::LookUpIn(PINNED, LOOK_AGAIN_MIN),
+        ),
+        (
+            PINNED,
+            not_found(2000, Some(1973)),
+            Action::LookUpIn(PINNED, ms(73)),
         ),
         (
             PINNED,
@@ -234,6 +245,31 @@ fn an_inherited_payment_is_first_looked_up_when_its_post_should_be_out() {
     for (age, latency, wait) in table {
         assert_eq!(
             out_in(ms(age), latency.map(ms)),
+            ms(wait),
+            "{age} ms old, latency {latency:?}"
+        );
+    }
+}
+
+#[test]
+fn an_inherited_payment_is_first_looked_up_before_its_stamp_nears_the_window() {
+    // A predecessor whose processor queued part of a burst saw 1 975 ms,
+    // while most of its payments were stored 1.5 s after their stamps:
+    // looked up first at 2 075 ms, each sat in the check's window stored
+    // and not recorded (`faults`' soak, at 10 000 sends a second).
+    let table = [
+        // (age of the stamp, latency, wait before the first lookup)
+        (0, Some(1500), 1600),
+        (0, Some(1975), 1900),
+        (1000, Some(1975), 900),
+        (1900, Some(1975), 0),
+        (2500, Some(1975), 0),
+        (0, Some(0), 100),
+        (0, None, 0),
+    ];
+    for (age, latency, wait) in table {
+        assert_eq!(
+            first_lookup_in(ms(age), latency.map(ms)),
             ms(wait),
             "{age} ms old, latency {latency:?}"
         );

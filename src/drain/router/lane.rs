@@ -35,6 +35,9 @@ pub(super) struct Lane {
     pub(super) next_probe: Instant,
     /// The latency of its last answer (or its health's minResponseTime).
     pub(super) latency: Duration,
+    /// How long it takes to store a payment, as last heard; see
+    /// [`super::Router::store_latency`].
+    pub(super) stores_in: Option<Duration>,
     /// Whether its last request ended unanswered (and no answer or health
     /// answer came since): one that stayed silent that long is not probed.
     pub(super) silent: bool,
@@ -62,6 +65,7 @@ impl Lane {
             probes_out: 0,
             next_probe: now,
             latency: Duration::ZERO,
+            stores_in: None,
             silent: false,
             out: BTreeMap::new(),
             fresh_from: 0,

@@ -143,6 +143,56 @@ fn a_new_leader_starts_from_the_latency_its_predecessor_saw() {
 }
 
 #[test]
+fn the_time_to_store_is_heard_from_stores_not_from_instant_refusals() {
+    // `faults`: a default full at 800 answered a new leader's payments
+    // 429 at once; with that 0 ms as its delay, every 404 to a lookup of
+    // an inherited payment looked final, and they were all sent again.
+    let mut bench = Bench::new();
+    assert_eq!(bench.router.store_latency(D), None, "nothing heard yet");
+    bench.router.inherit_latency(D, ms(1500));
+    assert_eq!(bench.router.store_latency(D), Some(ms(1500)));
+    let ids: Vec<u64> = (0..4)
+        .map(|n| bench.route(n))
+        .map(|(route, id)| {
+            assert_eq!(route, send(D));
+            id
+        })
+        .collect();
+    bench.answer(D, ids[0], Answer::Fails, 4);
+    assert_eq!(bench.router.latency(D), ms(4), "routing hears the 429");
+    assert_eq!(
+        bench.router.store_latency(D),
+        Some(ms(1500)),
+        "storing does not"
+    );
+    bench.answer(D, ids[1], Answer::Works, 1901);
+    assert_eq!(bench.router.store_latency(D), Some(ms(1900)));
+    bench.answer(D, ids[2], Answer::Silent, 3002);
+    assert_eq!(
+        bench.router.store_latency(D),
+        Some(ms(3000)),
+        "at least that slow"
+    );
+    let health = Health {
+        failing: false,
+        min_response_time_ms: 1200,
+    };
+    bench.router.health(D, health, bench.at(3100));
+    assert_eq!(bench.router.store_latency(D), Some(ms(1200)));
+    bench.answer(D, ids[3], Answer::Silent, 3200);
+    assert_eq!(
+        bench.router.store_latency(D),
+        Some(ms(1200)),
+        "an answer older than the health's news changes nothing"
+    );
+    // Silence alone says nothing of how long storing takes.
+    let mut bench = Bench::new();
+    let (_, id) = bench.route(0);
+    bench.answer(D, id, Answer::Silent, 5000);
+    assert_eq!(bench.router.store_latency(D), None);
+}
+
+#[test]
 fn a_failing_default_hands_payments_to_a_ready_fallback_and_is_probed_back() {
     let mut bench = Bench::new();
     let (_, id) = bench.route(0);

@@ -25,7 +25,7 @@ use crate::drain::drainer::answer_of;
 use crate::drain::fate::{self, Action, Known, Proof};
 use crate::drain::intake::{Call, Job, Waiting};
 use crate::drain::pacer::Pacer;
-use crate::drain::router::{Answer, Policy, Route, Router};
+use crate::drain::router::{Policy, Route, Router};
 use crate::store::ring::{Pending, SlotState};
 
 /// From the drainer sending a request to the processor admitting it plus
@@ -104,8 +104,6 @@ struct Engine<'t> {
     /// Accepted and not yet done (the ring's occupancy).
     unsettled: u64,
     outcomes: Outcomes,
-    /// drainer.rs `heard`: per processor, whether its latency is known.
-    heard: [bool; 2],
 }
 
 /// Runs the drainer over `timeline` with `setup`; deterministic.
@@ -127,7 +125,6 @@ pub fn simulate(timeline: &Timeline, setup: Setup) -> Outcomes {
         owed: 0.0,
         unsettled: 0,
         outcomes: Outcomes::default(),
-        heard: [false; 2],
     };
     let end = timeline.duration_ms() + setup.read_after_ms;
     for ms in 0..end {
@@ -171,7 +168,6 @@ impl Engine<'_> {
                     min_response_time_ms: u64::from(setting.delay_ms),
                 };
                 self.router.health(processor, health, now);
-                self.heard[processor as usize] = true;
             }
         }
         self.arrive(ms);
@@ -353,9 +349,8 @@ impl Engine<'_> {
                     Some(Back::Paid(Reply::Failed | Reply::Busy)) => Outcome::Refused,
                     _ => Outcome::Unknown,
                 };
-                let answer = answer_of(outcome);
-                self.heard[out.processor as usize] |= answer != Answer::Silent;
-                self.router.answered(out.processor, id, Some(answer), now);
+                self.router
+                    .answered(out.processor, id, Some(answer_of(outcome)), now);
                 Proof::Paid {
                     processor: out.processor,
                     stamp: stamp as i64,
@@ -378,8 +373,7 @@ impl Engine<'_> {
                         _ => Lookup::Unknown,
                     },
                     age: Duration::from_millis(age),
-                    latency: self.heard[out.processor as usize]
-                        .then(|| self.router.latency(out.processor)),
+                    latency: self.router.store_latency(out.processor),
                 }
             }
         };
