@@ -353,7 +353,7 @@ pub const MAX_LATENCY: Flag = Flag::value(
 /// See [`MAX_IN_FLIGHT`].
 pub const MAX_SEND_RATE: Flag = Flag::value(
     "max-send-rate",
-    "2500",
+    "10000",
     "payments sent per second at most (a released backlog is paced)",
 );
 

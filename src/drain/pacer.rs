@@ -14,7 +14,10 @@
 //! payments at once in those 2 s delays those lookups at the processor
 //! (`faults::the_windows_agree_with_the_processors_while_payments_are_in_flight_across_a_takeover`
 //! failed about one run in three at 10 000 a second from the start, and
-//! never at 2 500).
+//! never at 2 500; the larger part of that was the new leader judging
+//! lookups by the processor's instant 429s, see
+//! `crate::drain::router::Router::store_latency`, but a calm start still
+//! leaves the lookups the most room).
 
 use std::time::{Duration, Instant};
 

@@ -34,7 +34,7 @@ fn the_three_forms_and_the_router_flags() {
     assert_eq!(config.router.safe_latency, Duration::from_millis(1_750));
     assert_eq!(
         (config.router.max_in_flight, config.router.max_send_rate),
-        (800, 2_500)
+        (800, 10_000)
     );
     let config = parse("generate --seed 3 --count 2 --out /tmp/x").unwrap();
     assert!(matches!(
