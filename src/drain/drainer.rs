@@ -244,8 +244,10 @@ impl Drainer {
                                 // its POST should be out, and before its
                                 // stamp nears the check's window
                                 // (`fate::first_lookup_in`).
-                                let wait =
-                                    fate::first_lookup_in(age_of(stamp), self.latency(processor));
+                                let wait = fate::first_lookup_in(
+                                    age_of(stamp),
+                                    self.store_latency(processor),
+                                );
                                 job.not_before = now + wait;
                                 self.later.push(job);
                             }

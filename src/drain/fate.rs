@@ -36,12 +36,14 @@
 //! our summary behind the processor's. A 404 proves nothing while the
 //! first POST may still be inside the processor's delay, so the lookup is
 //! made again when the request should be out — judged from the stamp's
-//! age against the processor's latency as last observed ([`Proof`]
-//! carries both: this function stays pure), a latency an earlier leader
-//! left in the shared file for a new one — and only a 404 after that
+//! age against how long the processor took to store a payment, as last
+//! heard ([`Proof`] carries both: this function stays pure; never how
+//! fast it refused one, see `Router::store_latency`), a latency an earlier
+//! leader left in the shared file for a new one — and only a 404 after that
 //! sends the payment again (still safe if it was wrong: a duplicate is
 //! answered `422`, and a `422` leads to a lookup). A new leader's first
-//! lookup of an inherited payment waits for that moment too ([`out_in`]):
+//! lookup of an inherited payment waits for that moment too, but never
+//! past 1.9 s after the stamp ([`first_lookup_in`]):
 //! the processor stores a payment its delay after the stamp, and it is
 //! inside the check's window 2 s after it, so each inherited payment is
 //! looked up once, in that gap, rather than all of them at the takeover
@@ -110,8 +112,9 @@ pub enum Proof {
         /// How long ago the payment's pinned stamp was (when its POST left),
         /// 0 if in the future.
         age: Duration,
-        /// The processor's latency as last observed (an answer to a POST,
-        /// or its health's minResponseTime); `None` before any.
+        /// How long the processor takes to store a payment, as last heard
+        /// (`Router::store_latency`: a 200 or 422, its health's
+        /// minResponseTime, or an earlier leader's); `None` before any.
         latency: Option<Duration>,
     },
 }

@@ -127,8 +127,9 @@ pub struct HealthRecord {
     /// Its answer, see [`HealthAnswer`]; 0 = none yet. Only `rinha stat`
     /// reads it: the router acts on the answer its own call got.
     pub(super) answer: AtomicU64,
-    /// The processor's latency as the leader last saw it, and when; see
-    /// [`ObservedLatency`]; 0 = none yet. Stored Relaxed by the leader
+    /// How long the processor takes to store a payment, as the leader last
+    /// heard it (`drain::router::Router::store_latency`: never the instant
+    /// of a refusal), and when; see [`ObservedLatency`]; 0 = none yet. Stored Relaxed by the leader
     /// (every 50 ms while it knows one) and loaded Relaxed by the next
     /// leader when it takes over: the word publishes nothing else, so
     /// nothing needs ordering against it, and being one word it is never

@@ -78,7 +78,7 @@ impl Drainer {
                     Known::Pinned { stamp, .. } => age_of(stamp),
                     Known::Unsent => Duration::ZERO,
                 },
-                latency: self.latency(processor),
+                latency: self.store_latency(processor),
             },
         };
         self.apply(job, fate::next(job.known, proof), now);

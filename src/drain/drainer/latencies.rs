@@ -42,11 +42,12 @@ impl Drainer {
         }
     }
 
-    /// Writes the latencies this leader knows into the file, for the next.
+    /// Writes how long each processor takes to store, as this leader knows
+    /// it, into the file, for the next.
     pub(super) fn publish_latencies(&self) {
         let now_ms = now_millis().max(0) as u64;
         for processor in [Processor::Default, Processor::Fallback] {
-            if let Some(latency) = self.latency(processor) {
+            if let Some(latency) = self.store_latency(processor) {
                 let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
                 self.leader
                     .shared()
@@ -58,7 +59,7 @@ impl Drainer {
     /// How long `processor` takes to store a payment, if heard (or
     /// inherited): what `fate` judges a lookup's 404 by
     /// ([`crate::drain::router::Router::store_latency`]).
-    pub(super) fn latency(&self, processor: Processor) -> Option<Duration> {
+    pub(super) fn store_latency(&self, processor: Processor) -> Option<Duration> {
         self.router.store_latency(processor)
     }
 }
