@@ -222,7 +222,7 @@ fn edge_in(age: Duration) -> Duration {
 
 /// When a new leader first looks up a payment it inherited in flight:
 /// when its POST should be out ([`out_in`]), but never past the window's
-/// edge ([`edge_in`]). The latency it goes by is its predecessor's, and a
+/// edge (`edge_in`). The latency it goes by is its predecessor's, and a
 /// processor that queued part of a burst answers slower than it stores:
 /// at an observed 1 975 ms, a payment stored 1.5 s after its stamp
 /// would otherwise first be looked up 2 075 ms after it, and sit in the

@@ -200,8 +200,10 @@ impl Router {
     }
 
     /// The latency of `processor`'s last answer (or its health's
-    /// minResponseTime); zero before any.
-    pub fn latency(&self, processor: Processor) -> Duration {
+    /// minResponseTime); zero before any. Routing's own view, read only by
+    /// the tests: the drainer judges lookups by [`Router::store_latency`].
+    #[cfg(test)]
+    fn latency(&self, processor: Processor) -> Duration {
         self.lanes[processor as usize].latency
     }
 
@@ -211,9 +213,10 @@ impl Router {
     /// a request that stayed unanswered longer; its health's
     /// minResponseTime; or what an earlier leader left. `None` before any.
     ///
-    /// Not [`Router::latency`]: a processor that refuses (429 when full,
-    /// 500 when failing) answers at once, while what it admitted is stored
-    /// a whole delay later. A new leader that took the 0 ms of a 429 as
+    /// Not the routing latency (the newest answer's age, whatever it
+    /// said): a processor that refuses (429 when full, 500 when failing)
+    /// answers at once, while what it admitted is stored a whole delay
+    /// later. A new leader that took the 0 ms of a 429 as
     /// the time to store judged every inherited payment's 404 final and
     /// sent them all again; each came back 422 a whole delay later, long
     /// after its stamp was inside the check's window (`faults`).
